@@ -1,0 +1,51 @@
+//! A RingCentral platform you can run on loopback.
+//!
+//! `rc-sandbox` simulates the parts of RingCentral that CallVault depends on,
+//! closely enough that a client which works here works there: OAuth with
+//! rotating refresh tokens, the call log with its paging, recording metadata
+//! and content on a separate media host, rate-limit groups with the penalty
+//! trap, WebHook subscriptions with the validation handshake and
+//! blacklisting, and telephony-session notifications for live calls. The
+//! facts it follows are in `shared/ringcentral/API.md`.
+//!
+//! # Brief overview
+//! - [`model::World`] holds the account, its extensions and every
+//!   [`model::Conversation`]; the call log, the webhooks, the audio and the
+//!   ground truth are all derived from it.
+//! - [`clock::SandboxClock`] is the only source of time (real, accelerated,
+//!   frozen or moved by hand).
+//! - [`Sandbox::builder`] → [`SandboxBuilder::spawn`] starts the platform and
+//!   media listeners in-process and returns a [`SandboxHandle`].
+//!
+//! # Does not
+//! Share any model code with the client crate (`rc-api`): if both agreed on a
+//! wrong field name, no test would notice. Nor does it write to disk.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let sandbox = rc_sandbox::Sandbox::builder().seed(7).spawn().await?;
+//! println!("platform at {}", sandbox.platform_url());
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod audio;
+pub mod auth;
+pub mod calllog;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod errors;
+pub mod faults;
+pub mod model;
+pub mod ratelimit;
+pub mod recordings;
+pub mod scenario;
+pub mod server;
+pub mod state;
+pub mod subscriptions;
+pub mod telephony;
+
+pub use config::SandboxConfig;
+pub use server::{Sandbox, SandboxBuilder, SandboxHandle};
