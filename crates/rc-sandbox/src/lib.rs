@@ -38,6 +38,7 @@ pub mod config;
 pub mod control;
 pub mod errors;
 pub mod faults;
+pub mod gate;
 pub mod model;
 pub mod ratelimit;
 pub mod recordings;
