@@ -5,8 +5,6 @@
 
 use chrono::Duration;
 
-use crate::model::AudioFormat;
-
 /// The whole configuration. `Default` is "like production".
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -26,8 +24,8 @@ pub struct SandboxConfig {
     /// Sandbox time between a call's end and its recording content being
     /// downloadable (real platform: seconds to minutes).
     pub recording_lag: Duration,
-    /// MP3 or WAV, for every recording of the account.
-    pub audio_format: AudioFormat,
+    /// How recordings are encoded (MP3 or WAV, rate, bitrate), for the whole account.
+    pub audio: crate::audio::AudioSettings,
     /// The generated history.
     pub scenario: crate::scenario::ScenarioConfig,
     /// Subscription limits.
@@ -75,7 +73,7 @@ impl Default for SandboxConfig {
             speed: 1.0,
             call_log_lag: Duration::seconds(20),
             recording_lag: Duration::seconds(60),
-            audio_format: AudioFormat::Mp3,
+            audio: Default::default(),
             scenario: Default::default(),
             subscriptions: Default::default(),
             faults: Default::default(),

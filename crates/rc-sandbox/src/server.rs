@@ -87,7 +87,7 @@ impl SandboxBuilder {
 }
 
 fn build_world(config: &SandboxConfig, _now: chrono::DateTime<Utc>) -> World {
-    World::new(config.seed, config.scenario.extensions, config.audio_format)
+    World::new(config.seed, config.scenario.extensions, config.audio.format)
 }
 
 /// The platform (REST + OAuth + control) router.

@@ -19,6 +19,7 @@ struct Inner {
     limiter: crate::ratelimit::RateLimiter,
     subscriptions: crate::subscriptions::Registry,
     faults: crate::faults::Faults,
+    audio: crate::audio::AudioCache,
     urls: BaseUrls,
 }
 
@@ -39,6 +40,7 @@ impl AppState {
         world: World,
         urls: BaseUrls,
     ) -> AppState {
+        let faults = crate::faults::Faults::new(config.faults.clone());
         AppState(Arc::new(Inner {
             config,
             clock,
@@ -46,7 +48,8 @@ impl AppState {
             tokens: Default::default(),
             limiter: Default::default(),
             subscriptions: Default::default(),
-            faults: Default::default(),
+            faults,
+            audio: Default::default(),
             urls,
         }))
     }
@@ -89,6 +92,11 @@ impl AppState {
     /// Fault switches.
     pub fn faults(&self) -> &crate::faults::Faults {
         &self.0.faults
+    }
+
+    /// Rendered recording audio.
+    pub fn audio(&self) -> &crate::audio::AudioCache {
+        &self.0.audio
     }
 
     /// The two base URLs.
