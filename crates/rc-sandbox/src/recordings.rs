@@ -250,26 +250,46 @@ fn faulty_body(state: &AppState, body: Bytes) -> Body {
     let half = body.len() / 2;
     if faults.strikes(Fault::ResetMidBody) {
         tracing::info!("fault: resetting the body half-way");
-        let head = body.slice(..half);
-        let s = futures::stream::iter(vec![
-            Ok(head),
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "fault: reset mid-body",
-            )),
-        ]);
-        return Body::from_stream(s);
+        return broken_body(body.slice(..half), true);
     }
     if faults.strikes(Fault::TruncatedBody) {
         tracing::info!("fault: truncating the body");
-        let head = body.slice(..half);
-        return Body::from_stream(futures::stream::iter([Ok::<_, std::io::Error>(head)]));
+        return broken_body(body.slice(..half), false);
     }
     if faults.strikes(Fault::SlowBody) {
         let rate = faults.current().slow_bytes_per_sec();
         return slow_body(body, rate);
     }
     Body::from(body)
+}
+
+/// Sends `head`, pauses so the headers and `head` reach the client, then
+/// fails the stream (`reset`: the connection is aborted) or ends it early
+/// (the declared `Content-Length` is never reached).
+fn broken_body(head: Bytes, reset: bool) -> Body {
+    let tail = futures::stream::once(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            if reset {
+                "fault: reset mid-body"
+            } else {
+                "fault: body truncated"
+            },
+        ))
+    });
+    let head = futures::stream::iter([Ok(head)]);
+    if reset {
+        Body::from_stream(head.chain(tail))
+    } else {
+        // Ending the stream short of Content-Length makes hyper close the
+        // connection after what was sent.
+        let pause = futures::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok::<Bytes, std::io::Error>(Bytes::new())
+        });
+        Body::from_stream(head.chain(pause))
+    }
 }
 
 /// Sends `body` in tenth-of-a-second slices at `bytes_per_sec` (real time).
