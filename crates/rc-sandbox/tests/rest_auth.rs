@@ -14,7 +14,12 @@ fn me_url(h: &rc_sandbox::SandboxHandle) -> String {
 }
 
 async fn refresh(h: &rc_sandbox::SandboxHandle, c: &reqwest::Client, rt: &str) -> (u16, Value) {
-    token_request(h, c, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
+    token_request(
+        h,
+        c,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -25,13 +30,26 @@ async fn jwt_grant_returns_a_complete_token_info() {
     assert_eq!(t["token_type"], "bearer");
     assert_eq!(t["expires_in"], 3600);
     assert_eq!(t["refresh_token_expires_in"], 604_800);
-    for k in ["access_token", "refresh_token", "scope", "owner_id", "endpoint_id", "session_id"] {
-        assert!(t[k].as_str().is_some_and(|s| !s.is_empty()), "{k} missing in {t}");
+    for k in [
+        "access_token",
+        "refresh_token",
+        "scope",
+        "owner_id",
+        "endpoint_id",
+        "session_id",
+    ] {
+        assert!(
+            t[k].as_str().is_some_and(|s| !s.is_empty()),
+            "{k} missing in {t}"
+        );
     }
     assert_eq!(t["owner_id"], h.state().admin_extension_id().to_string());
     assert!(t["scope"].as_str().unwrap().contains("ReadCallRecording"));
     let again = token_info(&h, &c).await;
-    assert_ne!(t["access_token"], again["access_token"], "tokens are random");
+    assert_ne!(
+        t["access_token"], again["access_token"],
+        "tokens are random"
+    );
     let r = get(&c, &me_url(&h), t["access_token"].as_str().unwrap()).await;
     assert_eq!(r.status(), 200);
 }
@@ -70,7 +88,10 @@ async fn a_wrong_jwt_or_grant_type_is_a_400() {
     let (s, b) = token_request(&h, &c, &[("grant_type", JWT), ("assertion", "not-the-jwt")]).await;
     assert_eq!((s, b["error"].as_str()), (400, Some("invalid_grant")));
     let (s, b) = token_request(&h, &c, &[("grant_type", "password")]).await;
-    assert_eq!((s, b["error"].as_str()), (400, Some("unsupported_grant_type")));
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("unsupported_grant_type"))
+    );
 }
 
 #[tokio::test]

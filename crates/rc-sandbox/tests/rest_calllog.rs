@@ -47,7 +47,12 @@ async fn walking_next_page_until_absent_returns_every_record_once_newest_first()
         assert_eq!(page["paging"]["page"], pages);
         assert_eq!(page["paging"]["pageStart"], (pages - 1) * 10);
         assert_eq!(page["paging"]["pageEnd"], (pages - 1) * 10 + n - 1);
-        assert!(page["navigation"]["firstPage"]["uri"].as_str().unwrap().contains("page=1&perPage=10"));
+        assert!(
+            page["navigation"]["firstPage"]["uri"]
+                .as_str()
+                .unwrap()
+                .contains("page=1&perPage=10")
+        );
         seen.extend(ids(&page));
         times.extend(start_times(&page));
         match page["navigation"]["nextPage"]["uri"].as_str() {
@@ -65,8 +70,22 @@ async fn walking_next_page_until_absent_returns_every_record_once_newest_first()
 async fn without_date_from_only_the_last_24_hours_are_listed() {
     let h = spawn(|_| {}).await;
     let now = h.state().clock().now();
-    add(&h, script(now - Duration::hours(2), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
-    add(&h, script(now - Duration::hours(30), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
+    add(
+        &h,
+        script(
+            now - Duration::hours(2),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
+    add(
+        &h,
+        script(
+            now - Duration::hours(30),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
     let c = client();
     let t = token(&h, &c).await;
     let page = get_json(&c, &call_log_url(&h, ""), &t).await;
@@ -108,7 +127,12 @@ async fn invalid_parameters_get_400_cmn_101_naming_the_parameter() {
         assert_eq!(b["errors"][0]["parameterName"], name, "{q}");
         assert!(b["errors"][0]["parameterValue"].is_string(), "{q}");
     }
-    let r = get(&c, &call_log_url(&h, "sessionId=1&dateFrom=2026-01-01T00:00:00Z"), &t).await;
+    let r = get(
+        &c,
+        &call_log_url(&h, "sessionId=1&dateFrom=2026-01-01T00:00:00Z"),
+        &t,
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert_eq!(code(&r.json().await.unwrap()), "CLG-110");
 }
@@ -130,8 +154,22 @@ async fn live_and_just_ended_calls_appear_only_after_the_lag() {
     h.state().clock().freeze();
     let now = h.state().clock().now();
     // Ended 5 s ago, and one still live.
-    add(&h, script(now - Duration::seconds(50), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
-    add(&h, script(now - Duration::seconds(10), Direction::Outbound, vec![seg(1, 40, Handoff::HangUp)]));
+    add(
+        &h,
+        script(
+            now - Duration::seconds(50),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
+    add(
+        &h,
+        script(
+            now - Duration::seconds(10),
+            Direction::Outbound,
+            vec![seg(1, 40, Handoff::HangUp)],
+        ),
+    );
     let c = client();
     let t = token(&h, &c).await;
     assert_eq!(ids(&get_json(&c, &call_log_url(&h, ""), &t).await).len(), 0);
@@ -145,19 +183,51 @@ async fn live_and_just_ended_calls_appear_only_after_the_lag() {
 async fn an_extension_level_list_shows_only_that_extensions_legs() {
     let h = spawn(|_| {}).await;
     let now = h.state().clock().now();
-    add(&h, script(now - Duration::hours(1), Direction::Inbound, vec![seg(0, 40, Handoff::BlindTransfer), seg(1, 50, Handoff::HangUp)]));
-    add(&h, script(now - Duration::hours(2), Direction::Outbound, vec![seg(1, 40, Handoff::HangUp)]));
+    add(
+        &h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![
+                seg(0, 40, Handoff::BlindTransfer),
+                seg(1, 50, Handoff::HangUp),
+            ],
+        ),
+    );
+    add(
+        &h,
+        script(
+            now - Duration::hours(2),
+            Direction::Outbound,
+            vec![seg(1, 40, Handoff::HangUp)],
+        ),
+    );
     let c = client();
     let t = token(&h, &c).await;
     let ext1 = h.state().world().extensions[1].id;
     let base = h.platform_url().to_owned();
-    let page = get_json(&c, &format!("{base}/restapi/v1.0/account/~/extension/{ext1}/call-log"), &t).await;
+    let page = get_json(
+        &c,
+        &format!("{base}/restapi/v1.0/account/~/extension/{ext1}/call-log"),
+        &t,
+    )
+    .await;
     let recs = page["records"].as_array().unwrap();
     assert_eq!(recs.len(), 2);
     assert!(recs.iter().all(|r| r["extension"]["id"] == ext1));
-    assert!(page["uri"].as_str().unwrap().contains(&format!("/extension/{ext1}/call-log?")));
+    assert!(
+        page["uri"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/extension/{ext1}/call-log?"))
+    );
     // `~` is the token owner (extension 0).
-    let page = get_json(&c, &format!("{base}/restapi/v1.0/account/~/extension/~/call-log"), &t).await;
+    let page = get_json(
+        &c,
+        &format!("{base}/restapi/v1.0/account/~/extension/~/call-log"),
+        &t,
+    )
+    .await;
     assert_eq!(ids(&page).len(), 1);
     // The account list has all three legs.
     assert_eq!(ids(&get_json(&c, &call_log_url(&h, ""), &t).await).len(), 3);
@@ -167,20 +237,39 @@ async fn an_extension_level_list_shows_only_that_extensions_legs() {
 async fn detailed_view_adds_legs_billing_and_last_modified_time() {
     let h = spawn(|_| {}).await;
     let now = h.state().clock().now();
-    add(&h, script(now - Duration::hours(1), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
+    add(
+        &h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
     let c = client();
     let t = token(&h, &c).await;
     let simple = get_json(&c, &call_log_url(&h, ""), &t).await;
     let r = &simple["records"][0];
-    assert!(r.get("legs").is_none() && r.get("billing").is_none() && r.get("lastModifiedTime").is_none());
+    assert!(
+        r.get("legs").is_none()
+            && r.get("billing").is_none()
+            && r.get("lastModifiedTime").is_none()
+    );
     assert!(r["uri"].as_str().unwrap().ends_with("?view=Simple"));
     let st = r["startTime"].as_str().unwrap();
-    assert!(st.len() == 24 && st.ends_with('Z') && &st[19..20] == ".", "{st}");
+    assert!(
+        st.len() == 24 && st.ends_with('Z') && &st[19..20] == ".",
+        "{st}"
+    );
     assert_eq!(r["duration"], 45);
     assert_eq!(r["durationMs"], 45_000);
     assert!(r["extension"]["id"].is_u64());
     let rec = &r["recording"];
-    assert!(rec["contentUri"].as_str().unwrap().starts_with(h.media_url()));
+    assert!(
+        rec["contentUri"]
+            .as_str()
+            .unwrap()
+            .starts_with(h.media_url())
+    );
     assert!(rec["uri"].as_str().unwrap().starts_with(h.platform_url()));
 
     let detailed = get_json(&c, &call_log_url(&h, "view=Detailed"), &t).await;
@@ -192,7 +281,10 @@ async fn detailed_view_adds_legs_billing_and_last_modified_time() {
     assert_eq!(legs[0]["master"], true);
     assert_eq!(legs[1]["legType"], "PstnToSip");
     for l in legs {
-        assert_eq!(l["recording"], r["recording"], "legs repeat the record's recording");
+        assert_eq!(
+            l["recording"], r["recording"],
+            "legs repeat the record's recording"
+        );
         assert_eq!(l["telephonySessionId"], r["telephonySessionId"]);
         assert!(l.get("id").is_none() && l.get("uri").is_none());
     }
@@ -202,7 +294,17 @@ async fn detailed_view_adds_legs_billing_and_last_modified_time() {
 async fn attended_transfers_link_the_two_sessions() {
     let h = spawn(|_| {}).await;
     let now = h.state().clock().now();
-    add(&h, script(now - Duration::hours(1), Direction::Inbound, vec![seg(0, 40, Handoff::AttendedTransfer), seg(2, 45, Handoff::HangUp)]));
+    add(
+        &h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![
+                seg(0, 40, Handoff::AttendedTransfer),
+                seg(2, 45, Handoff::HangUp),
+            ],
+        ),
+    );
     let c = client();
     let t = token(&h, &c).await;
     let page = get_json(&c, &call_log_url(&h, "view=Detailed"), &t).await;
@@ -210,13 +312,24 @@ async fn attended_transfers_link_the_two_sessions() {
     assert_eq!(recs.len(), 2);
     let (second, first) = (&recs[0], &recs[1]);
     assert_ne!(first["telephonySessionId"], second["telephonySessionId"]);
-    assert_eq!(first["transferTarget"]["telephonySessionId"], second["telephonySessionId"]);
-    assert_eq!(second["transferee"]["telephonySessionId"], first["telephonySessionId"]);
+    assert_eq!(
+        first["transferTarget"]["telephonySessionId"],
+        second["telephonySessionId"]
+    );
+    assert_eq!(
+        second["transferee"]["telephonySessionId"],
+        first["telephonySessionId"]
+    );
     assert_eq!(second["legs"][0]["legType"], "TransferCall");
     assert_eq!(first["legs"][0]["transferTarget"], first["transferTarget"]);
     // Filtering by telephonySessionId finds each half.
     let tsid = first["telephonySessionId"].as_str().unwrap();
-    let page = get_json(&c, &call_log_url(&h, &format!("telephonySessionId={tsid}")), &t).await;
+    let page = get_json(
+        &c,
+        &call_log_url(&h, &format!("telephonySessionId={tsid}")),
+        &t,
+    )
+    .await;
     assert_eq!(ids(&page), vec![first["id"].as_str().unwrap().to_owned()]);
 }
 
@@ -224,10 +337,24 @@ async fn attended_transfers_link_the_two_sessions() {
 async fn filters_narrow_the_list() {
     let h = spawn(|_| {}).await;
     let now = h.state().clock().now();
-    add(&h, script(now - Duration::hours(1), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
+    add(
+        &h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
     let mut unrecorded = seg(1, 40, Handoff::HangUp);
     unrecorded.recorded = false;
-    add(&h, script(now - Duration::hours(2), Direction::Outbound, vec![unrecorded]));
+    add(
+        &h,
+        script(
+            now - Duration::hours(2),
+            Direction::Outbound,
+            vec![unrecorded],
+        ),
+    );
     let c = client();
     let t = token(&h, &c).await;
     let n = |q: &'static str| {
@@ -247,8 +374,17 @@ async fn filters_narrow_the_list() {
 async fn single_records_are_served_at_both_levels_and_unknown_ids_are_404() {
     let h = spawn(|_| {}).await;
     let now = h.state().clock().now();
-    let i = add(&h, script(now - Duration::hours(1), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
-    let id = h.state().world().conversations[i].legs[0].call_record_id.clone();
+    let i = add(
+        &h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
+    let id = h.state().world().conversations[i].legs[0]
+        .call_record_id
+        .clone();
     let c = client();
     let t = token(&h, &c).await;
     let base = format!("{}/restapi/v1.0/account/~", h.platform_url());
@@ -263,9 +399,22 @@ async fn single_records_are_served_at_both_levels_and_unknown_ids_are_404() {
     let ext1 = h.state().world().extensions[1].id;
     let r = get(&c, &format!("{base}/extension/{ext1}/call-log/{id}"), &t).await;
     assert_eq!(r.status(), 404, "another extension's record");
-    let r = get(&c, &format!("{}/restapi/v1.0/account/123/call-log", h.platform_url()), &t).await;
+    let r = get(
+        &c,
+        &format!("{}/restapi/v1.0/account/123/call-log", h.platform_url()),
+        &t,
+    )
+    .await;
     assert_eq!(r.status(), 404);
     let account = h.state().account_id();
-    let r = get(&c, &format!("{}/restapi/v1.0/account/{account}/call-log", h.platform_url()), &t).await;
+    let r = get(
+        &c,
+        &format!(
+            "{}/restapi/v1.0/account/{account}/call-log",
+            h.platform_url()
+        ),
+        &t,
+    )
+    .await;
     assert_eq!(r.status(), 200);
 }

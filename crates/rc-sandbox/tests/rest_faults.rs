@@ -14,12 +14,27 @@ use serde_json::Value;
 
 fn recorded_call(h: &SandboxHandle) -> String {
     let now = h.state().clock().now();
-    let i = add(h, script(now - Duration::hours(1), Direction::Inbound, vec![seg(0, 40, Handoff::HangUp)]));
-    h.state().world().conversations[i].legs[0].recording.as_ref().unwrap().id.clone()
+    let i = add(
+        h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![seg(0, 40, Handoff::HangUp)],
+        ),
+    );
+    h.state().world().conversations[i].legs[0]
+        .recording
+        .as_ref()
+        .unwrap()
+        .id
+        .clone()
 }
 
 fn content_url(h: &SandboxHandle, id: &str) -> String {
-    format!("{}/restapi/v1.0/account/~/recording/{id}/content", h.media_url())
+    format!(
+        "{}/restapi/v1.0/account/~/recording/{id}/content",
+        h.media_url()
+    )
 }
 
 #[tokio::test]
@@ -29,8 +44,22 @@ async fn http500_and_http503_replace_rest_and_media_answers() {
     let c = client();
     let t = token(&h, &c).await;
     for (cfg, status, code_) in [
-        (FaultConfig { http500: 1.0, ..Default::default() }, 500, "CMN-203"),
-        (FaultConfig { http503: 1.0, ..Default::default() }, 503, "CMN-201"),
+        (
+            FaultConfig {
+                http500: 1.0,
+                ..Default::default()
+            },
+            500,
+            "CMN-203",
+        ),
+        (
+            FaultConfig {
+                http503: 1.0,
+                ..Default::default()
+            },
+            503,
+            "CMN-201",
+        ),
     ] {
         h.state().faults().set(cfg);
         for url in [call_log_url(&h, ""), content_url(&h, &id)] {
@@ -50,7 +79,15 @@ async fn a_fractional_rate_fails_some_requests_but_not_all() {
     let c = client();
     let t = loop {
         // The token endpoint is also subject to the fault.
-        let (s, b) = token_request(&h, &c, &[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &h.state().config().credentials.jwt)]).await;
+        let (s, b) = token_request(
+            &h,
+            &c,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", &h.state().config().credentials.jwt),
+            ],
+        )
+        .await;
         if s == 200 {
             break b["access_token"].as_str().unwrap().to_owned();
         }
@@ -59,7 +96,10 @@ async fn a_fractional_rate_fails_some_requests_but_not_all() {
     for _ in 0..40 {
         statuses.push(get(&c, &call_log_url(&h, ""), &t).await.status().as_u16());
     }
-    assert!(statuses.contains(&200) && statuses.contains(&503), "{statuses:?}");
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -96,12 +136,22 @@ async fn a_slow_body_arrives_whole_but_late() {
     let c = client();
     let t = token(&h, &c).await;
     let began = Instant::now();
-    let r = c.get(content_url(&h, &id)).bearer_auth(&t).header("Range", "bytes=0-39").send().await.unwrap();
+    let r = c
+        .get(content_url(&h, &id))
+        .bearer_auth(&t)
+        .header("Range", "bytes=0-39")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 206);
     let body = r.bytes().await.unwrap();
     assert_eq!(body.len(), 40);
     // 40 bytes at 100 B/s in 10-byte slices every 100 ms.
-    assert!(began.elapsed() >= StdDuration::from_millis(300), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() >= StdDuration::from_millis(300),
+        "{:?}",
+        began.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -110,12 +160,19 @@ async fn a_revoked_token_gets_401_oau_213_mid_run() {
     let c = client();
     let t = token(&h, &c).await;
     assert_eq!(get(&c, &call_log_url(&h, ""), &t).await.status(), 200);
-    h.state().faults().set(FaultConfig { revoke_token: 1.0, ..Default::default() });
+    h.state().faults().set(FaultConfig {
+        revoke_token: 1.0,
+        ..Default::default()
+    });
     let r = get(&c, &call_log_url(&h, ""), &t).await;
     assert_eq!(r.status(), 401);
     assert_eq!(code(&r.json().await.unwrap()), "OAU-213");
     h.state().faults().set(FaultConfig::default());
-    assert_eq!(get(&c, &call_log_url(&h, ""), &t).await.status(), 401, "stays revoked");
+    assert_eq!(
+        get(&c, &call_log_url(&h, ""), &t).await.status(),
+        401,
+        "stays revoked"
+    );
     let fresh = token(&h, &c).await;
     assert_eq!(get(&c, &call_log_url(&h, ""), &fresh).await.status(), 200);
 }
@@ -127,13 +184,23 @@ async fn a_listed_recording_can_vanish_before_download() {
     let c = client();
     let t = token(&h, &c).await;
     let page = get_json(&c, &call_log_url(&h, ""), &t).await;
-    let content_uri = page["records"][0]["recording"]["contentUri"].as_str().unwrap().to_owned();
+    let content_uri = page["records"][0]["recording"]["contentUri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(content_uri.ends_with(&format!("/{id}/content")));
-    h.state().faults().set(FaultConfig { delete_recording: 1.0, ..Default::default() });
+    h.state().faults().set(FaultConfig {
+        delete_recording: 1.0,
+        ..Default::default()
+    });
     let r = get(&c, &content_uri, &t).await;
     assert_eq!(r.status(), 404);
     assert_eq!(code(&r.json().await.unwrap()), "CMN-102");
     h.state().faults().set(FaultConfig::default());
-    assert_eq!(get(&c, &content_uri, &t).await.status(), 404, "deleted for good");
+    assert_eq!(
+        get(&c, &content_uri, &t).await.status(),
+        404,
+        "deleted for good"
+    );
     assert!(h.state().world().recording(&id).unwrap().2.deleted);
 }

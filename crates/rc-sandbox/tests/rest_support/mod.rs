@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
-use rc_sandbox::model::{CallScript, Direction, ExternalParty, Handoff, RecordingKind, SegmentScript};
+use rc_sandbox::model::{
+    CallScript, Direction, ExternalParty, Handoff, RecordingKind, SegmentScript,
+};
 use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
@@ -96,7 +98,11 @@ pub fn seg(ext: usize, talk_s: u64, handoff: Handoff) -> SegmentScript {
 }
 
 /// A call script starting at `start`.
-pub fn script(start: DateTime<Utc>, direction: Direction, segments: Vec<SegmentScript>) -> CallScript {
+pub fn script(
+    start: DateTime<Utc>,
+    direction: Direction,
+    segments: Vec<SegmentScript>,
+) -> CallScript {
     CallScript {
         start,
         direction,
@@ -121,14 +127,21 @@ pub fn add_many(h: &SandboxHandle, n: usize, last_start: DateTime<Utc>, every: D
         let start = last_start - every * i32::try_from(i).unwrap();
         add(
             h,
-            script(start, Direction::Inbound, vec![seg(i % exts, 40, Handoff::HangUp)]),
+            script(
+                start,
+                Direction::Inbound,
+                vec![seg(i % exts, 40, Handoff::HangUp)],
+            ),
         );
     }
 }
 
 /// Account-level call-log URL with a query string.
 pub fn call_log_url(h: &SandboxHandle, query: &str) -> String {
-    format!("{}/restapi/v1.0/account/~/call-log?{query}", h.platform_url())
+    format!(
+        "{}/restapi/v1.0/account/~/call-log?{query}",
+        h.platform_url()
+    )
 }
 
 /// The `errors[0].errorCode` of an error body.
