@@ -146,11 +146,11 @@ mod tests {
 
     #[test]
     fn keypad_positions_match_frequencies() {
-        for r in 0..4 {
-            for c in 0..4 {
+        for (r, row) in ROWS.iter().enumerate() {
+            for (c, col) in COLS.iter().enumerate() {
                 let s = Symbol::at(r, c);
                 if s != Symbol::Other {
-                    assert_eq!(s.frequencies(), (ROWS[r], COLS[c]));
+                    assert_eq!(s.frequencies(), (*row, *col));
                 }
             }
         }

@@ -1,14 +1,18 @@
 //! MP3 encoding with LAME (through `mp3lame-encoder`), made fast for long
 //! recordings by encoding a few periods and repeating frames.
 //!
-//! The recording's PCM repeats with period P (a whole number of frames), so
-//! once LAME has settled its output repeats too: if the frames of period 2
-//! equal those of period 3 byte for byte, then "period 2 after period 2" is a
-//! stream LAME really produced (period 3 after period 2), bit reservoir
-//! included, and any number of extra copies can be spliced in. The encoder
-//! therefore encodes 3.5–4.5 periods plus the tail, checks the equality and
-//! splices; if the check fails it encodes the whole recording instead. The
-//! LAME tag, if any, is then rewritten for the longer stream.
+//! The recording's PCM repeats with period P, chosen as whole frames and
+//! whole cycles of LAME's padding pattern (see [`Params::period_len`]). Fed
+//! a periodic signal, LAME settles after one period into output that repeats
+//! every period or every other period (at 8 kHz / 16 kbit/s and in VBR one
+//! byte alternates in most frames). So the encoder encodes 5.5–7.5 periods,
+//! checks that the frames of periods 1–2 equal those of periods 3–4 byte for
+//! byte and, if so, splices in as many more copies of them as the recording
+//! needs. The result is a stream LAME really produced, bit reservoir
+//! included: "periods 1–2 after periods 1–2" is exactly "periods 3–4 after
+//! periods 1–2". A test checks the spliced stream is byte-identical to a
+//! full encode. If the check fails the whole recording is encoded instead.
+//! The LAME tag, if any, is then rewritten for the longer stream.
 
 use std::num::NonZeroU32;
 
@@ -17,8 +21,8 @@ use mp3lame_encoder::{Bitrate, Builder, Encoder, FlushGap, Mode, MonoPcm, Qualit
 use super::frames::{self, Version};
 use super::{lametag, signal};
 
-/// Why LAME could not produce a stream (a settings problem; `render`
-/// falls back to WAV-free silence-free behaviour by reporting it).
+/// Why LAME could not produce a stream (with valid settings it always can;
+/// `render` logs this and serves WAV instead).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Mp3Error {
     /// The LAME encoder rejected the parameters.
