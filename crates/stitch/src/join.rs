@@ -19,7 +19,7 @@ use crate::wav::{self, WavInfo};
 /// What the sniffer found in a leg.
 #[derive(Debug, Clone)]
 pub(crate) enum Input {
-    Mp3(Mp3Scan),
+    Mp3(Box<Mp3Scan>),
     Wav(WavInfo),
 }
 
@@ -84,7 +84,7 @@ fn prepare<R: Read + Seek>(mut reader: R) -> Result<(Input, R), Error> {
         return Ok((Input::Wav(info), reader));
     }
     let (scan, reader) = mp3join::scan(reader)?;
-    Ok((Input::Mp3(scan), reader))
+    Ok((Input::Mp3(Box::new(scan)), reader))
 }
 
 /// Real-time gap before leg `start_ms`, after the previous present leg's end.
@@ -271,7 +271,7 @@ pub fn join_into<R: Read + Seek + Send + Sync, S: FrameSink + ?Sized>(
                         Ok(Mp3Part {
                             index: p.index,
                             reader: p.reader,
-                            scan,
+                            scan: *scan,
                             gap_frames,
                         })
                     }

@@ -10,7 +10,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
-use mp3lame_encoder::{Bitrate, Builder, FlushNoGap, Mode, MonoPcm, Quality};
+use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
 
 use crate::decode::decode_mono;
 use crate::error::Error;
@@ -106,7 +106,7 @@ impl<W: Write> PcmOut for Mp3Out<W> {
         self.buf.clear();
         self.buf.reserve(7200);
         self.enc
-            .flush_to_vec::<FlushNoGap>(&mut self.buf)
+            .flush_to_vec::<FlushGap>(&mut self.buf)
             .map_err(|e| Error::Encode(format!("lame: {e:?}")))?;
         self.out.write_all(&self.buf)?;
         self.out.flush()?;
@@ -119,6 +119,8 @@ fn lame(rate: u32) -> Result<mp3lame_encoder::Encoder, Error> {
     let mut b = Builder::new().ok_or(Error::Encode("lame: cannot allocate".to_string()))?;
     b.set_num_channels(1).map_err(e)?;
     b.set_sample_rate(rate).map_err(e)?;
+    b.set_output_sample_rate(std::num::NonZeroU32::new(rate))
+        .map_err(e)?;
     b.set_mode(Mode::Mono).map_err(e)?;
     b.set_brate(if rate >= 16_000 {
         Bitrate::Kbps48

@@ -129,7 +129,7 @@ pub fn parse_fmt(body: &[u8], offset: u64) -> Result<WavFormat, Error> {
     if sample_rate == 0 {
         return malformed("wav: zero sample rate", offset);
     }
-    if bits == 0 || bits % 8 != 0 {
+    if bits == 0 || !bits.is_multiple_of(8) {
         return Err(Error::Unsupported(
             "wav: bits per sample is not a multiple of 8",
         ));

@@ -199,7 +199,8 @@ impl<R: Read> Mp3Reader<R> {
             let head = self.win.fill(HEADER_LEN)?;
             let Some(word) = head
                 .get(..HEADER_LEN)
-                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
             else {
                 let rest = head.len();
                 self.skip_junk(rest);
@@ -233,12 +234,15 @@ impl<R: Read> Mp3Reader<R> {
                 true
             } else {
                 match avail.get(len..len + HEADER_LEN) {
-                    None => avail.len() == len,
-                    Some(b) => {
-                        let next = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-                        parse_frame_header(next)
-                            .is_ok_and(|n| n.stream_format() == header.stream_format())
-                    }
+                    // Fewer than 4 bytes follow: the input ends with this frame.
+                    None => true,
+                    Some(b) => <[u8; 4]>::try_from(b)
+                        .ok()
+                        .map(u32::from_be_bytes)
+                        .is_some_and(|next| {
+                            parse_frame_header(next)
+                                .is_ok_and(|n| n.stream_format() == header.stream_format())
+                        }),
                 }
             };
             if !confirmed {

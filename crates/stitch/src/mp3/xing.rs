@@ -195,10 +195,11 @@ pub fn choose_info_header(
     let needed = HEADER_LEN + base.side_info_len() + XING_LEN + LAME_EXT_LEN;
     let candidates = cbr_index.into_iter().chain(1..=14u8);
     for index in candidates {
-        if let Some(h) = base.with_bitrate_index(index) {
-            if h.frame_len() >= needed {
-                return Ok(h);
-            }
+        if let Some(h) = base
+            .with_bitrate_index(index)
+            .filter(|h| h.frame_len() >= needed)
+        {
+            return Ok(h);
         }
     }
     Err(Error::Unsupported(

@@ -1,0 +1,75 @@
+use std::io::Cursor;
+
+use mp3lame_encoder::Bitrate;
+use proptest::prelude::*;
+use stitch::mp3::header::parse_frame_header;
+use stitch::mp3::reader::Mp3Reader;
+use stitch::{JoinOptions, Leg, join};
+
+use crate::helpers::*;
+
+fn walk(bytes: Vec<u8>) {
+    if let Ok(mut r) = Mp3Reader::new(Cursor::new(bytes)) {
+        while let Ok(Some(_)) = r.next_frame() {}
+    }
+}
+
+fn sample() -> Vec<u8> {
+    use std::sync::OnceLock;
+    static S: OnceLock<Vec<u8>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut v = id3v2_padded("t", 20);
+        v.extend(mp3(
+            Mp3Spec::cbr(8000, 1, Bitrate::Kbps16),
+            &tone(8000, 500.0, 0.3),
+        ));
+        v
+    })
+    .clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parsing_a_header_and_rebuilding_it_is_the_identity(word in any::<u32>()) {
+        if let Ok(h) = parse_frame_header(word) {
+            prop_assert_eq!(h.to_word(), word);
+            prop_assert_eq!(parse_frame_header(h.to_word()).unwrap(), h);
+        }
+    }
+
+    #[test]
+    fn the_frame_reader_never_panics_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        walk(bytes);
+    }
+
+    #[test]
+    fn the_frame_reader_never_panics_on_mutated_mp3(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..32), cut in any::<usize>()) {
+        let mut v = sample();
+        for (at, b) in edits {
+            let n = v.len();
+            v[at % n] = b;
+        }
+        v.truncate(cut % (v.len() + 1));
+        walk(v);
+    }
+
+    #[test]
+    fn the_wav_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let mut v = b"RIFF\x00\x00\x00\x00WAVE".to_vec();
+        v.extend(bytes);
+        let _ = stitch::wav::read_wav_info(&mut Cursor::new(v));
+    }
+
+    #[test]
+    fn join_never_panics_on_mutated_legs(edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..16)) {
+        let mut v = sample();
+        for (at, b) in edits {
+            let n = v.len();
+            v[at % n] = b;
+        }
+        let legs = vec![Leg::new("a", "A", Cursor::new(sample())), Leg::new("b", "B", Cursor::new(v))];
+        let _ = join(legs, &JoinOptions { hash_inputs: false, ..Default::default() }, &mut Vec::new());
+    }
+}
