@@ -130,8 +130,56 @@ pub struct Mp3Reader<R> {
     info: Option<InfoTag>,
     info_checked: bool,
     junk: u64,
+    silenced: u64,
+    reservoir_check: Option<u64>,
+    scratch: Vec<u8>,
     frames: u64,
     audio_bytes: u64,
+}
+
+/// Zeroes a frame's side information (so `main_data_begin = 0` and every
+/// granule is empty: silence) and refreshes its CRC when it has one.
+fn silence_side_info(frame: &mut [u8], header: &FrameHeader) {
+    let crc_len = if header.has_crc { 2 } else { 0 };
+    let start = HEADER_LEN + crc_len;
+    if let Some(side) = frame.get_mut(start..start + header.side_info_len()) {
+        side.fill(0);
+    }
+    if header.has_crc {
+        let mut crc: u16 = 0xFFFF;
+        let covered = frame.get(2..4).into_iter().flatten().chain(
+            frame
+                .get(start..start + header.side_info_len())
+                .into_iter()
+                .flatten(),
+        );
+        for &byte in covered {
+            for bit in (0..8).rev() {
+                let in_bit = (byte >> bit) & 1 == 1;
+                let top = crc & 0x8000 != 0;
+                crc <<= 1;
+                if in_bit != top {
+                    crc ^= 0x8005;
+                }
+            }
+        }
+        if let Some(dst) = frame.get_mut(4..6) {
+            dst.copy_from_slice(&crc.to_be_bytes());
+        }
+    }
+}
+
+/// `main_data_begin` of a Layer III frame: how many bytes of earlier frames
+/// its main data starts in (9 bits in MPEG-1, 8 bits in MPEG-2/2.5).
+pub fn main_data_begin(frame: &[u8], header: &FrameHeader) -> Option<u16> {
+    let at = HEADER_LEN + if header.has_crc { 2 } else { 0 };
+    let hi = u16::from(*frame.get(at)?);
+    if header.version == super::header::MpegVersion::Mpeg1 {
+        let lo = u16::from(*frame.get(at + 1)?);
+        Some((hi << 1) | (lo >> 7))
+    } else {
+        Some(hi)
+    }
 }
 
 impl<R: Read + Seek> Mp3Reader<R> {
@@ -146,6 +194,9 @@ impl<R: Read + Seek> Mp3Reader<R> {
             info: None,
             info_checked: false,
             junk: 0,
+            silenced: 0,
+            reservoir_check: Some(0),
+            scratch: Vec::new(),
             frames: 0,
             audio_bytes: 0,
         })
@@ -166,6 +217,12 @@ impl<R: Read> Mp3Reader<R> {
     /// Bytes skipped because they were not part of any frame.
     pub fn junk_bytes(&self) -> u64 {
         self.junk
+    }
+
+    /// Leading audio frames silenced because their main data starts in a
+    /// frame before the start of the input (a leg cut mid-stream).
+    pub fn silenced_frames(&self) -> u64 {
+        self.silenced
     }
 
     /// Audio frames returned so far.
@@ -264,7 +321,29 @@ impl<R: Read> Mp3Reader<R> {
             self.contiguous = true;
             self.frames += 1;
             self.audio_bytes = self.audio_bytes.saturating_add(len as u64);
+            let side = header.side_info_len();
+            let crc_len = if header.has_crc { 2 } else { 0 };
+            let main_area = len.saturating_sub(HEADER_LEN + crc_len + side) as u64;
             let data = self.win.consume(len);
+            if let Some(avail) = self.reservoir_check {
+                let mdb = u64::from(main_data_begin(data, &header).unwrap_or(0));
+                if mdb > avail {
+                    // The leg was cut mid-stream: this frame's main data starts in a
+                    // frame that is not here. Zero its side information so it decodes
+                    // as silence, and keep its bytes as the reservoir of the next frame.
+                    self.scratch.clear();
+                    self.scratch.extend_from_slice(data);
+                    silence_side_info(&mut self.scratch, &header);
+                    self.silenced = self.silenced.saturating_add(1);
+                    self.reservoir_check = Some(avail.saturating_add(main_area));
+                    return Ok(Some(Frame {
+                        header,
+                        offset,
+                        data: &self.scratch,
+                    }));
+                }
+                self.reservoir_check = None;
+            }
             return Ok(Some(Frame {
                 header,
                 offset,

@@ -360,3 +360,34 @@ fn ffprobe_agrees_on_the_duration_when_installed() {
         m.duration_ms
     );
 }
+
+#[test]
+fn a_leg_cut_mid_stream_has_its_leading_frames_that_borrow_from_missing_ones_silenced() {
+    let spec = Mp3Spec::cbr(8000, 1, Bitrate::Kbps32).without_tag();
+    let whole = mp3(spec, &tone(8000, 440.0, 3.0));
+    let (_, _, offs) = frames_and_tag(&whole);
+    // Cut at the first frame (past the 10th) whose main_data_begin is not zero.
+    let cut = offs
+        .iter()
+        .skip(10)
+        .find(|(o, _)| {
+            let f = &whole[*o as usize..];
+            let h = parse_frame_header(u32::from_be_bytes(f[..4].try_into().unwrap())).unwrap();
+            stitch::mp3::reader::main_data_begin(f, &h) != Some(0)
+        })
+        .expect("LAME uses the bit reservoir")
+        .0 as usize;
+    let tail = whole[cut..].to_vec();
+    let mut r = stitch::mp3::reader::Mp3Reader::new(Cursor::new(&tail)).unwrap();
+    while r.next_frame().unwrap().is_some() {}
+    assert!(r.silenced_frames() >= 1);
+    assert_eq!(
+        r.frames_read(),
+        offs.iter().filter(|(o, _)| *o as usize >= cut).count() as u64
+    );
+    let files = vec![whole.clone(), tail];
+    let (out, m) = run(&files, &JoinOptions::default());
+    assert_eq!(m.path, JoinPath::LosslessMp3);
+    let (pcm, _) = decode(&out);
+    assert!(pcm.len() > 8000 * 5);
+}
