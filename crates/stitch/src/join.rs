@@ -139,8 +139,17 @@ pub fn join_to_path<R: Read + Seek + Send + Sync>(
         .prefix(".stitch-")
         .suffix(".part")
         .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        // tempfile creates 0600 files; the joined file is ordinary output.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
     let manifest = join(legs, options, tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
+    if options.durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(out_path).map_err(|e| Error::Io(e.error))?;
     Ok(manifest)
 }
