@@ -8,6 +8,14 @@ use stitch::{JoinOptions, Leg, join};
 
 use crate::helpers::*;
 
+/// Case count: `default`, or `STITCH_PROPTEST_CASES` for a long (fuzz-like) run.
+fn cases(default: u32) -> u32 {
+    std::env::var("STITCH_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn walk(bytes: Vec<u8>) {
     if let Ok(mut r) = Mp3Reader::new(Cursor::new(bytes)) {
         while let Ok(Some(_)) = r.next_frame() {}
@@ -29,7 +37,7 @@ fn sample() -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn parsing_a_header_and_rebuilding_it_is_the_identity(word in any::<u32>()) {
@@ -88,7 +96,7 @@ fn header_word(version: u8, br: u8, sr: u8, pad: bool, mode: u8) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(128), ..ProptestConfig::default() })]
 
     #[test]
     fn frames_written_in_a_row_are_read_back_byte_for_byte(
