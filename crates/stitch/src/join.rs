@@ -41,7 +41,7 @@ struct Prepared<R> {
     start_ms: Option<i64>,
 }
 
-/// Where a present leg landed in the output, in output units (frames or samples).
+/// Where a present leg landed in the output, in samples at the output rate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Placement {
     pub index: usize,
@@ -196,7 +196,7 @@ pub fn join_into<R: Read + Seek + Send + Sync, S: FrameSink + ?Sized>(
 ) -> Result<Manifest, Error> {
     if options.format == OutputFormat::Flac {
         return Err(Error::Unsupported(
-            "flac: no FLAC encoder is built in (no streaming pure-Rust encoder in the dependency set); use mp3 or wav",
+            "flac: no FLAC encoder is built in yet; use mp3 or wav",
         ));
     }
     let mut metas: Vec<Meta> = Vec::with_capacity(legs.len());

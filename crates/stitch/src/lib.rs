@@ -22,9 +22,25 @@
 //!
 //! The result is a [`Manifest`] (JSON, WebVTT chapters, hashes, path taken).
 //!
-//! Encoder delay and padding: only the outer ones are recorded in the LAME tag.
-//! Each inner join keeps the legs' own delay and padding as audio (≤ ~0.2 s of
-//! near-silence at 8 kHz); removing it would need decoding.
+//! Design decisions:
+//!
+//! * Encoder delay and padding: the output's LAME tag records the first leg's
+//!   delay and the last leg's padding (encoder string copied from leg 1 when it
+//!   has a LAME tag, else `Lavf`). Each inner join keeps the legs' own delay and
+//!   padding as audio (≤ ~0.2 s of near-silence at 8 kHz); removing it would
+//!   need decoding.
+//! * Chapter and manifest times come from frame (or sample) counts, measured
+//!   from the first audio frame; a gapless player that trims the first leg's
+//!   delay shows them that much (≈ 138 ms at 8 kHz) early.
+//! * A leg cut mid-stream (its first frames borrow bit-reservoir bytes from
+//!   frames that are not there) gets those frames' side information zeroed:
+//!   they decode as silence instead of as the previous leg's bytes.
+//! * The Info frame uses the legs' own bitrate when they are CBR and it fits,
+//!   else the smallest bitrate of the same MPEG version that holds the tag.
+//! * Re-encode target: the highest input rate capped at 16 kHz (raised to an
+//!   MP3 rate), mono, CBR 32 kbps (≤ 12 kHz) or 48 kbps (16 kHz).
+//! * FLAC output returns `Unsupported`: no FLAC encoder is in the dependency
+//!   set yet (the pure-Rust `flacenc` was not built or checked for streaming use).
 //!
 //! # Does not
 //!

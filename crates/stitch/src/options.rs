@@ -57,7 +57,7 @@ pub enum OutputFormat {
     Mp3,
     /// WAV: lossless for compatible WAV legs, else 16-bit PCM.
     Wav,
-    /// FLAC: not available (no pure-Rust encoder in the dependency set); `Unsupported`.
+    /// FLAC: not available yet (no FLAC encoder in the dependency set); `Unsupported`.
     Flac,
 }
 
