@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::ids::{ConversationId, RecordingId, TelephonySessionId};
 
@@ -241,9 +241,10 @@ impl Template {
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(s) => out.push_str(s),
-                Piece::Year => out.push_str(&date.format("%Y").to_string()),
-                Piece::Month => out.push_str(&date.format("%m").to_string()),
-                Piece::Day => out.push_str(&date.format("%d").to_string()),
+                // Plain digits (and `-` before year 0): never chrono's `+` sign.
+                Piece::Year => out.push_str(&format!("{:04}", date.year())),
+                Piece::Month => out.push_str(&format!("{:02}", date.month())),
+                Piece::Day => out.push_str(&format!("{:02}", date.day())),
                 Piece::TelephonySession => out.push_str(ids.telephony_session.unwrap_or("_")),
                 Piece::Recording => out.push_str(ids.recording.unwrap_or("_")),
                 Piece::Conversation => out.push_str(ids.conversation.unwrap_or("_")),
