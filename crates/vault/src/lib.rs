@@ -30,6 +30,7 @@ mod digest;
 mod error;
 mod ids;
 mod key;
+mod live;
 mod queue;
 mod recordings;
 mod records;
@@ -46,6 +47,7 @@ pub use key::{
     BlobExt, DEFAULT_CONVERSATION_TEMPLATE, DEFAULT_RECORDING_TEMPLATE, KeyError, KeyLayout,
     MAX_KEY_LEN, StorageKey,
 };
+pub use live::{NewNotification, Notification, SingletonLease};
 pub use queue::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobState, Lease, LeasedJob, NewJob,
     backoff,

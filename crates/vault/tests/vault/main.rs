@@ -10,5 +10,7 @@ mod keys;
 mod catalog;
 // The leased job queue.
 mod queue;
+// Notifications, settings, singleton leases.
+mod live;
 // The blob store: atomic streamed writes, hashes, ranges.
 mod blobs;
