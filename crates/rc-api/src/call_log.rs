@@ -100,6 +100,8 @@ impl CallLogQuery {
 enum Cursor {
     First,
     Next(Url),
+    /// The previous page was yielded; this error comes next, then the end.
+    Fail(Error),
     Done,
 }
 
@@ -114,7 +116,8 @@ impl RcClient {
     /// The account call log for `query`, one page at a time, following
     /// `navigation.nextPage` until it is absent. The stream ends after the
     /// first error (a `nextPage` link off the platform host is
-    /// [`Error::ForbiddenHost`]; a link seen twice is [`Error::Malformed`]).
+    /// [`Error::ForbiddenHost`], yielded after the page that carried it; a
+    /// link seen twice is [`Error::Malformed`]).
     pub fn list_company_call_log(
         &self,
         query: &CallLogQuery,
@@ -128,6 +131,7 @@ impl RcClient {
         futures::stream::unfold(walk, |mut w| async move {
             let page = match std::mem::replace(&mut w.cursor, Cursor::Done) {
                 Cursor::Done => return None,
+                Cursor::Fail(e) => return Some((Err(e), w)),
                 Cursor::First => w.client.first_page(&w.query).await,
                 Cursor::Next(url) => {
                     w.client
@@ -146,7 +150,7 @@ impl RcClient {
             match w.client.next_link(&page, &mut w.visited) {
                 Ok(Some(url)) => w.cursor = Cursor::Next(url),
                 Ok(None) => {}
-                Err(e) => return Some((Err(e), w)),
+                Err(e) => w.cursor = Cursor::Fail(e),
             }
             Some((Ok(page), w))
         })

@@ -22,7 +22,7 @@
 //!   a whole window instead of walking into a 429.
 //! * **Penalty.** On 429 the group is blocked for `Retry-After` (or, if absent,
 //!   the larger of 30 s and the window), plus the margin; nothing of that group
-//!   is sent until then.
+//!   is sent until then. (A 429's `Remaining: 0` is not read as foreign usage.)
 //! * **Group learning.** Requests are mapped to a group before sending (the
 //!   documented map, [`Endpoint::documented_group`]); when a response names
 //!   another group, the endpoint is remapped for all later requests and the
@@ -330,7 +330,9 @@ impl Scheduler {
             if h.remaining.is_some() {
                 b.remaining = h.remaining;
             }
-            if let (Some(limit), Some(remaining)) = (b.limit, h.remaining) {
+            // On a 429 the server's Remaining describes the penalty, not a
+            // count; Retry-After alone says when to come back.
+            if let (Some(limit), Some(remaining), false) = (b.limit, h.remaining, status == 429) {
                 b.prune(now, cfg);
                 let counted = usize::try_from(limit.saturating_sub(remaining)).unwrap_or(0);
                 let known = b.sends.len();
@@ -497,6 +499,22 @@ mod tests {
         let m = metrics_of(&s, "heavy");
         assert_eq!(m.rate_limited, 1);
         assert!(m.waited >= Duration::from_secs(45));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_is_left_after_retry_after_even_when_it_reports_nothing_remaining() {
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::RecordingMetadata).await;
+        let mut h = headers("heavy", 10, 0, 60);
+        h.insert("retry-after", "2".parse().unwrap());
+        s.observe(&p, 429, &h);
+        s.acquire(Endpoint::RecordingMetadata).await;
+        let waited = Instant::now() - t0;
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
