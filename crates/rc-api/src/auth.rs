@@ -92,10 +92,10 @@ impl TokenManager {
     ) -> Result<TokenManager> {
         let token_url = core.platform_url("/restapi/oauth/token")?;
         let revoke_url = core.platform_url("/restapi/oauth/revoke")?;
-        let basic = Secret::new(base64::engine::general_purpose::STANDARD.encode(format!(
-            "{client_id}:{}",
-            client_secret.expose()
-        )));
+        let basic = Secret::new(
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{client_id}:{}", client_secret.expose())),
+        );
         Ok(TokenManager {
             core,
             token_url,
@@ -111,13 +111,13 @@ impl TokenManager {
     pub(crate) async fn bearer(&self) -> Result<Bearer> {
         let mut st = self.state.lock().await;
         let now = Instant::now();
-        if let Some(t) = &st.current {
-            if now < t.refresh_at {
-                return Ok(Bearer {
-                    token: t.access.clone(),
-                    generation: st.generation,
-                });
-            }
+        if let Some(t) = &st.current
+            && now < t.refresh_at
+        {
+            return Ok(Bearer {
+                token: t.access.clone(),
+                generation: st.generation,
+            });
         }
         let set = self.grant(&mut st).await?;
         st.generation += 1;
@@ -134,12 +134,12 @@ impl TokenManager {
     /// already replaced that token.
     pub(crate) async fn invalidate(&self, generation: u64) {
         let mut st = self.state.lock().await;
-        if st.generation == generation {
-            if let Some(t) = st.current.as_mut() {
-                let now = Instant::now();
-                t.refresh_at = now;
-                t.expires_at = now;
-            }
+        if st.generation == generation
+            && let Some(t) = st.current.as_mut()
+        {
+            let now = Instant::now();
+            t.refresh_at = now;
+            t.expires_at = now;
         }
     }
 
@@ -320,7 +320,8 @@ mod tests {
 
     #[test]
     fn short_lived_tokens_are_refreshed_after_ninety_percent_of_their_life() {
-        let set = parse_token(br#"{"access_token":"x-token-value","expires_in":100}"#, &[]).unwrap();
+        let set =
+            parse_token(br#"{"access_token":"x-token-value","expires_in":100}"#, &[]).unwrap();
         assert_eq!(set.expires_at - set.refresh_at, Duration::from_secs(10));
         assert!(set.refresh.is_none());
     }
@@ -328,8 +329,11 @@ mod tests {
     #[test]
     fn a_malformed_token_response_does_not_echo_secrets() {
         let secret = Secret::new("SECRET-JWT-VALUE-123");
-        let err = parse_token(br#"{"access_token": 5, "x": "SECRET-JWT-VALUE-123"}"#, &[&secret])
-            .unwrap_err();
+        let err = parse_token(
+            br#"{"access_token": 5, "x": "SECRET-JWT-VALUE-123"}"#,
+            &[&secret],
+        )
+        .unwrap_err();
         assert!(!err.to_string().contains("SECRET-JWT-VALUE-123"));
     }
 }

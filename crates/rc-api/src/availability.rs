@@ -21,10 +21,12 @@ pub struct NotReadySchedule {
 impl Default for NotReadySchedule {
     fn default() -> Self {
         NotReadySchedule {
-            steps: [30, 60, 120, 300, 600, 1800, 3600, 7200, 21_600, 43_200, 86_400]
-                .into_iter()
-                .map(Duration::seconds)
-                .collect(),
+            steps: [
+                30, 60, 120, 300, 600, 1800, 3600, 7200, 21_600, 43_200, 86_400,
+            ]
+            .into_iter()
+            .map(Duration::seconds)
+            .collect(),
             give_up_after: Duration::hours(24),
         }
     }

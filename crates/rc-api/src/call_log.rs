@@ -184,13 +184,16 @@ impl RcClient {
             .try_filter(|r| futures::future::ready(r.belongs_to_session(tsid)))
             .try_collect()
             .await?;
-        records.sort_by(|a, b| a.start_time.cmp(&b.start_time));
+        records.sort_by_key(|r| r.start_time);
         Ok(records)
     }
 
     /// First page, stepping `perPage` down while the server calls it invalid.
     async fn first_page(&self, query: &CallLogQuery) -> Result<CallLogResponse> {
-        let mut per_page = query.per_page.unwrap_or_else(|| self.per_page()).clamp(1, 1000);
+        let mut per_page = query
+            .per_page
+            .unwrap_or_else(|| self.per_page())
+            .clamp(1, 1000);
         loop {
             let url = query.url(self.platform_url(), per_page)?;
             let spec = RequestSpec::get(url, Endpoint::CallLogList);
@@ -219,7 +222,11 @@ impl RcClient {
                             body_excerpt,
                         });
                     };
-                    tracing::info!(refused = per_page, next = smaller, "server refused perPage; stepping down");
+                    tracing::info!(
+                        refused = per_page,
+                        next = smaller,
+                        "server refused perPage; stepping down"
+                    );
                     per_page = smaller;
                 }
                 Err(e) => return Err(e),
@@ -228,7 +235,11 @@ impl RcClient {
     }
 
     /// The validated `nextPage` link of `page`, if any.
-    fn next_link(&self, page: &CallLogResponse, visited: &mut HashSet<String>) -> Result<Option<Url>> {
+    fn next_link(
+        &self,
+        page: &CallLogResponse,
+        visited: &mut HashSet<String>,
+    ) -> Result<Option<Url>> {
         let Some(link) = &page.navigation.next_page else {
             return Ok(None);
         };
@@ -269,7 +280,10 @@ mod tests {
         let mut q = CallLogQuery::new(from, to);
         q.telephony_session_id = Some(TelephonySessionId::parse("s-abc").unwrap());
         let url = q
-            .url(&Url::parse("https://platform.ringcentral.com").unwrap(), 1000)
+            .url(
+                &Url::parse("https://platform.ringcentral.com").unwrap(),
+                1000,
+            )
             .unwrap();
         assert_eq!(url.path(), "/restapi/v1.0/account/~/call-log");
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();

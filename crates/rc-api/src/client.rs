@@ -156,7 +156,9 @@ impl RcClient {
     }
 
     pub(crate) fn set_per_page(&self, n: u32) {
-        self.inner.per_page.store(n.clamp(1, 1000), Ordering::Relaxed);
+        self.inner
+            .per_page
+            .store(n.clamp(1, 1000), Ordering::Relaxed);
     }
 
     /// Runs one API call to completion: retries transport errors, 5xx and

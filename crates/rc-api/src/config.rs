@@ -173,7 +173,10 @@ pub(crate) fn parse_base(text: &str, what: &'static str) -> Result<Url> {
 /// `platform.X` → `media.X`; any other host: the platform itself serves media.
 pub(crate) fn derive_media(platform: &Url) -> Url {
     let mut media = platform.clone();
-    if let Some(rest) = platform.host_str().and_then(|h| h.strip_prefix("platform.")) {
+    if let Some(rest) = platform
+        .host_str()
+        .and_then(|h| h.strip_prefix("platform."))
+    {
         let _ = media.set_host(Some(&format!("media.{rest}")));
     }
     media
@@ -230,12 +233,20 @@ mod tests {
     fn next_page_links_must_stay_on_the_platform_host() {
         let a = allow();
         assert!(
-            a.check_platform(&Url::parse("https://platform.ringcentral.com/restapi/v1.0/account/1/call-log?page=2").unwrap())
-                .is_ok()
+            a.check_platform(
+                &Url::parse(
+                    "https://platform.ringcentral.com/restapi/v1.0/account/1/call-log?page=2"
+                )
+                .unwrap()
+            )
+            .is_ok()
         );
         assert!(
-            a.check_platform(&Url::parse("https://media.ringcentral.com/restapi/v1.0/account/1/call-log?page=2").unwrap())
-                .is_err()
+            a.check_platform(
+                &Url::parse("https://media.ringcentral.com/restapi/v1.0/account/1/call-log?page=2")
+                    .unwrap()
+            )
+            .is_err()
         );
     }
 

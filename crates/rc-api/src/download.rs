@@ -180,12 +180,12 @@ impl RcClient {
             (200, written) => {
                 // The server ignored Range and sent everything again.
                 skip = written;
-                if let (Some(total), Some(expected)) = (content_length, p.expected) {
-                    if total != expected {
-                        return Err(malformed(format!(
-                            "resumed body is {total} bytes, first answer said {expected}"
-                        )));
-                    }
+                if let (Some(total), Some(expected)) = (content_length, p.expected)
+                    && total != expected
+                {
+                    return Err(malformed(format!(
+                        "resumed body is {total} bytes, first answer said {expected}"
+                    )));
                 }
             }
             (206, written) => {
@@ -210,7 +210,9 @@ impl RcClient {
                 }
             }
             (s, _) => {
-                return Err(malformed(format!("unexpected status {s} for recording content")));
+                return Err(malformed(format!(
+                    "unexpected status {s} for recording content"
+                )));
             }
         }
         if p.content_type.is_none() {
@@ -250,7 +252,9 @@ impl RcClient {
                 continue;
             }
             let len = data.len() as u64;
-            if p.expected.is_some_and(|e| p.written.saturating_add(len) > e) {
+            if p.expected
+                .is_some_and(|e| p.written.saturating_add(len) > e)
+            {
                 return Err(malformed(format!(
                     "body longer than the announced {} bytes",
                     p.expected.unwrap_or_default()
@@ -334,7 +338,13 @@ mod tests {
                 total: None
             })
         );
-        for bad in ["bytes 9-5/10", "bytes 0-10/10", "items 0-1/2", "bytes x-1/2", "bytes */10"] {
+        for bad in [
+            "bytes 9-5/10",
+            "bytes 0-10/10",
+            "items 0-1/2",
+            "bytes x-1/2",
+            "bytes */10",
+        ] {
             assert_eq!(parse_content_range(bad), None, "{bad}");
         }
     }

@@ -111,7 +111,9 @@ pub enum Error {
 }
 
 fn code_suffix(code: &Option<String>) -> String {
-    code.as_deref().map(|c| format!(", {c}")).unwrap_or_default()
+    code.as_deref()
+        .map(|c| format!(", {c}"))
+        .unwrap_or_default()
 }
 
 impl Error {

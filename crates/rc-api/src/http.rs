@@ -76,7 +76,10 @@ pub(crate) enum Failure {
     /// 401: the access token (or client credentials) was refused.
     Unauthorized { status: u16, code: Option<String> },
     /// 429: the scheduler has blocked the group already.
-    RateLimited { group: String, retry_after: Duration },
+    RateLimited {
+        group: String,
+        retry_after: Duration,
+    },
     /// Transport error, 5xx or 408: may succeed later.
     Retryable {
         error: Error,
@@ -91,7 +94,9 @@ impl Failure {
     pub(crate) fn into_error(self) -> Error {
         match self {
             Failure::Unauthorized { status, code } => Error::Unauthorized { status, code },
-            Failure::RateLimited { group, retry_after } => Error::RateLimited { group, retry_after },
+            Failure::RateLimited { group, retry_after } => {
+                Error::RateLimited { group, retry_after }
+            }
             Failure::Retryable { error, .. } | Failure::Fatal(error) => error,
         }
     }
@@ -209,7 +214,9 @@ impl HttpCore {
         let more = self.retry.allows_another(attempts_done);
         match failure {
             Failure::Fatal(e) => Next::Fail(e),
-            Failure::Unauthorized { status, code } => Next::Fail(Error::Unauthorized { status, code }),
+            Failure::Unauthorized { status, code } => {
+                Next::Fail(Error::Unauthorized { status, code })
+            }
             Failure::RateLimited { group, retry_after } => {
                 if more {
                     // The scheduler holds the next attempt until the penalty ends.
@@ -242,7 +249,10 @@ impl HttpCore {
 
 /// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error body; returns the
 /// parsed body (if JSON) and a short, secret-free excerpt.
-async fn read_error_body(mut resp: Response, secrets: &[&Secret]) -> (Option<ApiErrorBody>, String) {
+async fn read_error_body(
+    mut resp: Response,
+    secrets: &[&Secret],
+) -> (Option<ApiErrorBody>, String) {
     let mut buf: Vec<u8> = Vec::new();
     while buf.len() < ERROR_BODY_LIMIT {
         match resp.chunk().await {

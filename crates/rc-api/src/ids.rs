@@ -175,7 +175,12 @@ mod tests {
         let long = "a".repeat(MAX_ID_LEN + 1);
         let cases: &[(&str, IdError)] = &[
             ("", IdError::Empty),
-            (&long, IdError::TooLong { len: MAX_ID_LEN + 1 }),
+            (
+                &long,
+                IdError::TooLong {
+                    len: MAX_ID_LEN + 1,
+                },
+            ),
             ("../x", IdError::BadChar { index: 0 }),
             ("abc/def", IdError::BadChar { index: 3 }),
             ("a b", IdError::BadChar { index: 1 }),
@@ -215,6 +220,9 @@ mod tests {
 
     #[test]
     fn numeric_extension_ids_become_strings() {
-        assert_eq!(ExtensionId::from_number(404350835008).as_str(), "404350835008");
+        assert_eq!(
+            ExtensionId::from_number(404350835008).as_str(),
+            "404350835008"
+        );
     }
 }

@@ -25,7 +25,10 @@ impl RcClient {
     ) -> Result<SubscriptionInfo> {
         let spec = RequestSpec {
             method: Method::POST,
-            ..RequestSpec::get(self.core().platform_url(BASE)?, Endpoint::SubscriptionCreate)
+            ..RequestSpec::get(
+                self.core().platform_url(BASE)?,
+                Endpoint::SubscriptionCreate,
+            )
         }
         .with_json_body(to_json(request)?);
         self.execute_json(&spec, StatusMap::Subscription, "subscription")
@@ -77,7 +80,9 @@ impl RcClient {
             method: Method::DELETE,
             ..RequestSpec::get(self.sub_url(id, "")?, Endpoint::SubscriptionDelete)
         };
-        self.execute(&spec, StatusMap::Subscription).await.map(|_| ())
+        self.execute(&spec, StatusMap::Subscription)
+            .await
+            .map(|_| ())
     }
 
     fn sub_url(&self, id: &SubscriptionId, suffix: &str) -> Result<url::Url> {

@@ -98,9 +98,9 @@ impl Endpoint {
             Endpoint::SubscriptionCreate
             | Endpoint::SubscriptionUpdate
             | Endpoint::SubscriptionDelete => RateGroup::medium(),
-            Endpoint::SubscriptionRenew | Endpoint::SubscriptionGet | Endpoint::SubscriptionList => {
-                RateGroup::light()
-            }
+            Endpoint::SubscriptionRenew
+            | Endpoint::SubscriptionGet
+            | Endpoint::SubscriptionList => RateGroup::light(),
             Endpoint::Token | Endpoint::Revoke => RateGroup::auth(),
         }
     }
@@ -160,7 +160,10 @@ mod tests {
         h.insert("X-Rate-Limit-Limit", "10".parse().unwrap());
         h.insert("X-Rate-Limit-Remaining", "7".parse().unwrap());
         h.insert("X-Rate-Limit-Window", "60s".parse().unwrap());
-        h.insert("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            "Retry-After",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         let r = RateHeaders::parse(&h);
         assert_eq!(r.group, Some(RateGroup::heavy()));
         assert_eq!(r.limit, Some(10));
@@ -172,11 +175,25 @@ mod tests {
     #[test]
     fn every_endpoint_has_its_documented_group() {
         assert_eq!(Endpoint::CallLogList.documented_group(), RateGroup::heavy());
-        assert_eq!(Endpoint::RecordingContent.documented_group(), RateGroup::heavy());
-        assert_eq!(Endpoint::SubscriptionCreate.documented_group(), RateGroup::medium());
-        assert_eq!(Endpoint::SubscriptionRenew.documented_group(), RateGroup::light());
+        assert_eq!(
+            Endpoint::RecordingContent.documented_group(),
+            RateGroup::heavy()
+        );
+        assert_eq!(
+            Endpoint::SubscriptionCreate.documented_group(),
+            RateGroup::medium()
+        );
+        assert_eq!(
+            Endpoint::SubscriptionRenew.documented_group(),
+            RateGroup::light()
+        );
         assert_eq!(Endpoint::Token.documented_group(), RateGroup::auth());
         assert_eq!(RateGroup::from_header("  "), None);
-        assert_eq!(RateGroup::from_header("media-heavy").unwrap().documented_default(), None);
+        assert_eq!(
+            RateGroup::from_header("media-heavy")
+                .unwrap()
+                .documented_default(),
+            None
+        );
     }
 }

@@ -170,16 +170,17 @@ impl Budget {
         if let (Some(limit), Some(w)) = (self.limit, self.effective_window(cfg)) {
             let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
             let used = self.sends.len();
-            if used >= limit {
-                if let Some(&oldest_in_way) = self.sends.get(used - limit) {
-                    earliest = earliest.max(oldest_in_way + w);
-                }
+            if used >= limit
+                && let Some(&oldest_in_way) = self.sends.get(used - limit)
+            {
+                earliest = earliest.max(oldest_in_way + w);
             }
-            if cfg.spread && used * 2 >= limit {
-                if let Some(&last) = self.sends.back() {
-                    let gap = w / u32::try_from(limit).unwrap_or(u32::MAX);
-                    earliest = earliest.max(last + gap);
-                }
+            if cfg.spread
+                && used * 2 >= limit
+                && let Some(&last) = self.sends.back()
+            {
+                let gap = w / u32::try_from(limit).unwrap_or(u32::MAX);
+                earliest = earliest.max(last + gap);
             }
         }
         (earliest > now).then_some(earliest)
@@ -345,8 +346,7 @@ impl Scheduler {
             }
             if status == 429 {
                 let wait = h.retry_after.unwrap_or_else(|| {
-                    cfg.fallback_penalty
-                        .max(b.window.unwrap_or(Duration::ZERO))
+                    cfg.fallback_penalty.max(b.window.unwrap_or(Duration::ZERO))
                 });
                 let until = now + wait + cfg.margin(wait);
                 b.blocked_until = Some(b.blocked_until.map_or(until, |u| u.max(until)));
@@ -374,10 +374,7 @@ impl Scheduler {
                 requests: b.requests,
                 waited: b.waited,
                 rate_limited: b.rate_limited,
-                blocked_for: b
-                    .blocked_until
-                    .filter(|&u| u > now)
-                    .map(|u| u - now),
+                blocked_for: b.blocked_until.filter(|&u| u > now).map(|u| u - now),
             })
             .collect();
         out.sort_by(|a, b| a.group.cmp(&b.group));
@@ -394,7 +391,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-rate-limit-group", group.parse().unwrap());
         h.insert("x-rate-limit-limit", limit.to_string().parse().unwrap());
-        h.insert("x-rate-limit-remaining", remaining.to_string().parse().unwrap());
+        h.insert(
+            "x-rate-limit-remaining",
+            remaining.to_string().parse().unwrap(),
+        );
         h.insert("x-rate-limit-window", window.to_string().parse().unwrap());
         h
     }
@@ -429,7 +429,10 @@ mod tests {
         let m = metrics_of(&s, "heavy");
         assert_eq!(m.requests, 4);
         assert_eq!(m.waited, Duration::from_millis(10_010));
-        assert_eq!((m.limit, m.window), (Some(3), Some(Duration::from_secs(10))));
+        assert_eq!(
+            (m.limit, m.window),
+            (Some(3), Some(Duration::from_secs(10)))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -455,12 +458,18 @@ mod tests {
                 .iter()
                 .take_while(|&&u| u < t + Duration::from_secs(1))
                 .count();
-            assert!(in_window <= 5, "{in_window} sends within 1 s starting at #{i}");
+            assert!(
+                in_window <= 5,
+                "{in_window} sends within 1 s starting at #{i}"
+            );
         }
         // 41 sends at 5 per (1 s + 20 ms): at least 8 full windows.
         let span = *times.last().unwrap() - times[0];
         assert!(span >= Duration::from_secs(8), "{span:?}");
-        assert!(span <= Duration::from_millis(8_300), "pacing wastes budget: {span:?}");
+        assert!(
+            span <= Duration::from_millis(8_300),
+            "pacing wastes budget: {span:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -477,7 +486,10 @@ mod tests {
         s.acquire(Endpoint::CallLogList).await;
         // window 4 s + 10 ms margin, spread over 4 slots (timers tick in whole ms).
         let gap = Instant::now() - t0;
-        assert!(gap >= Duration::from_micros(1_002_500) && gap <= Duration::from_millis(1_004), "{gap:?}");
+        assert!(
+            gap >= Duration::from_micros(1_002_500) && gap <= Duration::from_millis(1_004),
+            "{gap:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -532,7 +544,10 @@ mod tests {
         s.observe(&p, 429, &HeaderMap::new());
         s.acquire(Endpoint::Token).await;
         let waited = Instant::now() - t0;
-        assert!(waited >= Duration::from_secs(60), "auth default window is 60 s: {waited:?}");
+        assert!(
+            waited >= Duration::from_secs(60),
+            "auth default window is 60 s: {waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

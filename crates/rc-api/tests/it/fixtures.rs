@@ -97,11 +97,11 @@ fn every_fixture_file_is_covered_by_this_test() {
         "errors",
     ] {
         for entry in std::fs::read_dir(path(dir)).unwrap() {
-            let name = format!(
-                "{dir}/{}",
-                entry.unwrap().file_name().to_string_lossy()
+            let name = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
+            assert!(
+                covered.contains(&name.as_str()),
+                "{name} is not parsed by any test"
             );
-            assert!(covered.contains(&name.as_str()), "{name} is not parsed by any test");
         }
     }
 }
@@ -170,7 +170,10 @@ fn token_responses_parse_and_debug_hides_the_tokens() {
         assert_eq!(t.owner_id.as_deref(), Some("256440016"));
         assert!(t.refresh_token.is_some());
         let dbg = format!("{t:?}");
-        assert!(!dbg.contains("U1BCMDFUMDRKV1Mw"), "{f}: token leaked in Debug");
+        assert!(
+            !dbg.contains("U1BCMDFUMDRKV1Mw"),
+            "{f}: token leaked in Debug"
+        );
     }
 }
 
@@ -183,14 +186,20 @@ fn call_log_list_responses_parse_with_paging_and_navigation() {
     let fax = &p.records[1];
     assert_eq!(fax.call_type, Some(CallType::Fax));
     assert_eq!(fax.action, Some(CallAction::OutgoingFax));
-    assert_eq!(fax.message.as_ref().unwrap().id.as_deref(), Some("401678422008"));
+    assert_eq!(
+        fax.message.as_ref().unwrap().id.as_deref(),
+        Some("401678422008")
+    );
     assert_eq!(fax.id.as_str(), "8vsAH84JRCeg-DLA");
 
     let p: CallLogResponse = parse("call-log/spec-1.0.46.readUserCallLog.detailed.json");
     assert_eq!(p.records[0].legs.len(), 1);
     assert!(p.records[0].legs[0].master);
     assert_eq!(p.records[0].legs[0].leg_type, Some(LegType::Accept));
-    assert_eq!(p.records[1].legs[0].leg_type, Some(LegType::SipToPstnMetered));
+    assert_eq!(
+        p.records[1].legs[0].leg_type,
+        Some(LegType::SipToPstnMetered)
+    );
     assert!(p.navigation.last_page.is_some());
     assert_eq!(
         p.records[0].last_modified_time.unwrap().to_rfc3339(),
@@ -200,7 +209,13 @@ fn call_log_list_responses_parse_with_paging_and_navigation() {
     let p: CallLogResponse = parse("call-log/spec-1.0.46.readCompanyCallLog.detailed.json");
     let leg = &p.records[0].legs[1];
     assert_eq!(
-        leg.extension.as_ref().unwrap().id.as_ref().unwrap().as_str(),
+        leg.extension
+            .as_ref()
+            .unwrap()
+            .id
+            .as_ref()
+            .unwrap()
+            .as_str(),
         "404350835008",
         "extension.id is a JSON number"
     );
@@ -217,8 +232,14 @@ fn call_log_list_responses_parse_with_paging_and_navigation() {
     let p: CallLogResponse = parse("call-log/docs.details-md.list-simple.json");
     assert_eq!(p.records.len(), 2);
     assert_eq!(p.records[0].duration_ms, Some(194060));
-    assert_eq!(p.records[0].internal_type, Some(InternalType::TollFreeNumber));
-    assert_eq!(p.records[0].recording.as_ref().unwrap().id.as_str(), "1662272004");
+    assert_eq!(
+        p.records[0].internal_type,
+        Some(InternalType::TollFreeNumber)
+    );
+    assert_eq!(
+        p.records[0].recording.as_ref().unwrap().id.as_str(),
+        "1662272004"
+    );
     assert!(p.navigation.next_page.is_none());
 }
 
@@ -236,7 +257,11 @@ fn the_detailed_list_sample_parses_after_filling_its_elided_record() {
     assert_eq!(r.legs[1].transport, Some(CallTransport::VoIp));
     // Both legs repeat the record's recording: one distinct recording.
     assert_eq!(r.recordings().len(), 1);
-    assert!(r.recordings()[0].content_uri.starts_with("https://media.ringcentral.com:443/"));
+    assert!(
+        r.recordings()[0]
+            .content_uri
+            .starts_with("https://media.ringcentral.com:443/")
+    );
     assert_eq!(p.records[1].id.as_str(), "ASaoSC9FIMaOF24");
 }
 
@@ -247,7 +272,8 @@ fn single_records_parse_with_recordings_legs_and_numeric_extension_ids() {
     assert_eq!(rec.id.as_str(), "1662272004");
     assert_eq!(rec.recording_type, Some(RecordingType::OnDemand));
 
-    let r: CallLogRecord = parse("call-log/spec-1.0.46.readUserCallRecord.single-with-recording.json");
+    let r: CallLogRecord =
+        parse("call-log/spec-1.0.46.readUserCallRecord.single-with-recording.json");
     assert_eq!(
         r.recording.unwrap().content_uri,
         "https://media.ringcentral.com/restapi/v1.0/account/401190149008/recording/401547458008/content"
@@ -255,10 +281,7 @@ fn single_records_parse_with_recordings_legs_and_numeric_extension_ids() {
 
     let r: CallLogRecord = parse("call-log/spec-1.0.46.readCompanyCallRecord.single-detailed.json");
     assert!(r.legs[0].master);
-    assert_eq!(
-        r.extension.unwrap().id.unwrap().as_str(),
-        "1477535004"
-    );
+    assert_eq!(r.extension.unwrap().id.unwrap().as_str(), "1477535004");
 
     let r: CallLogRecord = parse_str(
         "simple-inbound-record.jsonc",
@@ -278,7 +301,14 @@ fn single_records_parse_with_recordings_legs_and_numeric_extension_ids() {
     assert_eq!(r.legs[2].leg_type, Some(LegType::FindMe));
     assert_eq!(r.legs[2].action, Some(CallAction::FindMe));
     assert_eq!(
-        r.legs[1].extension.as_ref().unwrap().id.as_ref().unwrap().as_str(),
+        r.legs[1]
+            .extension
+            .as_ref()
+            .unwrap()
+            .id
+            .as_ref()
+            .unwrap()
+            .as_str(),
         "123456"
     );
 }
@@ -295,7 +325,10 @@ fn the_multi_leg_fragment_parses_as_legs() {
     );
     let w: Wrap = parse_str("multi-leg-legs-fragment.jsonc", &jsonc_to_json(&src));
     assert_eq!(w.legs.len(), 2);
-    assert_eq!(w.legs[0].recording.as_ref().unwrap().id.as_str(), "1662272004");
+    assert_eq!(
+        w.legs[0].recording.as_ref().unwrap().id.as_str(),
+        "1662272004"
+    );
     assert_eq!(w.legs[1].leg_type, Some(LegType::PstnToSip));
 }
 
@@ -377,13 +410,21 @@ fn subscription_samples_parse_with_statuses_and_transports() {
     let transports: Vec<_> = l
         .records
         .iter()
-        .map(|r| r.delivery_mode.as_ref().unwrap().transport_type.clone().unwrap())
+        .map(|r| {
+            r.delivery_mode
+                .as_ref()
+                .unwrap()
+                .transport_type
+                .clone()
+                .unwrap()
+        })
         .collect();
     assert!(transports.contains(&TransportType::RcApns));
     assert!(transports.contains(&TransportType::PubNub));
     assert!(transports.contains(&TransportType::WebHook));
 
-    let s: SubscriptionInfo = parse("subscriptions/spec-1.0.46.readSubscription.with-disabledFilters.json");
+    let s: SubscriptionInfo =
+        parse("subscriptions/spec-1.0.46.readSubscription.with-disabledFilters.json");
     assert_eq!(s.disabled_filters[0].reason.as_deref(), Some("SUB-412"));
     assert_eq!(s.expires_in, Some(687));
 
@@ -396,7 +437,8 @@ fn subscription_samples_parse_with_statuses_and_transports() {
         assert_eq!(s.status, Some(SubscriptionStatus::Active));
     }
 
-    let s: SubscriptionInfo = parse("subscriptions/spec-1.0.46.createSubscription.webhook.response.json");
+    let s: SubscriptionInfo =
+        parse("subscriptions/spec-1.0.46.createSubscription.webhook.response.json");
     assert_eq!(s.id.as_str(), "dd2f0ff2-580e-4581-a277-76f9c9a54bc9");
     assert_eq!(s.expires_in, Some(604799));
     assert_eq!(
@@ -409,7 +451,11 @@ fn subscription_samples_parse_with_statuses_and_transports() {
         "subscriptions/spec-1.0.46.createSubscription.webhook.request.json",
     ] {
         let r: CreateSubscriptionRequest = parse(f);
-        assert_eq!(r.delivery_mode.transport_type, TransportType::WebHook, "{f}");
+        assert_eq!(
+            r.delivery_mode.transport_type,
+            TransportType::WebHook,
+            "{f}"
+        );
         assert!(r.delivery_mode.verification_token.is_none());
         assert!(!r.event_filters.is_empty());
     }
@@ -425,7 +471,10 @@ fn a_create_request_serializes_with_its_verification_token_and_debug_hides_it() 
     );
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["deliveryMode"]["transportType"], "WebHook");
-    assert_eq!(json["deliveryMode"]["verificationToken"], "verify-me-0123456789");
+    assert_eq!(
+        json["deliveryMode"]["verificationToken"],
+        "verify-me-0123456789"
+    );
     assert_eq!(json["expiresIn"], 315_360_000);
     assert!(!format!("{r:?}").contains("verify-me-0123456789"));
 }
@@ -461,7 +510,12 @@ fn webhook_notifications_parse_with_their_changed_party() {
     let n: TelephonySessionNotification =
         parse("telephony-sessions/ccjs.notification.extension.outbound-setup.json");
     assert_eq!(
-        n.body.parties[0].from.as_ref().unwrap().device_id.as_deref(),
+        n.body.parties[0]
+            .from
+            .as_ref()
+            .unwrap()
+            .device_id
+            .as_deref(),
         Some("52294004")
     );
 
@@ -495,7 +549,12 @@ fn push_wrapped_samples_parse_once_unwrapped() {
     }
     let a: Apns = parse("telephony-sessions/docs.events.account-telephony-sessions.json");
     assert_eq!(
-        a.pn_apns.body.parties[0].sip_data.as_ref().unwrap().call_id.as_deref(),
+        a.pn_apns.body.parties[0]
+            .sip_data
+            .as_ref()
+            .unwrap()
+            .call_id
+            .as_deref(),
         Some("555555555555")
     );
 }
@@ -507,7 +566,8 @@ fn transfer_parties_carry_their_reason_and_peer() {
     assert_eq!(st.code, PartyStatusCode::Disconnected);
     assert_eq!(st.reason, Some(PartyStatusReason::BlindTransfer));
 
-    let p: TelephonyParty = parse("telephony-sessions/ccjs.party.gone-attendedtransfer-peerId.json");
+    let p: TelephonyParty =
+        parse("telephony-sessions/ccjs.party.gone-attendedtransfer-peerId.json");
     let st = p.status.unwrap();
     assert_eq!(st.code, PartyStatusCode::Gone);
     assert_eq!(st.reason, Some(PartyStatusReason::AttendedTransfer));
@@ -533,7 +593,12 @@ fn call_session_objects_parse() {
     }
     let w: Wrap = parse("telephony-sessions/ccjs.get-call-session.callout-wrapped.json");
     assert_eq!(
-        w.session.parties[0].owner.as_ref().unwrap().extension_id.as_deref(),
+        w.session.parties[0]
+            .owner
+            .as_ref()
+            .unwrap()
+            .extension_id
+            .as_deref(),
         Some("170848004")
     );
 }
@@ -542,9 +607,18 @@ fn call_session_objects_parse() {
 fn captured_notification_streams_parse_event_by_event() {
     // The .txt captures are Python reprs; their .jsonl twins hold the same values.
     for (txt, jsonl) in [
-        ("telephony-sessions/csn-data.PSTN-RingCentral-DataStreams.txt", "derived/csn-data.PSTN-RingCentral-DataStreams.jsonl"),
-        ("telephony-sessions/csn-data.RingCentral-PSTN.txt", "derived/csn-data.RingCentral-PSTN.jsonl"),
-        ("telephony-sessions/csn-data.RingCentral-RingCentral.txt", "derived/csn-data.RingCentral-RingCentral.jsonl"),
+        (
+            "telephony-sessions/csn-data.PSTN-RingCentral-DataStreams.txt",
+            "derived/csn-data.PSTN-RingCentral-DataStreams.jsonl",
+        ),
+        (
+            "telephony-sessions/csn-data.RingCentral-PSTN.txt",
+            "derived/csn-data.RingCentral-PSTN.jsonl",
+        ),
+        (
+            "telephony-sessions/csn-data.RingCentral-RingCentral.txt",
+            "derived/csn-data.RingCentral-RingCentral.jsonl",
+        ),
     ] {
         let txt_lines = text(txt).lines().filter(|l| !l.trim().is_empty()).count();
         let events: Vec<TelephonySessionNotification> = text(jsonl)
@@ -555,11 +629,12 @@ fn captured_notification_streams_parse_event_by_event() {
         assert_eq!(events.len(), txt_lines, "{jsonl} mirrors {txt}");
         let tsid = &events[0].body.telephony_session_id;
         assert!(events.iter().all(|e| &e.body.telephony_session_id == tsid));
-        assert!(events.iter().any(|e| e
-            .body
-            .parties
-            .iter()
-            .any(|p| p.status.as_ref().is_some_and(|s| s.is_terminal()))));
+        assert!(events.iter().any(|e| {
+            e.body
+                .parties
+                .iter()
+                .any(|p| p.status.as_ref().is_some_and(|s| s.is_terminal()))
+        }));
         let mut seqs: Vec<i64> = events.iter().filter_map(|e| e.body.sequence).collect();
         seqs.sort();
         seqs.dedup();
@@ -570,8 +645,14 @@ fn captured_notification_streams_parse_event_by_event() {
 #[test]
 fn error_bodies_parse_and_yield_the_specific_code() {
     for (f, perm) in [
-        ("errors/docs.access-md.403-insufficient-permissions-ReadCallLog.json", "ReadCallLog"),
-        ("errors/docs.access-md.403-insufficient-permissions-ReadCallRecording.json", "ReadCallRecording"),
+        (
+            "errors/docs.access-md.403-insufficient-permissions-ReadCallLog.json",
+            "ReadCallLog",
+        ),
+        (
+            "errors/docs.access-md.403-insufficient-permissions-ReadCallRecording.json",
+            "ReadCallRecording",
+        ),
     ] {
         let b: ApiErrorBody = parse(f);
         assert_eq!(b.code(), Some("CMN-401"));
@@ -588,7 +669,10 @@ fn error_bodies_parse_and_yield_the_specific_code() {
     let table: std::collections::HashMap<String, Vec<ApiErrorItem>> =
         parse("errors/spec-1.0.46.x-error-codes.call-log-recording-subscription.json");
     let rec = &table["GET /restapi/v1.0/account/{accountId}/recording/{recordingId}/content"];
-    assert!(rec.iter().any(|e| e.error_code.as_deref() == Some("CMN-102")));
+    assert!(
+        rec.iter()
+            .any(|e| e.error_code.as_deref() == Some("CMN-102"))
+    );
 
     #[derive(serde::Deserialize)]
     struct Constructed {
@@ -601,7 +685,10 @@ fn error_bodies_parse_and_yield_the_specific_code() {
         .iter()
         .find(|c| c.name.contains("token-not-found"))
         .unwrap();
-    assert_eq!((revoked.status, revoked.body.code()), (401, Some("OAU-213")));
+    assert_eq!(
+        (revoked.status, revoked.body.code()),
+        (401, Some("OAU-213"))
+    );
     let oauth = all
         .iter()
         .find(|c| c.body.error.is_some())

@@ -100,7 +100,11 @@ async fn record(State(f): State<Arc<Fake>>, req: Request, next: Next) -> Respons
     let group = if path.starts_with("/restapi/oauth") {
         "auth"
     } else if path.starts_with("/restapi/v1.0/subscription") {
-        if method == axum::http::Method::GET { "light" } else { "medium" }
+        if method == axum::http::Method::GET {
+            "light"
+        } else {
+            "medium"
+        }
     } else {
         "heavy"
     };
@@ -245,9 +249,10 @@ fn content_response(f: &Fake, headers: &HeaderMap, cut: bool, honour_range: bool
         b = b.header(k, v);
     }
     if start > 0 {
-        b = b
-            .status(StatusCode::PARTIAL_CONTENT)
-            .header(header::CONTENT_RANGE, format!("bytes {start}-{}/{total}", total - 1));
+        b = b.status(StatusCode::PARTIAL_CONTENT).header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{total}", total - 1),
+        );
     }
     let body = if cut {
         // Half the body goes out; a moment later the connection is cut.
@@ -255,7 +260,10 @@ fn content_response(f: &Fake, headers: &HeaderMap, cut: bool, honour_range: bool
         Body::from_stream(
             futures::stream::iter(vec![
                 Ok::<Bytes, std::io::Error>(half),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "cut",
+                )),
             ])
             .then(|item| async move {
                 if item.is_err() {
@@ -402,7 +410,10 @@ async fn a_body_that_is_not_audio_is_refused_before_anything_is_written() {
         .download_recording(&format!("{base}{CONTENT_PATH}"), &mut sink)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NotAudio { ref content_type } if content_type == "text/html"), "{err}");
+    assert!(
+        matches!(err, Error::NotAudio { ref content_type } if content_type == "text/html"),
+        "{err}"
+    );
     assert!(sink.is_empty());
 }
 
@@ -423,7 +434,10 @@ async fn a_content_uri_on_another_host_is_refused_before_any_request_or_token() 
         format!("{}{CONTENT_PATH}", base.replace("127.0.0.1", "localhost")),
         format!("{}{CONTENT_PATH}", base.replace("http://", "https://")),
     ] {
-        let err = c.download_recording(&uri, &mut Vec::new()).await.unwrap_err();
+        let err = c
+            .download_recording(&uri, &mut Vec::new())
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::ForbiddenHost { .. }), "{uri}: {err}");
     }
     assert!(evil.seen().is_empty(), "the foreign host saw no request");
@@ -449,7 +463,11 @@ async fn the_token_travels_only_in_the_authorization_header() {
     assert_eq!(api.auth.as_deref(), Some("Bearer access-token-number-1"));
     for s in &seen {
         assert!(!s.uri.contains("access-token"), "token in URL: {}", s.uri);
-        assert!(!s.uri.contains("test-jwt-credential"), "JWT in URL: {}", s.uri);
+        assert!(
+            !s.uri.contains("test-jwt-credential"),
+            "JWT in URL: {}",
+            s.uri
+        );
     }
     let grant = &fake.grants.lock().unwrap()[0];
     assert!(grant.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"));
@@ -493,16 +511,16 @@ async fn a_429_blocks_the_group_for_retry_after_and_the_retry_then_succeeds() {
     let base = serve(fake.clone(), router).await;
     let c = client(&base);
 
-    let meta = c
-        .recording_metadata(&"77".parse().unwrap())
-        .await
-        .unwrap();
+    let meta = c.recording_metadata(&"77".parse().unwrap()).await.unwrap();
 
     assert_eq!(meta.duration, Some(42));
     let calls = fake.api_calls();
     assert_eq!(calls.len(), 2);
     let gap = calls[1].at - calls[0].at;
-    assert!(gap >= Duration::from_secs(1), "retried inside the penalty: {gap:?}");
+    assert!(
+        gap >= Duration::from_secs(1),
+        "retried inside the penalty: {gap:?}"
+    );
     let heavy = c
         .rate_limit_metrics()
         .into_iter()
@@ -595,7 +613,10 @@ async fn other_client_errors_are_not_retried_and_their_excerpt_holds_no_token() 
         panic!("{err}");
     };
     assert_eq!((*status, code.as_deref()), (403, Some("CMN-401")));
-    assert!(!body_excerpt.contains("access-token-number"), "{body_excerpt}");
+    assert!(
+        !body_excerpt.contains("access-token-number"),
+        "{body_excerpt}"
+    );
     assert!(!err.to_string().contains("access-token-number"));
     assert!(!format!("{err:?}").contains("access-token-number"));
     assert_eq!(fake.api_calls().len(), 1);
@@ -616,8 +637,14 @@ async fn a_404_on_a_recording_is_not_ready_and_on_a_subscription_is_gone() {
         .route("/restapi/v1.0/subscription/{id}", get(not_found));
     let base = serve(fake.clone(), router).await;
     let c = client(&base);
-    let err = c.recording_metadata(&"77".parse().unwrap()).await.unwrap_err();
-    assert!(matches!(err, Error::NotReady { ref code } if code.as_deref() == Some("CMN-102")), "{err}");
+    let err = c
+        .recording_metadata(&"77".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotReady { ref code } if code.as_deref() == Some("CMN-102")),
+        "{err}"
+    );
     let err = c
         .download_recording(&format!("{base}{CONTENT_PATH}"), &mut Vec::new())
         .await
@@ -628,7 +655,11 @@ async fn a_404_on_a_recording_is_not_ready_and_on_a_subscription_is_gone() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Gone { status: 404, .. }), "{err}");
-    assert_eq!(fake.api_calls().len(), 3, "404s are not retried by the client");
+    assert_eq!(
+        fake.api_calls().len(),
+        3,
+        "404s are not retried by the client"
+    );
 }
 
 #[tokio::test]
@@ -724,7 +755,10 @@ async fn a_token_at_the_end_of_its_life_is_refreshed_before_use() {
     c.recording_metadata(&"77".parse().unwrap()).await.unwrap();
     let grants = fake.grants.lock().unwrap().clone();
     assert_eq!(grants.len(), 2);
-    assert!(grants[1].contains("grant_type=refresh_token"), "proactive refresh, not a 401");
+    assert!(
+        grants[1].contains("grant_type=refresh_token"),
+        "proactive refresh, not a 401"
+    );
     assert_eq!(fake.api_calls().len(), 1, "the API never saw a stale token");
 }
 
@@ -734,12 +768,26 @@ async fn a_refused_jwt_is_unauthorized_and_bad_client_credentials_too() {
     let base = serve(fake.clone(), Router::new()).await;
     let mut cfg = Config::new(&base, "test-client", CLIENT_SECRET, "bad");
     cfg.retry.base_delay = Duration::from_millis(1);
-    let err = RcClient::new(cfg).unwrap().authenticate().await.unwrap_err();
-    assert!(matches!(err, Error::Unauthorized { status: 400, ref code } if code.as_deref() == Some("OAU-140")), "{err}");
+    let err = RcClient::new(cfg)
+        .unwrap()
+        .authenticate()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unauthorized { status: 400, ref code } if code.as_deref() == Some("OAU-140")),
+        "{err}"
+    );
 
     let cfg = Config::new(&base, "test-client", "wrong-secret", JWT);
-    let err = RcClient::new(cfg).unwrap().authenticate().await.unwrap_err();
-    assert!(matches!(err, Error::Unauthorized { status: 401, .. }), "{err}");
+    let err = RcClient::new(cfg)
+        .unwrap()
+        .authenticate()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unauthorized { status: 401, .. }),
+        "{err}"
+    );
     assert!(!format!("{err:?}").contains("wrong-secret"));
 }
 
@@ -804,8 +852,12 @@ async fn call_log_paging_follows_next_page_until_it_is_absent() {
     let base = serve(fake.clone(), router).await;
     *base_cell.lock().unwrap() = base.clone();
     let c = client(&base);
-    let from = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().to_utc();
-    let to = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z").unwrap().to_utc();
+    let from = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let to = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
+        .unwrap()
+        .to_utc();
 
     let pages: Vec<_> = c
         .list_company_call_log(&rc_api::CallLogQuery::new(from, to))
@@ -834,8 +886,15 @@ async fn call_log_paging_follows_next_page_until_it_is_absent() {
     let tsid = "s-1".parse().unwrap();
     let session = c.call_log_by_session(&tsid, from, to).await.unwrap();
     assert_eq!(session.len(), 3, "client-side filter keeps only s-1");
-    assert!(session.windows(2).all(|w| w[0].start_time <= w[1].start_time));
-    assert!(fake.api_calls()[6].uri.contains("telephonySessionId=s-1"), "server-side filter sent");
+    assert!(
+        session
+            .windows(2)
+            .all(|w| w[0].start_time <= w[1].start_time)
+    );
+    assert!(
+        fake.api_calls()[6].uri.contains("telephonySessionId=s-1"),
+        "server-side filter sent"
+    );
 }
 
 #[tokio::test]
@@ -854,7 +913,10 @@ async fn a_next_page_link_to_another_host_is_refused_and_not_followed() {
                     "paging": {"page": 1, "perPage": 1},
                     "navigation": {"nextPage": {"uri": link}}
                 });
-                ([(header::CONTENT_TYPE, "application/json")], body.to_string())
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
             }
         }),
     );
@@ -862,12 +924,19 @@ async fn a_next_page_link_to_another_host_is_refused_and_not_followed() {
     let c = client(&base);
     let now = chrono::Utc::now();
     let results: Vec<_> = c
-        .list_company_call_log(&rc_api::CallLogQuery::new(now - chrono::Duration::days(1), now))
+        .list_company_call_log(&rc_api::CallLogQuery::new(
+            now - chrono::Duration::days(1),
+            now,
+        ))
         .collect::<Vec<_>>()
         .await;
     assert_eq!(results.len(), 2, "the page, then the refusal");
     assert_eq!(results[0].as_ref().unwrap().records.len(), 1);
-    assert!(matches!(results[1], Err(Error::ForbiddenHost { .. })), "{:?}", results[1]);
+    assert!(
+        matches!(results[1], Err(Error::ForbiddenHost { .. })),
+        "{:?}",
+        results[1]
+    );
     assert!(evil.seen().is_empty());
 }
 
@@ -964,9 +1033,15 @@ async fn a_webhook_subscription_is_created_with_its_filters_and_verification_tok
         None,
     );
     let info = client(&base).create_subscription(&req).await.unwrap();
-    assert_eq!(info.status, Some(rc_api::models::SubscriptionStatus::Active));
+    assert_eq!(
+        info.status,
+        Some(rc_api::models::SubscriptionStatus::Active)
+    );
     let sent = bodies.lock().unwrap()[0].clone();
-    assert_eq!(sent["deliveryMode"]["verificationToken"], "verification-secret-123");
+    assert_eq!(
+        sent["deliveryMode"]["verificationToken"],
+        "verification-secret-123"
+    );
     assert_eq!(sent["deliveryMode"]["transportType"], "WebHook");
     assert!(sent.get("expiresIn").is_none());
     let call = fake.api_calls()[0].clone();
