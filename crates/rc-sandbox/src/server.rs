@@ -69,7 +69,10 @@ impl SandboxBuilder {
         let state = AppState::new(config, clock, world, urls.clone());
 
         let (stop_tx, stop_rx) = watch::channel(false);
+        state.subscriptions().set_shutdown(stop_rx.clone());
         let tasks = vec![
+            tokio::spawn(crate::telephony::run_engine(state.clone(), stop_rx.clone())),
+            tokio::spawn(crate::control::live::run(state.clone(), stop_rx.clone())),
             tokio::spawn(serve(
                 platform,
                 platform_router(state.clone()),
