@@ -8,7 +8,8 @@
 //!   validation POST ([`handshake`]); failure → 400 SUB-521 (unreachable or no
 //!   complete answer within `webhook_timeout_ms`), SUB-520 (200 without the
 //!   echoed `Validation-Token`), SUB-525 (non-200 or more than 1024 bytes).
-//!   Other transports or a non-http(s) address → 400 CMN-101; bad filters →
+//!   Other transports or a non-http(s) address → 400 CMN-101 (`http:` →
+//!   400 SUB-523 when `require_https` is set); bad filters →
 //!   400 SUB-508 (another account → 403 SUB-406); more than
 //!   `max_per_owner` (30) live subscriptions for the token's user + app → 403 SUB-505.
 //!   `expiresIn` defaults to 604800 and is clamped to `max_expires_in`.
@@ -23,7 +24,8 @@
 //! - `POST /restapi/v1.0/subscription/{id}/renew` [Light] — restarts the
 //!   subscription's own `expiresIn` from now.
 //!
-//! Unknown ids (or another user's) → 404 CMN-102. An expired subscription
+//! Every answer after authentication carries the `X-Rate-Limit-*` headers
+//! of its admission, errors included. Unknown ids (or another user's) → 404 CMN-102. An expired subscription
 //! (sandbox clock past `expirationTime`) receives nothing, leaves the list,
 //! and answers GET/PUT/renew with 404 SUB-507. A blacklisted one stays
 //! `Blacklisted` for good: PUT and renew extend its expiry but never revive
@@ -70,6 +72,10 @@ pub struct SubscriptionConfig {
     pub blacklist_after: u32,
     /// Live subscriptions per user + app (30).
     pub max_per_owner: usize,
+    /// Refuse `http:` addresses with 400 SUB-523 "HTTPS is required", as
+    /// production does (off by default: the sandbox and its receivers run on
+    /// plain loopback HTTP).
+    pub require_https: bool,
 }
 
 impl Default for SubscriptionConfig {
@@ -81,6 +87,7 @@ impl Default for SubscriptionConfig {
             max_validation_response_bytes: 1024,
             blacklist_after: 3,
             max_per_owner: 30,
+            require_https: false,
         }
     }
 }

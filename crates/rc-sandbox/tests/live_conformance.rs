@@ -3,9 +3,10 @@
 //! `SubscriptionListResource`, `AccountTelephonySessionsEvent`,
 //! `ExtensionTelephonySessionsEvent`).
 //!
-//! The schemas come from the shared fixture
-//! `ringcentral/fixtures/openapi/rc-public-openapi.relevant-extract.yaml`
-//! (path overridable with `RC_OPENAPI_EXTRACT`). The checker is strict about
+//! The schemas come from `rc-public-openapi.relevant-extract.yaml`, looked up
+//! in `RC_OPENAPI_EXTRACT`, then the REST tests' fixture copy
+//! (`tests/rest_fixtures/`), then the shared fixtures directory; the tests
+//! say "skipped" when none exists. The checker is strict about
 //! what we emit: required fields, types, enums, `format: date-time`, `$ref`,
 //! `allOf`/`anyOf`/`oneOf`, and no properties the schema does not declare.
 
@@ -17,15 +18,25 @@ use live_support::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const DEFAULT_EXTRACT: &str =
+const SHARED_EXTRACT: &str =
     "/work/shared/ringcentral/fixtures/openapi/rc-public-openapi.relevant-extract.yaml";
 
 struct Schemas(Value);
 
 impl Schemas {
     fn load() -> Option<Schemas> {
-        let path = std::env::var("RC_OPENAPI_EXTRACT").unwrap_or_else(|_| DEFAULT_EXTRACT.into());
-        let text = std::fs::read_to_string(&path).ok()?;
+        let candidates = [
+            std::env::var("RC_OPENAPI_EXTRACT").ok(),
+            Some(format!(
+                "{}/tests/rest_fixtures/rc-public-openapi.relevant-extract.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            )),
+            Some(SHARED_EXTRACT.to_string()),
+        ];
+        let text = candidates
+            .into_iter()
+            .flatten()
+            .find_map(|p| std::fs::read_to_string(p).ok())?;
         let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
         Some(Schemas(doc["components"]["schemas"].clone()))
     }

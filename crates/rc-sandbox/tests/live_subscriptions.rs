@@ -160,6 +160,15 @@ async fn bad_requests_are_refused_before_any_handshake() {
 }
 
 #[tokio::test]
+async fn with_https_required_a_plain_http_address_fails_with_sub_523() {
+    let h = Harness::start(|c| c.subscriptions.require_https = true).await;
+    let rx = Receiver::start().await;
+    let (s, v) = h.subscribe(&[ACCOUNT_FILTER], &rx.url, None, None).await;
+    assert_eq!((s, error_code(&v)), (StatusCode::BAD_REQUEST, "SUB-523"));
+    assert!(rx.validations().is_empty());
+}
+
+#[tokio::test]
 async fn list_get_renew_update_and_delete_follow_the_sandbox_clock() {
     let h = Harness::start(|c| c.subscriptions.max_expires_in = 1_000_000).await;
     let rx = Receiver::start().await;

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Duration;
@@ -17,7 +17,7 @@ use super::handshake;
 use super::registry::NewSubscription;
 use crate::auth::TokenOwner;
 use crate::errors::ApiError;
-use crate::gate::{self, Admitted};
+use crate::gate::{self, Admitted, RateHeaders};
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
@@ -106,6 +106,27 @@ fn parse_address(mode: &Value) -> Result<String, ApiError> {
     }
 }
 
+/// Renders a handler's outcome with the rate-limit headers of its admission,
+/// on errors too (the platform sends them on almost every response).
+fn respond(rate: RateHeaders, outcome: Result<Option<Value>, ApiError>) -> Response {
+    match outcome {
+        Ok(Some(v)) => (rate, axum::Json(v)).into_response(),
+        Ok(None) => (StatusCode::NO_CONTENT, rate, ()).into_response(),
+        Err(e) => {
+            let e = rate.0.iter().fold(e, |e, (k, v)| {
+                match (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    (Ok(k), Ok(v)) => e.with_header(k, v),
+                    _ => e,
+                }
+            });
+            e.into_response()
+        }
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -115,8 +136,20 @@ async fn create(
         owner,
         rate_headers,
     } = gate::admit(&state, &headers, None, Group::Medium)?;
-    let req = parse_body(&body)?;
-    let filters = parse_filters(&state, &owner, req.get("eventFilters"))?;
+    Ok(respond(
+        rate_headers,
+        create_inner(&state, owner, &body).await.map(Some),
+    ))
+}
+
+async fn create_inner(
+    state: &AppState,
+    owner: TokenOwner,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
+    let cfg = &state.config().subscriptions;
+    let req = parse_body(body)?;
+    let filters = parse_filters(state, &owner, req.get("eventFilters"))?;
     let mode = req
         .get("deliveryMode")
         .filter(|m| m.is_object())
@@ -132,6 +165,13 @@ async fn create(
         ));
     }
     let address = parse_address(mode)?;
+    if cfg.require_https && !address.starts_with("https:") {
+        return Err(sub_error(
+            StatusCode::BAD_REQUEST,
+            "SUB-523",
+            "HTTPS is required",
+        ));
+    }
     let verification_token = match mode.get("verificationToken") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) => Some(t.clone()),
@@ -142,8 +182,7 @@ async fn create(
             ));
         }
     };
-    let lifetime_secs = parse_expires_in(&state, req.get("expiresIn"))?;
-    let cfg = &state.config().subscriptions;
+    let lifetime_secs = parse_expires_in(state, req.get("expiresIn"))?;
     let limit_error = || {
         sub_error(
             StatusCode::FORBIDDEN,
@@ -176,11 +215,10 @@ async fn create(
         verification_token,
         lifetime_secs,
     };
-    let info = state
+    state
         .subscriptions()
-        .insert(&state, new, cfg.max_per_owner)
-        .ok_or_else(limit_error)?;
-    Ok((rate_headers, axum::Json(info)).into_response())
+        .insert(state, new, cfg.max_per_owner)
+        .ok_or_else(limit_error)
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -198,7 +236,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
         .map(|r| r.info(base, now))
         .collect();
     let body = json!({"uri": format!("{base}/restapi/v1.0/subscription"), "records": records});
-    Ok((rate_headers, axum::Json(body)).into_response())
+    Ok(respond(rate_headers, Ok(Some(body))))
 }
 
 /// Applies `f` to the caller's subscription `id` and renders it.
@@ -207,7 +245,7 @@ fn with_record(
     owner: &TokenOwner,
     id: &str,
     f: impl FnOnce(&mut super::registry::Record),
-) -> Result<Value, ApiError> {
+) -> Result<Option<Value>, ApiError> {
     let now = state.clock().now();
     let mut records = state.subscriptions().lock();
     let r = records
@@ -218,7 +256,7 @@ fn with_record(
         return Err(expired_error());
     }
     f(r);
-    Ok(r.info(&state.urls().platform, now))
+    Ok(Some(r.info(&state.urls().platform, now)))
 }
 
 async fn read(
@@ -230,8 +268,10 @@ async fn read(
         owner,
         rate_headers,
     } = gate::admit(&state, &headers, None, Group::Light)?;
-    let info = with_record(&state, &owner, &id, |_| {})?;
-    Ok((rate_headers, axum::Json(info)).into_response())
+    Ok(respond(
+        rate_headers,
+        with_record(&state, &owner, &id, |_| {}),
+    ))
 }
 
 async fn renew(
@@ -244,10 +284,10 @@ async fn renew(
         rate_headers,
     } = gate::admit(&state, &headers, None, Group::Light)?;
     let now = state.clock().now();
-    let info = with_record(&state, &owner, &id, |r| {
+    let outcome = with_record(&state, &owner, &id, |r| {
         r.expiration_time = now + Duration::seconds(r.lifetime_secs);
-    })?;
-    Ok((rate_headers, axum::Json(info)).into_response())
+    });
+    Ok(respond(rate_headers, outcome))
 }
 
 async fn update(
@@ -260,25 +300,36 @@ async fn update(
         owner,
         rate_headers,
     } = gate::admit(&state, &headers, None, Group::Medium)?;
+    Ok(respond(
+        rate_headers,
+        update_inner(&state, &owner, &id, &body),
+    ))
+}
+
+fn update_inner(
+    state: &AppState,
+    owner: &TokenOwner,
+    id: &str,
+    body: &Bytes,
+) -> Result<Option<Value>, ApiError> {
     let now = state.clock().now();
     let (filters, lifetime) = if body.iter().all(u8::is_ascii_whitespace) {
         (None, state.config().subscriptions.default_expires_in)
     } else {
-        let req = parse_body(&body)?;
-        let filters = parse_filters(&state, &owner, req.get("eventFilters"))?;
+        let req = parse_body(body)?;
+        let filters = parse_filters(state, owner, req.get("eventFilters"))?;
         (
             Some(filters),
-            parse_expires_in(&state, req.get("expiresIn"))?,
+            parse_expires_in(state, req.get("expiresIn"))?,
         )
     };
-    let info = with_record(&state, &owner, &id, |r| {
+    with_record(state, owner, id, |r| {
         if let Some(f) = filters {
             r.filters = f;
         }
         r.lifetime_secs = lifetime;
         r.expiration_time = now + Duration::seconds(lifetime);
-    })?;
-    Ok((rate_headers, axum::Json(info)).into_response())
+    })
 }
 
 async fn remove(
@@ -296,8 +347,10 @@ async fn remove(
         records.retain(|r| !(r.id == id && r.owner == owner));
         before != records.len()
     };
-    if !removed {
-        return Err(ApiError::not_found("subscriptionId", &id));
-    }
-    Ok((StatusCode::NO_CONTENT, rate_headers, ()).into_response())
+    let outcome = if removed {
+        Ok(None)
+    } else {
+        Err(ApiError::not_found("subscriptionId", &id))
+    };
+    Ok(respond(rate_headers, outcome))
 }
