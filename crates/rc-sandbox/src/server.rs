@@ -100,6 +100,7 @@ pub fn platform_router(state: AppState) -> Router {
         .merge(crate::calllog::routes())
         .merge(crate::recordings::platform_routes())
         .merge(crate::subscriptions::routes())
+        .merge(crate::telephony::routes())
         .merge(crate::control::routes())
         .fallback(|| async { ApiError::invalid_uri() })
         .with_state(state)

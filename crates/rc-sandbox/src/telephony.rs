@@ -10,17 +10,22 @@
 //!   hands each event, when its time comes, to
 //!   [`crate::subscriptions::Registry::dispatch`].
 //!
+//! - [`session_route`] serves `GET …/telephony/sessions/{id}` from the same
+//!   timeline, so the session state and the notifications always agree.
+//!
 //! Conversations that had already ended when the engine first saw them
 //! (the generated history, or scripts injected with a past start) produce
 //! no events; conversations in progress replay their past events at once.
 
 pub mod engine;
+pub mod session_route;
 pub mod timeline;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use engine::{Engine, run as run_engine};
+pub use session_route::routes;
 pub use timeline::timeline;
 
 /// One party-state change of one telephony session, ready to be sent.

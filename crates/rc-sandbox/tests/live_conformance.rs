@@ -1,7 +1,7 @@
 //! Conformance: subscription responses and notification bodies validate
 //! against RingCentral's published OpenAPI schemas (`SubscriptionInfo`,
 //! `SubscriptionListResource`, `AccountTelephonySessionsEvent`,
-//! `ExtensionTelephonySessionsEvent`).
+//! `ExtensionTelephonySessionsEvent`, `CallSessionObject`).
 //!
 //! The schemas come from `rc-public-openapi.relevant-extract.yaml`, looked up
 //! in `RC_OPENAPI_EXTRACT`, then the REST tests' fixture copy

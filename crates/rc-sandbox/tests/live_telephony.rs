@@ -475,6 +475,57 @@ async fn the_truth_lists_legs_recordings_and_their_stitching_order() {
 }
 
 #[tokio::test]
+async fn a_session_can_be_read_while_live_and_is_gone_once_over() {
+    let h = Harness::start(|_| {}).await;
+    let call = h
+        .call(inbound(vec![
+            seg(0, 40, "BlindTransfer"),
+            seg(1, 40, "HangUp"),
+        ]))
+        .await;
+    let tsid = call["telephonySessionIds"][0].as_str().unwrap();
+    let path = format!("/restapi/v1.0/account/~/telephony/sessions/{tsid}");
+
+    h.advance(10.0).await;
+    let (status, v) = h.rc(reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{v}");
+    assert_eq!(v["id"], tsid);
+    let parties = v["parties"].as_array().unwrap();
+    assert_eq!(parties.len(), 2);
+    assert!(parties.iter().all(|p| p["status"]["code"] == "Answered"));
+    let agent = parties
+        .iter()
+        .find(|p| p["id"] == call["partyIds"][0])
+        .unwrap();
+    assert_eq!(
+        agent["owner"]["extensionId"],
+        json!(h.extension_id(0).to_string())
+    );
+    assert_eq!(agent["recordings"][0]["id"], call["recordingIds"][0]);
+
+    h.advance(50.0).await;
+    let (_, v) = h.rc(reqwest::Method::GET, &path, None).await;
+    let codes: HashMap<&str, &str> = v["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["status"]["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(codes[call["partyIds"][0].as_str().unwrap()], "Disconnected");
+    assert_eq!(codes[call["partyIds"][1].as_str().unwrap()], "Answered");
+
+    h.advance(100.0).await;
+    let (status, v) = h.rc(reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, axum::http::StatusCode::NOT_FOUND);
+    assert_eq!(v["errors"][0]["errorCode"], "CMN-102");
+}
+
+#[tokio::test]
 async fn the_clock_api_freezes_advances_and_changes_speed() {
     let h = Harness::start(|_| {}).await;
     let a = h.control_get("/sandbox/clock").await;
