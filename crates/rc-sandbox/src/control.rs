@@ -19,11 +19,16 @@
 //!   resume; answers `{now, speed, frozen}`.
 //! - `GET /sandbox/faults`, `PUT /sandbox/faults` — the
 //!   [`crate::faults::FaultConfig`] rates as camelCase JSON (missing fields = 0).
-//! - `GET /sandbox/truth` — every conversation with sessions, legs (call
-//!   record id, party id, extension, start/answer/end, handoff, recording
-//!   `{id, kind, durationMs, marker, deleted, sha256, bytes}`,
-//!   `shortRecording`) and `orderedRecordings` (the ids a stitched file must
-//!   contain, in order).
+//! - `GET /sandbox/truth[?conversation=N…][&hashes=false]` — `{accountId,
+//!   audioFormat, now, conversations}`: every conversation (or those whose
+//!   index is given; repeatable) with `index, direction, externalNumber,
+//!   start, end, ended, sessions, legs` — each leg with call record id,
+//!   telephony session id, party id, extension `{index, id, number, name}`,
+//!   start/answer/end, handoff, recording `{id, kind, durationMs, marker,
+//!   deleted, sha256, bytes}`, `shortRecording` — and `orderedRecordings`
+//!   (the ids a stitched file must contain, in order). `sha256`/`bytes` hash
+//!   the recording audio, rendering it on first use: with a large history ask
+//!   for specific conversations, or pass `hashes=false`.
 //! - `POST /sandbox/recordings/{id}/delete` — deletes a recording at the
 //!   source (its content then answers 404); 204, or 404 if unknown.
 
@@ -32,7 +37,7 @@ pub mod truth;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -200,8 +205,12 @@ async fn set_faults(State(state): State<AppState>, body: Bytes) -> Result<Respon
     Ok(get_faults(State(state)).await)
 }
 
-async fn get_truth(State(state): State<AppState>) -> Response {
-    axum::Json(truth::truth(&state).await).into_response()
+async fn get_truth(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, BadRequest> {
+    let q = truth::TruthQuery::parse(query.as_deref().unwrap_or("")).map_err(bad_request)?;
+    Ok(axum::Json(truth::truth(&state, &q).await).into_response())
 }
 
 async fn delete_recording(State(state): State<AppState>, Path(id): Path<String>) -> Response {

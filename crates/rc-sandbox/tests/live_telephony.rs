@@ -415,7 +415,9 @@ async fn the_truth_lists_legs_recordings_and_their_stitching_order() {
             seg(2, 45, "HangUp"),
         ]))
         .await;
-    let truth = h.control_get("/sandbox/truth").await;
+    let truth_path = format!("/sandbox/truth?conversation={}", call["conversationIndex"]);
+    let truth = h.control_get(&truth_path).await;
+    assert_eq!(truth["conversations"].as_array().unwrap().len(), 1);
     let conv = truth["conversations"]
         .as_array()
         .unwrap()
@@ -454,11 +456,21 @@ async fn the_truth_lists_legs_recordings_and_their_stitching_order() {
         .await
         .unwrap();
     assert_eq!(resp.status(), reqwest::StatusCode::NO_CONTENT);
-    let truth = h.control_get("/sandbox/truth").await;
+    let truth = h.control_get(&truth_path).await;
     let deleted = truth.to_string().contains(&format!(
         "\"deleted\":true,\"durationMs\":40000,\"id\":\"{rec_id}\""
     ));
     assert!(deleted, "recording marked deleted");
+    let cheap = h.control_get("/sandbox/truth?hashes=false").await;
+    assert!(!cheap["conversations"].as_array().unwrap().is_empty());
+    assert!(!cheap.to_string().contains("sha256"));
+    let bad = h
+        .http
+        .get(h.url("/sandbox/truth?conversation=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), reqwest::StatusCode::BAD_REQUEST);
     let resp = h
         .http
         .post(h.url("/sandbox/recordings/nope/delete"))

@@ -7,9 +7,38 @@ use crate::model::{Handoff, Recording};
 use crate::state::AppState;
 use crate::telephony::rc_time;
 
-/// Every conversation with its sessions, legs, recordings (with the sha256 of
-/// their bytes) and `orderedRecordings`. Renders audio off the async threads.
-pub async fn truth(state: &AppState) -> Value {
+/// Which part of the truth to report.
+#[derive(Debug, Clone, Default)]
+pub struct TruthQuery {
+    /// Only these conversation indexes (empty = all).
+    pub conversations: Vec<usize>,
+    /// Skip rendering the audio (no `sha256`/`bytes`): cheap on a big history.
+    pub skip_hashes: bool,
+}
+
+impl TruthQuery {
+    /// Parses `conversation=<index>` (repeatable) and `hashes=false`.
+    pub fn parse(query: &str) -> Result<TruthQuery, String> {
+        let mut q = TruthQuery::default();
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "conversation" => q.conversations.push(
+                    v.parse()
+                        .map_err(|_| format!("bad conversation index {v:?}"))?,
+                ),
+                "hashes" => q.skip_hashes = v == "false",
+                other => return Err(format!("unknown parameter {other:?}")),
+            }
+        }
+        Ok(q)
+    }
+}
+
+/// Conversations (all, or those asked for) with their sessions, legs,
+/// recordings (with the sha256 of their bytes unless skipped) and
+/// `orderedRecordings`. Renders audio off the async threads; the first
+/// request for a big history is slow (every recording is encoded once, then cached).
+pub async fn truth(state: &AppState, query: &TruthQuery) -> Value {
     // Snapshot under the lock; render afterwards.
     let (mut body, recordings) = {
         let world = state.world();
@@ -18,6 +47,7 @@ pub async fn truth(state: &AppState) -> Value {
         let conversations: Vec<Value> = world
             .conversations
             .iter()
+            .filter(|c| query.conversations.is_empty() || query.conversations.contains(&c.index))
             .map(|c| {
                 let sessions: Vec<Value> = c
                     .sessions
@@ -38,7 +68,7 @@ pub async fn truth(state: &AppState) -> Value {
                     .iter()
                     .map(|l| {
                         let ext = world.extensions.get(l.extension);
-                        if let Some(r) = &l.recording {
+                        if let Some(r) = l.recording.as_ref().filter(|_| !query.skip_hashes) {
                             recordings.push(r.clone());
                         }
                         json!({
