@@ -98,23 +98,27 @@ async fn add_call(State(state): State<AppState>, body: Bytes) -> Result<Response
         v["recording_kind"] = json!("Automatic");
     }
     let script: CallScript = serde_json::from_value(v).map_err(bad_request)?;
-    let answer = {
+    let added_at = state.clock().now();
+    let (index, answer) = {
         let mut world = state.world_mut();
         match world.add(script) {
-            Ok(c) => json!({
-                "conversationIndex": c.index,
-                "telephonySessionIds": c.sessions.iter().map(|s| s.telephony_session_id.clone()).collect::<Vec<_>>(),
-                "sessionIds": c.sessions.iter().map(|s| s.session_id.clone()).collect::<Vec<_>>(),
-                "callRecordIds": c.legs.iter().map(|l| l.call_record_id.clone()).collect::<Vec<_>>(),
-                "partyIds": c.legs.iter().map(|l| l.party_id.clone()).collect::<Vec<_>>(),
-                "recordingIds": c.ordered_recordings().map(|r| r.id.clone()).collect::<Vec<_>>(),
-                "start": rc_time(c.start),
-                "end": rc_time(c.end),
-            }),
+            Ok(c) => (
+                c.index,
+                json!({
+                    "conversationIndex": c.index,
+                    "telephonySessionIds": c.sessions.iter().map(|s| s.telephony_session_id.clone()).collect::<Vec<_>>(),
+                    "sessionIds": c.sessions.iter().map(|s| s.session_id.clone()).collect::<Vec<_>>(),
+                    "callRecordIds": c.legs.iter().map(|l| l.call_record_id.clone()).collect::<Vec<_>>(),
+                    "partyIds": c.legs.iter().map(|l| l.party_id.clone()).collect::<Vec<_>>(),
+                    "recordingIds": c.ordered_recordings().map(|r| r.id.clone()).collect::<Vec<_>>(),
+                    "start": rc_time(c.start),
+                    "end": rc_time(c.end),
+                }),
+            ),
             Err(e) => return Err(bad_request(e)),
         }
     };
-    state.telephony().conversations_added();
+    state.telephony().conversation_added(index, added_at);
     Ok(axum::Json(answer).into_response())
 }
 

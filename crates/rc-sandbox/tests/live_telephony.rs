@@ -359,6 +359,27 @@ async fn events_wait_for_the_sandbox_clock_and_history_stays_silent() {
 }
 
 #[tokio::test]
+async fn a_call_added_live_plays_in_full_even_if_the_clock_passes_its_end_first() {
+    let h = Harness::start(|_| {}).await;
+    let rx = Receiver::start().await;
+    h.subscribe_ok(&rx, &[ACCOUNT_FILTER]).await;
+
+    // Single-threaded test runtime: the engine cannot run between these lines.
+    let state = h.sandbox.state();
+    let now = state.clock().now();
+    let mut body = inbound(vec![seg(0, 40, "HangUp")]);
+    body["start"] = json!(now);
+    body["recording_kind"] = json!("Automatic");
+    let script: rc_sandbox::model::CallScript = serde_json::from_value(body).unwrap();
+    let index = state.world_mut().add(script).unwrap().index;
+    state.telephony().conversation_added(index, now);
+    state.clock().advance(chrono::Duration::seconds(3600));
+
+    let notes = rx.wait_count(7).await;
+    assert_eq!(party_changes(&notes).last().unwrap().1, "Disconnected");
+}
+
+#[tokio::test]
 async fn an_accelerated_clock_plays_a_call_without_manual_advances() {
     let h = Harness::start(|_| {}).await;
     let rx = Receiver::start().await;

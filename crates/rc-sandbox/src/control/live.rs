@@ -74,7 +74,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         match added {
             Ok(index) => {
                 tracing::debug!(conversation = index, "live call started");
-                state.telephony().conversations_added();
+                state.telephony().conversation_added(index, start);
             }
             Err(e) => tracing::warn!(error = %e, "live call script refused"),
         }

@@ -3,12 +3,13 @@
 //! It keeps a queue of future events ordered by time, sleeps with
 //! [`crate::clock::SandboxClock::sleep_until`] (so frozen, accelerated and
 //! advanced clocks all work), and wakes early when a conversation is added
-//! ([`Engine::conversations_added`]). Due events go to
+//! ([`Engine::conversation_added`]). Due events go to
 //! [`crate::subscriptions::Registry::dispatch`]. The `webhookReorder` fault
 //! is applied here: a due event (never the last of its session) is held back
 //! and sent right after the next event of the same session.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
@@ -22,12 +23,27 @@ use crate::state::AppState;
 #[derive(Debug, Default)]
 pub struct Engine {
     wake: Notify,
+    added_at: Mutex<HashMap<usize, DateTime<Utc>>>,
 }
 
 impl Engine {
-    /// Tells the engine the world has new conversations to schedule.
-    pub fn conversations_added(&self) {
+    /// Tells the engine conversation `index` was added at sandbox time `at`.
+    /// A conversation already over at `at` is history and produces no events;
+    /// otherwise every event plays, those already due at once. Conversations
+    /// added without this call are judged when the engine first sees them.
+    pub fn conversation_added(&self, index: usize, at: DateTime<Utc>) {
+        self.added_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index, at);
         self.wake.notify_one();
+    }
+
+    fn take_added_at(&self, index: usize) -> Option<DateTime<Utc>> {
+        self.added_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&index)
     }
 }
 
@@ -40,11 +56,12 @@ struct Queue {
 
 impl Queue {
     /// Schedules events of conversations added since the last call; those
-    /// already over at `now` are history and produce nothing.
+    /// already over when added (or at `now` if not announced) are history.
     fn pick_up(&mut self, state: &AppState, now: DateTime<Utc>) {
         let world = state.world();
         for c in world.conversations.iter().skip(self.next_conversation) {
-            if c.end > now {
+            let added = state.telephony().take_added_at(c.index).unwrap_or(now);
+            if c.end > added {
                 for e in timeline(&world, c) {
                     self.counter += 1;
                     self.pending.insert((e.at, self.counter), e);
