@@ -1,39 +1,11 @@
 //! Where CallVault's settings come from: flags, then environment (the names
 //! RingCentral's own samples use: `RC_SERVER_URL`, `RC_CLIENT_ID`, …), then
-//! defaults. Secrets are wrapped so `Debug` never prints them.
+//! defaults. Secrets are `rc_api::Secret`s, so `Debug` never prints them.
 
 use std::path::PathBuf;
 
 use clap::Args;
-
-/// A secret string whose `Debug` is redacted.
-#[derive(Clone, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_owned()))
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "[empty]"
-        } else {
-            "[redacted]"
-        })
-    }
-}
+use rc_api::Secret;
 
 /// How to reach RingCentral (or the sandbox).
 #[derive(Debug, Clone, Args)]
@@ -60,8 +32,12 @@ pub struct RcArgs {
     )]
     pub client_secret: Secret,
     /// The JWT credential of the (admin) user.
-    #[arg(long, env = "RC_JWT", default_value = "", hide_env_values = true)]
+    #[arg(long, env = "RC_JWT", default_value = "", hide_env_values = true, value_parser = parse_secret)]
     pub jwt: Secret,
+}
+
+fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::from(s))
 }
 
 /// Where the catalog and the recordings live.
@@ -111,8 +87,8 @@ mod tests {
             server_url: "http://x".into(),
             media_url: None,
             client_id: "id".into(),
-            client_secret: "s3cr3t-value".parse().unwrap(),
-            jwt: "eyJ.jwt.value".parse().unwrap(),
+            client_secret: "s3cr3t-value".into(),
+            jwt: "eyJ.jwt.value".into(),
         };
         let shown = format!("{rc:?}");
         assert!(!shown.contains("s3cr3t-value"), "{shown}");

@@ -1,11 +1,13 @@
 //! The binary: glue and policy only.
 //!
-//! Commands: `demo` (the whole flow against an embedded sandbox), `join`
-//! (the joiner on local files). Each command lives in `commands/`.
+//! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
+//! (back up recordings), `join` (the joiner on local files). Each command
+//! lives in `commands/`; the backup machinery in `sync/`.
 
+mod app;
 mod commands;
-#[allow(dead_code, reason = "read by sync and serve, which land next")]
 mod configuration;
+mod sync;
 
 use clap::{Parser, Subcommand};
 
@@ -20,7 +22,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole flow against an embedded RingCentral sandbox.
-    Demo,
+    Demo(commands::demo::DemoArgs),
+    /// Back up every recording in range into the catalog and blob store.
+    Sync(commands::sync::SyncArgs),
     /// Join local recordings into one file with a chapter per leg.
     Join(commands::join::JoinArgs),
 }
@@ -35,7 +39,18 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => demo().await,
+        Command::Demo(args) => commands::demo::run(args).await,
+        Command::Sync(args) => match commands::sync::run(&args).await {
+            Ok(report) => commands::sync::print_report(&report, args.json).and_then(|clean| {
+                anyhow::ensure!(
+                    clean,
+                    "{} recordings failed permanently (see `callvault status`)",
+                    report.failed
+                );
+                Ok(())
+            }),
+            Err(e) => Err(e),
+        },
         Command::Join(args) => commands::join::run(args),
     };
     match result {
@@ -45,13 +60,6 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-async fn demo() -> anyhow::Result<()> {
-    let sandbox = rc_sandbox::Sandbox::builder().spawn().await?;
-    println!("sandbox platform at {}", sandbox.platform_url());
-    sandbox.shutdown().await;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod join;
+pub mod sync;

@@ -1,0 +1,301 @@
+//! One download job: fetch a recording's content from RingCentral, stream it
+//! into its blob (sniffed, hashed, atomic), and commit the ledger row fenced
+//! by the job's lease. The outcome decides the recording's and the job's next
+//! state; nothing is ever half-stored.
+
+use std::io;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use rc_api::availability::{NotReadySchedule, Verdict};
+use vault::{
+    BlobStore, Catalog, KeyLayout, LeasedJob, RecordingId, RecordingState, StorageKey, StoredBlob,
+};
+
+use super::bridge;
+use super::sniff::{self, Container};
+
+/// What a download job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored and verified now.
+    Stored {
+        /// Bytes stored.
+        size: u64,
+    },
+    /// It was stored already (a repeated job does nothing).
+    AlreadyStored,
+    /// Not downloadable yet; the job sleeps until `next`, counted from the call's end.
+    NotReady {
+        /// Next attempt.
+        next: DateTime<Utc>,
+    },
+    /// Deleted or purged at the source: given up for good.
+    Gone {
+        /// Why.
+        reason: String,
+    },
+    /// A permanent failure a person must look at.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// A transient failure; the job retries after a backoff.
+    Retry {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a download needs.
+#[derive(Clone)]
+pub struct Downloader {
+    /// The RingCentral client (one per process: it owns the rate-limit budget).
+    pub client: rc_api::RcClient,
+    /// The ledger.
+    pub catalog: Catalog,
+    /// Where recordings go.
+    pub blobs: BlobStore,
+    /// Key layout for recordings.
+    pub layout: KeyLayout,
+    /// When to try again a recording that is not available yet.
+    pub schedule: NotReadySchedule,
+}
+
+/// Why a body could not become a blob.
+#[derive(Debug, thiserror::Error)]
+enum PutError {
+    #[error("the body is not audio (first bytes {0:02x?})")]
+    NotAudio(Vec<u8>),
+    #[error("the body is empty")]
+    Empty,
+    #[error(transparent)]
+    Blob(#[from] vault::BlobError),
+}
+
+impl Downloader {
+    /// Runs the job and records its outcome in the ledger and the queue.
+    pub async fn run(&self, job: &LeasedJob) -> anyhow::Result<Outcome> {
+        let outcome = self.attempt(job).await?;
+        self.settle(job, &outcome).await?;
+        Ok(outcome)
+    }
+
+    async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<Outcome> {
+        let Some(id) = job.payload.get("id").and_then(|v| v.as_str()) else {
+            return Ok(Outcome::Failed {
+                reason: "job payload has no recording id".into(),
+            });
+        };
+        let id = match RecordingId::parse(id) {
+            Ok(id) => id,
+            Err(e) => {
+                return Ok(Outcome::Failed {
+                    reason: format!("bad recording id: {e}"),
+                });
+            }
+        };
+        let Some(rec) = self.catalog.recording(&id).await? else {
+            return Ok(Outcome::Failed {
+                reason: format!("recording {id} is not in the ledger"),
+            });
+        };
+        if rec.state == RecordingState::Stored {
+            return Ok(Outcome::AlreadyStored);
+        }
+        let (Some(uri), Some(tsid)) = (rec.content_uri.clone(), rec.telephony_session_id.clone())
+        else {
+            return Ok(Outcome::Failed {
+                reason: "the call log gave no contentUri or telephonySessionId".into(),
+            });
+        };
+        let start = rec.call_start_time.unwrap_or(rec.created_at);
+        let end = rec.call_end_time.unwrap_or(start);
+
+        let (mut writer, body) = bridge::pipe();
+        let fetch = async {
+            let result = self.client.download_recording(&uri, &mut writer).await;
+            if let Err(e) = &result {
+                writer.fail(io::Error::other(e.to_string())).await;
+            } else {
+                drop(writer);
+            }
+            result
+        };
+        let store = self.store(body, |c| self.layout.recording(start, &tsid, &id, c.ext()));
+        let (fetched, stored) = tokio::join!(fetch, store);
+
+        let downloaded = match fetched {
+            Ok(d) => d,
+            Err(e) => return Ok(self.classify(&id, end, e)),
+        };
+        let (key, container, blob) = match stored {
+            Ok(v) => v,
+            Err(PutError::NotAudio(head)) => {
+                return Ok(Outcome::Failed {
+                    reason: format!("not audio: first bytes {head:02x?}"),
+                });
+            }
+            Err(PutError::Empty) => {
+                return Ok(Outcome::Failed {
+                    reason: "empty body".into(),
+                });
+            }
+            Err(PutError::Blob(e)) => {
+                return Ok(Outcome::Retry {
+                    reason: format!("storing the blob: {e}"),
+                });
+            }
+        };
+        if blob.size != downloaded.size || blob.sha256.to_hex() != downloaded.sha256_hex() {
+            self.blobs
+                .delete(&key)
+                .await
+                .context("removing a blob that does not match its download")?;
+            return Ok(Outcome::Retry {
+                reason: "stored bytes differ from downloaded bytes".into(),
+            });
+        }
+        let sidecar = serde_json::json!({
+            "recordingId": id.as_str(),
+            "telephonySessionId": tsid.as_str(),
+            "callRecordId": rec.call_record_id.as_ref().map(|c| c.as_str()),
+            "contentUri": uri,
+            "contentType": container.content_type(),
+            "serverContentType": downloaded.content_type,
+            "size": blob.size,
+            "sha256": blob.sha256.to_hex(),
+            "callStart": start,
+            "callEnd": end,
+        });
+        self.blobs
+            .put_sidecar(&key, &sidecar)
+            .await
+            .context("writing the metadata sidecar")?;
+        let committed = self
+            .catalog
+            .complete_with_recording_stored(
+                &job.lease,
+                &id,
+                &key,
+                &blob.sha256,
+                blob.size,
+                container.content_type(),
+            )
+            .await?;
+        if !committed {
+            // Our lease was taken over; the other holder commits the same bytes.
+            tracing::warn!(recording = %id, "lease lost before commit; leaving it to the new holder");
+        }
+        Ok(Outcome::Stored { size: blob.size })
+    }
+
+    /// Sniffs the first bytes, picks the key, and streams the rest in.
+    async fn store<S>(
+        &self,
+        body: S,
+        key_for: impl FnOnce(Container) -> StorageKey,
+    ) -> Result<(StorageKey, Container, StoredBlob), PutError>
+    where
+        S: futures::Stream<Item = io::Result<bytes::Bytes>> + Send + Unpin,
+    {
+        let mut body = body;
+        let mut head: Vec<bytes::Bytes> = Vec::new();
+        let mut seen = 0usize;
+        while seen < sniff::NEEDED {
+            match body.next().await {
+                Some(Ok(chunk)) => {
+                    seen += chunk.len();
+                    head.push(chunk);
+                }
+                Some(Err(_)) | None => break,
+            }
+        }
+        let first: Vec<u8> = head
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .take(sniff::NEEDED)
+            .collect();
+        if first.is_empty() {
+            return Err(PutError::Empty);
+        }
+        let Some(container) = sniff::sniff(&first) else {
+            return Err(PutError::NotAudio(first));
+        };
+        let key = key_for(container);
+        let source = futures::stream::iter(head.into_iter().map(Ok)).chain(body);
+        let blob = self.blobs.put_stream(&key, source).await?;
+        Ok((key, container, blob))
+    }
+
+    fn classify(&self, id: &RecordingId, call_end: DateTime<Utc>, e: rc_api::Error) -> Outcome {
+        use rc_api::Error as E;
+        match e {
+            E::NotReady { .. } => match self.schedule.verdict(call_end, Utc::now()) {
+                Verdict::RetryAt(next) => Outcome::NotReady { next },
+                Verdict::Gone => Outcome::Gone {
+                    reason: format!("recording {id} still 404 long after the call ended"),
+                },
+            },
+            E::Gone { .. } => Outcome::Gone {
+                reason: e.to_string(),
+            },
+            E::ForbiddenHost { .. } | E::NotAudio { .. } | E::Invalid { .. } => Outcome::Failed {
+                reason: e.to_string(),
+            },
+            other => Outcome::Retry {
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    async fn settle(&self, job: &LeasedJob, outcome: &Outcome) -> anyhow::Result<()> {
+        let id = job
+            .payload
+            .get("id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| RecordingId::parse(s).ok());
+        let c = &self.catalog;
+        match (outcome, &id) {
+            (Outcome::Stored { .. }, _) => {}
+            (Outcome::AlreadyStored, _) => {
+                c.complete(&job.lease).await?;
+            }
+            (Outcome::NotReady { next }, Some(id)) => {
+                c.mark_recording_not_ready(id, *next, "content not available yet")
+                    .await?;
+                c.snooze(&job.lease, *next, "content not available yet")
+                    .await?;
+            }
+            (Outcome::Gone { reason }, Some(id)) => {
+                c.mark_recording_gone(id, reason).await?;
+                c.complete(&job.lease).await?;
+            }
+            (Outcome::Failed { reason }, id) => {
+                if let Some(id) = id {
+                    c.mark_recording_failed(id, reason).await?;
+                }
+                c.fail(&job.lease, reason).await?;
+            }
+            (Outcome::Retry { reason }, id) => {
+                let at = Utc::now()
+                    + chrono::Duration::from_std(vault::backoff(
+                        job.attempt,
+                        std::time::Duration::from_secs(2),
+                        std::time::Duration::from_secs(600),
+                    ))
+                    .unwrap_or_else(|_| chrono::Duration::minutes(10));
+                let state = c.retry(&job.lease, at, reason).await?;
+                if let (Some(vault::JobState::Dead), Some(id)) = (state, id) {
+                    c.mark_recording_failed(id, reason).await?;
+                }
+            }
+            (_, None) => {
+                c.fail(&job.lease, "job payload has no recording id")
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Writes what the call log says into the ledger: the one place where
+//! RingCentral's records (rc-api types) become catalog rows (vault types).
+//! Data flows one way, so neither crate knows the other.
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use rc_api::models::{CallLogLeg, CallLogParty, CallLogRecord};
+use vault::{
+    CallRecordId, CallRecordRow, Catalog, ConversationId, ConversationState, ConversationUpsert,
+    LegRow, NewJob, NewRecording, RecordingId, RecordingState, Source, TelephonySessionId,
+};
+
+/// The queue kind of a recording download.
+pub const DOWNLOAD_JOB: &str = "download";
+
+/// What writing one record changed.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    /// The record was new to the ledger.
+    pub new_record: bool,
+    /// Recordings the record names.
+    pub recordings: u32,
+    /// Downloads enqueued (recordings not yet stored or given up on).
+    pub enqueued: u32,
+}
+
+/// Records one call-log record, its legs, recordings and conversation, and
+/// enqueues a download for each recording not yet stored. Idempotent.
+pub async fn record(
+    catalog: &Catalog,
+    rec: &CallLogRecord,
+    source: Source,
+) -> anyhow::Result<Written> {
+    let row = call_record_row(rec)?;
+    let new_record = catalog
+        .upsert_call_record(&row, source)
+        .await
+        .context("writing call record")?;
+    let mut written = Written {
+        new_record,
+        ..Default::default()
+    };
+
+    let tsid = row.telephony_session_id.clone();
+    if let Some(tsid) = &tsid {
+        catalog
+            .upsert_conversation(&ConversationUpsert {
+                id: ConversationId::from(tsid.clone()),
+                sessions: vec![tsid.clone()],
+                initial_state: ConversationState::Ended,
+                started_at: Some(rec.start_time),
+                source,
+            })
+            .await
+            .context("writing conversation")?;
+    }
+
+    let end = call_end(rec);
+    for info in rec.recordings() {
+        written.recordings += 1;
+        let id = RecordingId::parse(info.id.as_str()).context("recording id")?;
+        catalog
+            .upsert_recording(&NewRecording {
+                id: id.clone(),
+                call_record_id: Some(row.id.clone()),
+                telephony_session_id: tsid.clone(),
+                content_uri: Some(info.content_uri.clone()),
+                content_type: None,
+                call_start_time: rec.start_time,
+                call_end_time: Some(end),
+            })
+            .await
+            .with_context(|| format!("writing recording {id}"))?;
+        let state = catalog.recording(&id).await?.map(|r| r.state);
+        if matches!(state, Some(RecordingState::Stored | RecordingState::Gone)) {
+            continue;
+        }
+        catalog
+            .enqueue(&NewJob::new(
+                DOWNLOAD_JOB,
+                format!("rec:{id}"),
+                serde_json::json!({ "id": id.as_str() }),
+            ))
+            .await
+            .with_context(|| format!("enqueuing download of {id}"))?;
+        written.enqueued += 1;
+    }
+    Ok(written)
+}
+
+/// When the call (this record's part of it) ended.
+pub fn call_end(rec: &CallLogRecord) -> DateTime<Utc> {
+    let ms = rec
+        .duration_ms
+        .or(rec.duration.map(|s| s.saturating_mul(1000)))
+        .unwrap_or(0);
+    rec.start_time + Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX / 2))
+}
+
+fn call_record_row(rec: &CallLogRecord) -> anyhow::Result<CallRecordRow> {
+    let tsid = rec
+        .telephony_session_id
+        .as_ref()
+        .map(|t| TelephonySessionId::parse(t.as_str()))
+        .transpose()
+        .context("telephony session id")?;
+    let legs = rec
+        .legs
+        .iter()
+        .enumerate()
+        .map(|(i, leg)| leg_row(i, leg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(CallRecordRow {
+        id: CallRecordId::parse(rec.id.as_str()).context("call record id")?,
+        telephony_session_id: tsid,
+        session_id: rec.session_id.clone(),
+        start_time: rec.start_time,
+        duration_ms: duration_ms(rec.duration_ms, rec.duration),
+        direction: rec.direction.as_ref().map(|d| d.as_str().to_owned()),
+        from_number: number(rec.from.as_ref()),
+        from_name: rec.from.as_ref().and_then(|p| p.name.clone()),
+        to_number: number(rec.to.as_ref()),
+        to_name: rec.to.as_ref().and_then(|p| p.name.clone()),
+        extension_id: rec
+            .extension
+            .as_ref()
+            .and_then(|e| e.id.as_ref())
+            .map(|id| id.to_string()),
+        raw: serde_json::to_value(rec).context("re-encoding the record")?,
+        legs,
+    })
+}
+
+fn leg_row(index: usize, leg: &CallLogLeg) -> anyhow::Result<LegRow> {
+    Ok(LegRow {
+        index: i64::try_from(index).unwrap_or(i64::MAX),
+        leg_type: leg.leg_type.as_ref().map(|t| t.as_str().to_owned()),
+        telephony_session_id: leg
+            .telephony_session_id
+            .as_ref()
+            .map(|t| TelephonySessionId::parse(t.as_str()))
+            .transpose()
+            .context("leg telephony session id")?,
+        recording_id: leg
+            .recording
+            .as_ref()
+            .map(|r| RecordingId::parse(r.id.as_str()))
+            .transpose()
+            .context("leg recording id")?,
+        start_time: leg.start_time,
+        duration_ms: duration_ms(leg.duration_ms, leg.duration),
+        direction: leg.direction.as_ref().map(|d| d.as_str().to_owned()),
+        from_number: number(leg.from.as_ref()),
+        to_number: number(leg.to.as_ref()),
+        extension_id: leg
+            .extension
+            .as_ref()
+            .and_then(|e| e.id.as_ref())
+            .map(|id| id.to_string()),
+        master: leg.master,
+    })
+}
+
+fn duration_ms(ms: Option<u64>, secs: Option<u64>) -> Option<i64> {
+    ms.or(secs.map(|s| s.saturating_mul(1000)))
+        .and_then(|v| i64::try_from(v).ok())
+}
+
+fn number(party: Option<&CallLogParty>) -> Option<String> {
+    party.and_then(|p| {
+        p.phone_number
+            .clone()
+            .or_else(|| p.extension_number.clone())
+    })
+}

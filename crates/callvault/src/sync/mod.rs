@@ -1,0 +1,241 @@
+//! Backup: list the call log into the ledger, then drain the download queue.
+//!
+//! Listing walks the account call log (Detailed, `recordingType=All`) in
+//! bounded date windows, writing every record, leg, recording and
+//! conversation and enqueuing a download for each recording not yet stored.
+//! Downloading runs several workers over the leased job queue; the shared
+//! rate-limit scheduler inside the client keeps them out of the 429 trap.
+//! The watermark advances only once a whole range was listed, so an
+//! interrupted sync resumes where the ledger says, and nothing is lost.
+
+pub mod bridge;
+pub mod download;
+pub mod ledger;
+pub mod sniff;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
+use vault::{Catalog, Source};
+
+pub use download::{Downloader, Outcome};
+
+/// The ledger watermark of the call-log sync.
+pub const WATERMARK: &str = "call_log";
+
+/// Longest date window one call-log walk covers, so a page walk stays bounded.
+const WINDOW: i64 = 7;
+
+/// How long a worker holds a download before another may take it over.
+const LEASE: StdDuration = StdDuration::from_secs(120);
+
+/// Counts of one sync, for the summary and `--json`.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Range listed.
+    pub from: Option<DateTime<Utc>>,
+    /// Range listed.
+    pub to: Option<DateTime<Utc>>,
+    /// Call-log records seen.
+    pub records: u64,
+    /// Of which new to the ledger.
+    pub new_records: u64,
+    /// Recordings the records name.
+    pub recordings: u64,
+    /// Downloads stored now.
+    pub stored: u64,
+    /// Bytes stored now.
+    pub bytes: u64,
+    /// Jobs that found their recording already stored.
+    pub already_stored: u64,
+    /// Recordings not downloadable yet (retried on a schedule from the call's end).
+    pub not_ready: u64,
+    /// Recordings gone at the source.
+    pub gone: u64,
+    /// Permanent failures.
+    pub failed: u64,
+    /// Transient failures that will be retried.
+    pub retried: u64,
+}
+
+/// Live counters the progress display reads while workers run.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Records listed so far.
+    pub records: AtomicU64,
+    /// Recordings stored so far.
+    pub stored: AtomicU64,
+    /// Bytes stored so far.
+    pub bytes: AtomicU64,
+    /// Downloads finished in any way.
+    pub finished: AtomicU64,
+    /// Downloads enqueued.
+    pub enqueued: AtomicU64,
+}
+
+/// The range a sync lists: explicit, or from the watermark (minus an overlap
+/// so records that appeared late are not missed), or a full backfill.
+pub async fn range(
+    catalog: &Catalog,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    overlap: Duration,
+    backfill: Duration,
+) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = match from {
+        Some(f) => f,
+        None => match catalog.watermark(WATERMARK).await? {
+            Some(w) => w - overlap,
+            None => to - backfill,
+        },
+    };
+    anyhow::ensure!(from < to, "the range is empty: {from} is not before {to}");
+    Ok((from, to))
+}
+
+/// Lists `[from, to]` into the ledger and enqueues downloads.
+pub async fn list(
+    client: &rc_api::RcClient,
+    catalog: &Catalog,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    progress: &Progress,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let mut start = from;
+    while start < to {
+        let end = (start + Duration::days(WINDOW)).min(to);
+        let query = rc_api::CallLogQuery::new(start, end);
+        let mut records = std::pin::pin!(client.list_company_call_log_records(&query));
+        while let Some(rec) = records
+            .try_next()
+            .await
+            .with_context(|| format!("listing the call log {start} .. {end}"))?
+        {
+            let w = ledger::record(catalog, &rec, Source::Sync)
+                .await
+                .with_context(|| format!("recording call {}", rec.id))?;
+            report.records += 1;
+            report.new_records += u64::from(w.new_record);
+            report.recordings += u64::from(w.recordings);
+            progress.records.fetch_add(1, Ordering::Relaxed);
+            progress
+                .enqueued
+                .fetch_add(u64::from(w.enqueued), Ordering::Relaxed);
+        }
+        start = end;
+    }
+    report.from = Some(from);
+    report.to = Some(to);
+    Ok(())
+}
+
+/// Runs `workers` download workers until no download is due within
+/// `max_wait` (transient failures retry within the run; recordings not
+/// available for longer are left for the next sync), and adds their
+/// outcomes to `report`.
+pub async fn drain(
+    downloader: &Downloader,
+    workers: usize,
+    max_wait: Duration,
+    progress: Arc<Progress>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let holder = format!("sync:{}:{}", hostname(), std::process::id());
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..workers.max(1) {
+        let d = downloader.clone();
+        let p = progress.clone();
+        let holder = format!("{holder}:{n}");
+        tasks.spawn(async move { worker(d, holder, max_wait, p).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let partial = joined.context("a download worker panicked")??;
+        report.stored += partial.stored;
+        report.bytes += partial.bytes;
+        report.already_stored += partial.already_stored;
+        report.not_ready += partial.not_ready;
+        report.gone += partial.gone;
+        report.failed += partial.failed;
+        report.retried += partial.retried;
+    }
+    Ok(())
+}
+
+async fn worker(
+    d: Downloader,
+    holder: String,
+    max_wait: Duration,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Report> {
+    let mut r = Report::default();
+    loop {
+        let Some(job) = d
+            .catalog
+            .claim(&holder, &[ledger::DOWNLOAD_JOB], LEASE)
+            .await?
+        else {
+            let now = Utc::now();
+            match d.catalog.next_run_at(&[ledger::DOWNLOAD_JOB]).await? {
+                Some(next) if next - now <= max_wait => {
+                    let nap = (next - now)
+                        .to_std()
+                        .unwrap_or_default()
+                        .min(StdDuration::from_secs(2));
+                    tokio::time::sleep(nap.max(StdDuration::from_millis(20))).await;
+                    continue;
+                }
+                _ => break,
+            }
+        };
+        let outcome = match d.run(&job).await {
+            Ok(o) => o,
+            Err(e) => {
+                // A ledger or store failure: the lease expires and the job is retried.
+                tracing::error!(job = job.lease.job_id().get(), error = %format!("{e:#}"), "download job failed");
+                r.retried += 1;
+                continue;
+            }
+        };
+        match &outcome {
+            Outcome::Stored { size } => {
+                r.stored += 1;
+                r.bytes += size;
+                progress.stored.fetch_add(1, Ordering::Relaxed);
+                progress.bytes.fetch_add(*size, Ordering::Relaxed);
+            }
+            Outcome::AlreadyStored => r.already_stored += 1,
+            Outcome::NotReady { next } => {
+                tracing::info!(job = job.lease.job_id().get(), %next, "recording not available yet");
+                r.not_ready += 1;
+            }
+            Outcome::Gone { reason } => {
+                tracing::warn!(job = job.lease.job_id().get(), %reason, "recording gone at the source");
+                r.gone += 1;
+            }
+            Outcome::Failed { reason } => {
+                tracing::error!(job = job.lease.job_id().get(), %reason, "recording failed");
+                r.failed += 1;
+            }
+            Outcome::Retry { reason } => {
+                tracing::warn!(job = job.lease.job_id().get(), %reason, "download will be retried");
+                r.retried += 1;
+            }
+        }
+        progress.finished.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(r)
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
