@@ -127,6 +127,52 @@ pub enum Verified {
     },
 }
 
+/// Settings of an S3-compatible store. `Debug` never shows the secret.
+#[cfg(feature = "s3")]
+#[derive(Clone, Default)]
+pub struct S3Config {
+    /// The bucket (must exist).
+    pub bucket: String,
+    /// `http(s)://host:port` of an S3-compatible server; AWS when `None`.
+    pub endpoint: Option<String>,
+    /// The region (`us-east-1` when neither this nor `AWS_REGION` is set).
+    pub region: Option<String>,
+    /// Access key id; else `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// Secret key; else `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<String>,
+    /// Allow plain HTTP endpoints (test servers on loopback).
+    pub allow_http: bool,
+}
+
+#[cfg(feature = "s3")]
+impl S3Config {
+    /// Settings for `bucket`, everything else from the environment.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        S3Config {
+            bucket: bucket.into(),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(feature = "s3")]
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
 /// Where blobs live. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -187,20 +233,45 @@ impl BlobStore {
 
     #[cfg(feature = "s3")]
     fn s3(url: &str) -> Result<Self, BlobError> {
-        use object_store::aws::AmazonS3Builder;
         let parsed = url::Url::parse(url).map_err(|e| BlobError::BadUrl(e.to_string()))?;
         let bucket = parsed
             .host_str()
             .filter(|b| !b.is_empty())
             .ok_or_else(|| BlobError::BadUrl("missing bucket".into()))?;
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut config = S3Config::new(bucket);
         for (name, value) in parsed.query_pairs() {
-            builder = match name.as_ref() {
-                "endpoint" => builder.with_endpoint(value.as_ref()),
-                "region" => builder.with_region(value.as_ref()),
-                "allow_http" => builder.with_allow_http(value == "true"),
+            match name.as_ref() {
+                "endpoint" => config.endpoint = Some(value.into_owned()),
+                "region" => config.region = Some(value.into_owned()),
+                "allow_http" => config.allow_http = value == "true",
                 other => return Err(BlobError::BadUrl(format!("unknown option {other:?}"))),
-            };
+            }
+        }
+        Self::open_s3(&config)
+    }
+
+    /// A store in an S3-compatible bucket (which must exist). Settings not
+    /// given in `config` come from the standard `AWS_*` environment variables.
+    #[cfg(feature = "s3")]
+    pub fn open_s3(config: &S3Config) -> Result<Self, BlobError> {
+        use object_store::aws::AmazonS3Builder;
+        // reqwest is built with `rustls-no-provider`: make sure a provider is
+        // installed (an Err only means one already is).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&config.bucket)
+            .with_allow_http(config.allow_http);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &config.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = &config.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &config.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
         }
         let store = builder.build().map_err(BlobError::Store)?;
         Ok(BlobStore {

@@ -21,6 +21,47 @@
 //!
 //! # Does not
 //! Call RingCentral or decode audio.
+//!
+//! # Example
+//! A download job from fact to stored blob:
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use vault::*;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite:{}?mode=rwc", dir.path().join("catalog.sqlite").display());
+//! let catalog = Catalog::open(&url).await?;
+//! let blobs = BlobStore::open(dir.path().join("blobs").to_str().unwrap())?;
+//!
+//! // A sync lists a recording and enqueues its download.
+//! let rec = RecordingId::parse("401786818008")?;
+//! let session = TelephonySessionId::parse("s-a0d178729c49dz1876d9b9d11z19269ec0000")?;
+//! let start = chrono::Utc::now();
+//! catalog.upsert_recording(&NewRecording {
+//!     id: rec.clone(),
+//!     call_record_id: None,
+//!     telephony_session_id: Some(session.clone()),
+//!     content_uri: None,
+//!     content_type: Some("audio/mpeg".into()),
+//!     call_start_time: start,
+//!     call_end_time: None,
+//! }).await?;
+//! catalog.enqueue(&NewJob::new("download", format!("rec:{rec}"), serde_json::json!({"id": rec}))).await?;
+//!
+//! // A worker claims it, streams the body in, and commits fenced by its lease.
+//! let job = catalog.claim("worker-1", &["download"], Duration::from_secs(90)).await?.unwrap();
+//! let key = StorageKey::for_recording(start, &session, &rec, BlobExt::Mp3);
+//! let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"ID3..."))]);
+//! let stored = blobs.put_stream(&key, body).await?;
+//! assert!(catalog
+//!     .complete_with_recording_stored(&job.lease, &rec, &key, &stored.sha256, stored.size, "audio/mpeg")
+//!     .await?);
+//! assert_eq!(catalog.recording(&rec).await?.unwrap().state, RecordingState::Stored);
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 #![warn(missing_docs)]
 
 mod blob;
@@ -37,6 +78,8 @@ mod records;
 mod time;
 mod watermarks;
 
+#[cfg(feature = "s3")]
+pub use blob::S3Config;
 pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
 pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};

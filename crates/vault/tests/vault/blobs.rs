@@ -6,7 +6,7 @@ use vault::{
     Verified,
 };
 
-fn key(rec: &str) -> StorageKey {
+pub fn key(rec: &str) -> StorageKey {
     StorageKey::for_recording(
         Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap(),
         &TelephonySessionId::parse("s-blob").unwrap(),
@@ -16,7 +16,7 @@ fn key(rec: &str) -> StorageKey {
 }
 
 /// Deterministic pseudo-random bytes.
-fn data(len: usize) -> Vec<u8> {
+pub fn data(len: usize) -> Vec<u8> {
     let mut x: u32 = 0x1234_5678;
     (0..len)
         .map(|_| {
@@ -28,7 +28,7 @@ fn data(len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn chunks(bytes: &[u8], size: usize) -> Vec<Result<Bytes, std::io::Error>> {
+pub fn chunks(bytes: &[u8], size: usize) -> Vec<Result<Bytes, std::io::Error>> {
     bytes
         .chunks(size)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
