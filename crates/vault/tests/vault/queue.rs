@@ -35,6 +35,7 @@ on_both_backends! {
         for i in 0..200 {
             c.enqueue(&NewJob::new("download", format!("rec:{i}"), json!({ "i": i }))).await.unwrap();
         }
+        let started = std::time::Instant::now();
         let mut workers = Vec::new();
         for w in 0..4 {
             let c = c.clone();
@@ -60,7 +61,11 @@ on_both_backends! {
         assert!(seen.values().all(|&n| n == 1), "no job done twice");
         let counts = c.counts_by_state().await.unwrap();
         assert_eq!((counts.done, counts.queued, counts.leased), (200, 0, 0));
-        eprintln!("jobs per worker: {per_worker:?}");
+        eprintln!(
+            "{:?}: 200 jobs claimed+completed by 4 workers in {:?}; per worker {per_worker:?}",
+            c.backend(),
+            started.elapsed()
+        );
     }
 
     async fn an_expired_lease_is_reclaimed_and_the_old_holder_is_fenced_off(db) {

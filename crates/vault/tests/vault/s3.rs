@@ -68,10 +68,7 @@ async fn s3_blobs_stream_in_whole_single_and_multipart() {
         .get_range(&key("large"), 5_500_000..5_500_010)
         .await
         .unwrap();
-    assert_eq!(
-        &range[..],
-        &data(6 * 1024 * 1024 + 5)[5_500_000..5_500_010]
-    );
+    assert_eq!(&range[..], &data(6 * 1024 * 1024 + 5)[5_500_000..5_500_010]);
     let sidecar = s3
         .put_sidecar(&key("small"), &serde_json::json!({"a": 1}))
         .await
