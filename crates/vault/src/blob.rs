@@ -28,6 +28,7 @@
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
@@ -78,6 +79,9 @@ pub enum BlobError {
         #[source]
         source: std::io::Error,
     },
+    /// Sweeping staged partial files failed.
+    #[error("cannot sweep staged files")]
+    Sweep(#[source] std::io::Error),
     /// A JSON sidecar could not be encoded.
     #[error("JSON encoding failed")]
     Json(#[from] serde_json::Error),
@@ -177,6 +181,8 @@ impl std::fmt::Debug for S3Config {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// The folder of a local store (for sweeping staged files after a crash).
+    local_root: Option<PathBuf>,
     /// Bytes buffered before a multipart upload starts, and the part size.
     chunk_size: usize,
 }
@@ -227,6 +233,7 @@ impl BlobStore {
             .with_automatic_cleanup(true);
         Ok(BlobStore {
             store: Arc::new(fs),
+            local_root: Some(root.to_owned()),
             chunk_size: LOCAL_CHUNK,
         })
     }
@@ -276,6 +283,7 @@ impl BlobStore {
         let store = builder.build().map_err(BlobError::Store)?;
         Ok(BlobStore {
             store: Arc::new(store),
+            local_root: None,
             chunk_size: S3_CHUNK,
         })
     }
@@ -507,4 +515,63 @@ impl BlobStore {
         keys.sort();
         Ok(keys)
     }
+
+    /// Deletes staged partial files (`…#N`) older than `older_than` that a
+    /// killed process left in a local store, and returns how many. Run it at
+    /// start-up; the age guard spares uploads other processes are still
+    /// writing. A no-op on S3 (use an `AbortIncompleteMultipartUpload`
+    /// lifecycle rule there).
+    pub async fn remove_stale_partials(&self, older_than: Duration) -> Result<u64, BlobError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || sweep_partials(&root, older_than))
+            .await
+            .map_err(|e| BlobError::Sweep(std::io::Error::other(e)))?
+            .map_err(BlobError::Sweep)
+    }
+}
+
+/// Whether `name` is an `object_store` staging file name: `anything#digits`.
+fn is_staged_name(name: &str) -> bool {
+    match name.rsplit_once('#') {
+        Some((stem, digits)) => {
+            !stem.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn sweep_partials(root: &FsPath, older_than: Duration) -> std::io::Result<u64> {
+    let now = std::time::SystemTime::now();
+    let mut removed = 0u64;
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            let name = entry.file_name();
+            if !kind.is_file() || !name.to_str().is_some_and(is_staged_name) {
+                continue;
+            }
+            let age = entry
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age >= older_than {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed = removed.saturating_add(1),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
