@@ -92,8 +92,8 @@ pub use key::{
 };
 pub use live::{NewNotification, Notification, SingletonLease};
 pub use queue::{
-    DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobState, Lease, LeasedJob, NewJob,
-    backoff,
+    DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobListener, JobState, Lease, LeasedJob,
+    NewJob, backoff,
 };
 pub use recordings::{NewRecording, Recording, RecordingCounts, RecordingState};
 pub use records::{ArrivedBy, CallRecord, CallRecordRow, CallSearch, LegRow, Source};

@@ -206,3 +206,34 @@ on_both_backends! {
         assert_eq!(c.prune_done(Duration::ZERO).await.unwrap(), 0, "dead jobs are kept");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_enqueue_wakes_listeners_in_other_processes() {
+    let Some(db) = crate::helpers::postgres().await else {
+        return;
+    };
+    let c = &db.catalog;
+    let mut listener = c.job_listener().await.unwrap().unwrap();
+    c.enqueue(&NewJob::new("stitch", "conv:1", json!({})))
+        .await
+        .unwrap();
+    let kind = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kind, "stitch");
+    drop(listener);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn on_sqlite_there_is_no_cross_process_listener_and_missing_folders_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite:{}?mode=rwc",
+        dir.path().join("a/b/catalog.sqlite").display()
+    );
+    let c = vault::Catalog::open(&url).await.unwrap();
+    assert!(c.job_listener().await.unwrap().is_none());
+    c.close().await;
+}
