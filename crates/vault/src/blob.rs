@@ -289,9 +289,14 @@ impl BlobStore {
     }
 
     /// Streams `source` into the blob at `key`, hashing on the way; the blob
-    /// appears only when complete (see the module docs). On a source error
-    /// nothing is left at `key` and the error is returned as
-    /// [`BlobError::Source`].
+    /// appears only when complete. At most one chunk (1 MiB locally, 5 MiB
+    /// on S3; two parts in flight) is held in memory. A blob within the first
+    /// chunk is one atomic `put` (locally a staged `key#N` file renamed into
+    /// place); a longer one is a multipart upload (locally the same staged
+    /// file; on S3 the object exists only once the upload completes). On a
+    /// source error the upload is aborted, nothing is left at `key`, and the
+    /// error is returned as [`BlobError::Source`]. An existing blob at `key`
+    /// is replaced atomically.
     pub async fn put_stream<S, E>(
         &self,
         key: &StorageKey,

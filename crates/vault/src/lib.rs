@@ -19,6 +19,31 @@
 //! enqueues a job; a worker claims it, streams the download into
 //! [`BlobStore::put_stream`], and commits [`Catalog::complete_with_recording_stored`].
 //!
+//! # Design notes
+//! * **One code path, two databases.** Statements are written once with `$n`
+//!   parameters; the marker `{now}` becomes the database clock in ms per
+//!   backend. Only the claim (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+//!   `BEGIN IMMEDIATE` on SQLite) and JSON-array helpers differ. Every
+//!   timestamp column is integer milliseconds since the epoch, UTC, on both;
+//!   JSON documents are text on both.
+//! * **A hand-rolled queue, not apalis.** apalis 1.0 leases per worker, not
+//!   per job, keeps no durable backoff (`run_at` is never moved on retry) and
+//!   fences completion by worker id only. Here every claim bumps a
+//!   `lease_token` and every finishing write is fenced by it
+//!   (`WHERE id = ? AND lease_token = ? AND state = 'leased'`), retries and
+//!   "not ready" snoozes live in `run_at`, dead jobs stay visible, and an
+//!   expired lease is reclaimable. Execution is at-least-once; the effect is
+//!   exactly-once because keys are deterministic, catalog writes conditional,
+//!   and [`Catalog::complete_with_recording_stored`] commits the recording and
+//!   the job together.
+//! * **Singletons.** [`Catalog::acquire_singleton`] gives one process at a
+//!   time a fenced, renewable lease (e.g. the RingCentral gateway) on both
+//!   backends; a dead holder is replaced when its lease runs out.
+//! * **Atomic blobs.** See [`BlobStore::put_stream`]: hashed while streaming,
+//!   published by rename (local) or single PUT / completed multipart (S3),
+//!   aborted on a source error; [`BlobStore::remove_stale_partials`] sweeps
+//!   what a killed process left locally.
+//!
 //! # Does not
 //! Call RingCentral or decode audio.
 //!
