@@ -39,7 +39,7 @@ on_both_backends! {
     async fn one_process_at_a_time_holds_a_singleton(db) {
         let c = &db.catalog;
         let long = Duration::from_secs(60);
-        let a = c.acquire_singleton("rc-gateway", "host-a", Duration::from_millis(150)).await.unwrap().unwrap();
+        let a = c.acquire_singleton("rc-gateway", "host-a", Duration::from_millis(1000)).await.unwrap().unwrap();
         assert!(c.acquire_singleton("rc-gateway", "host-b", long).await.unwrap().is_none());
         assert!(c.acquire_singleton("other", "host-b", long).await.unwrap().is_some());
         // host-a stops renewing; host-b takes over once the lease runs out.

@@ -71,7 +71,7 @@ on_both_backends! {
     async fn an_expired_lease_is_reclaimed_and_the_old_holder_is_fenced_off(db) {
         let c = &db.catalog;
         c.enqueue(&NewJob::new("download", "rec:9", json!({}))).await.unwrap();
-        let old = c.claim("old", &[], Duration::from_millis(150)).await.unwrap().unwrap();
+        let old = c.claim("old", &[], Duration::from_millis(1000)).await.unwrap().unwrap();
         assert!(c.claim("new", &[], LONG).await.unwrap().is_none(), "held while the lease runs");
         let new = eventually(Duration::from_secs(10), || async {
             c.claim("new", &[], LONG).await.unwrap()
@@ -214,14 +214,16 @@ async fn on_postgres_an_enqueue_wakes_listeners_in_other_processes() {
     };
     let c = &db.catalog;
     let mut listener = c.job_listener().await.unwrap().unwrap();
-    c.enqueue(&NewJob::new("stitch", "conv:1", json!({})))
+    // The channel is database-wide: other tests' enqueues arrive too.
+    let kind = format!("stitch-{}", uuid::Uuid::new_v4().simple());
+    c.enqueue(&NewJob::new(kind.as_str(), "conv:1", json!({})))
         .await
         .unwrap();
-    let kind = tokio::time::timeout(Duration::from_secs(10), listener.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(kind, "stitch");
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while listener.recv().await.unwrap() != kind {}
+    })
+    .await
+    .unwrap();
     drop(listener);
     db.finish().await;
 }
