@@ -231,10 +231,7 @@ async fn on_postgres_an_enqueue_wakes_listeners_in_other_processes() {
 #[tokio::test]
 async fn on_sqlite_there_is_no_cross_process_listener_and_missing_folders_are_created() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite:{}?mode=rwc",
-        dir.path().join("a/b/catalog.sqlite").display()
-    );
+    let url = format!("sqlite:{}", dir.path().join("a/b/catalog.sqlite").display());
     let c = vault::Catalog::open(&url).await.unwrap();
     assert!(c.job_listener().await.unwrap().is_none());
     c.close().await;
