@@ -28,6 +28,7 @@
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
@@ -78,6 +79,9 @@ pub enum BlobError {
         #[source]
         source: std::io::Error,
     },
+    /// Sweeping staged partial files failed.
+    #[error("cannot sweep staged files")]
+    Sweep(#[source] std::io::Error),
     /// A JSON sidecar could not be encoded.
     #[error("JSON encoding failed")]
     Json(#[from] serde_json::Error),
@@ -127,10 +131,58 @@ pub enum Verified {
     },
 }
 
+/// Settings of an S3-compatible store. `Debug` never shows the secret.
+#[cfg(feature = "s3")]
+#[derive(Clone, Default)]
+pub struct S3Config {
+    /// The bucket (must exist).
+    pub bucket: String,
+    /// `http(s)://host:port` of an S3-compatible server; AWS when `None`.
+    pub endpoint: Option<String>,
+    /// The region (`us-east-1` when neither this nor `AWS_REGION` is set).
+    pub region: Option<String>,
+    /// Access key id; else `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: Option<String>,
+    /// Secret key; else `AWS_SECRET_ACCESS_KEY`.
+    pub secret_access_key: Option<String>,
+    /// Allow plain HTTP endpoints (test servers on loopback).
+    pub allow_http: bool,
+}
+
+#[cfg(feature = "s3")]
+impl S3Config {
+    /// Settings for `bucket`, everything else from the environment.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        S3Config {
+            bucket: bucket.into(),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(feature = "s3")]
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
 /// Where blobs live. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// The folder of a local store (for sweeping staged files after a crash).
+    local_root: Option<PathBuf>,
     /// Bytes buffered before a multipart upload starts, and the part size.
     chunk_size: usize,
 }
@@ -181,38 +233,70 @@ impl BlobStore {
             .with_automatic_cleanup(true);
         Ok(BlobStore {
             store: Arc::new(fs),
+            local_root: Some(root.to_owned()),
             chunk_size: LOCAL_CHUNK,
         })
     }
 
     #[cfg(feature = "s3")]
     fn s3(url: &str) -> Result<Self, BlobError> {
-        use object_store::aws::AmazonS3Builder;
         let parsed = url::Url::parse(url).map_err(|e| BlobError::BadUrl(e.to_string()))?;
         let bucket = parsed
             .host_str()
             .filter(|b| !b.is_empty())
             .ok_or_else(|| BlobError::BadUrl("missing bucket".into()))?;
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut config = S3Config::new(bucket);
         for (name, value) in parsed.query_pairs() {
-            builder = match name.as_ref() {
-                "endpoint" => builder.with_endpoint(value.as_ref()),
-                "region" => builder.with_region(value.as_ref()),
-                "allow_http" => builder.with_allow_http(value == "true"),
+            match name.as_ref() {
+                "endpoint" => config.endpoint = Some(value.into_owned()),
+                "region" => config.region = Some(value.into_owned()),
+                "allow_http" => config.allow_http = value == "true",
                 other => return Err(BlobError::BadUrl(format!("unknown option {other:?}"))),
-            };
+            }
+        }
+        Self::open_s3(&config)
+    }
+
+    /// A store in an S3-compatible bucket (which must exist). Settings not
+    /// given in `config` come from the standard `AWS_*` environment variables.
+    #[cfg(feature = "s3")]
+    pub fn open_s3(config: &S3Config) -> Result<Self, BlobError> {
+        use object_store::aws::AmazonS3Builder;
+        // reqwest is built with `rustls-no-provider`: make sure a provider is
+        // installed (an Err only means one already is).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&config.bucket)
+            .with_allow_http(config.allow_http);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &config.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = &config.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = &config.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
         }
         let store = builder.build().map_err(BlobError::Store)?;
         Ok(BlobStore {
             store: Arc::new(store),
+            local_root: None,
             chunk_size: S3_CHUNK,
         })
     }
 
     /// Streams `source` into the blob at `key`, hashing on the way; the blob
-    /// appears only when complete (see the module docs). On a source error
-    /// nothing is left at `key` and the error is returned as
-    /// [`BlobError::Source`].
+    /// appears only when complete. At most one chunk (1 MiB locally, 5 MiB
+    /// on S3; two parts in flight) is held in memory. A blob within the first
+    /// chunk is one atomic `put` (locally a staged `key#N` file renamed into
+    /// place); a longer one is a multipart upload (locally the same staged
+    /// file; on S3 the object exists only once the upload completes). On a
+    /// source error the upload is aborted, nothing is left at `key`, and the
+    /// error is returned as [`BlobError::Source`]. An existing blob at `key`
+    /// is replaced atomically.
     pub async fn put_stream<S, E>(
         &self,
         key: &StorageKey,
@@ -436,4 +520,63 @@ impl BlobStore {
         keys.sort();
         Ok(keys)
     }
+
+    /// Deletes staged partial files (`…#N`) older than `older_than` that a
+    /// killed process left in a local store, and returns how many. Run it at
+    /// start-up; the age guard spares uploads other processes are still
+    /// writing. A no-op on S3 (use an `AbortIncompleteMultipartUpload`
+    /// lifecycle rule there).
+    pub async fn remove_stale_partials(&self, older_than: Duration) -> Result<u64, BlobError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        tokio::task::spawn_blocking(move || sweep_partials(&root, older_than))
+            .await
+            .map_err(|e| BlobError::Sweep(std::io::Error::other(e)))?
+            .map_err(BlobError::Sweep)
+    }
+}
+
+/// Whether `name` is an `object_store` staging file name: `anything#digits`.
+fn is_staged_name(name: &str) -> bool {
+    match name.rsplit_once('#') {
+        Some((stem, digits)) => {
+            !stem.is_empty() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+fn sweep_partials(root: &FsPath, older_than: Duration) -> std::io::Result<u64> {
+    let now = std::time::SystemTime::now();
+    let mut removed = 0u64;
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+                continue;
+            }
+            let name = entry.file_name();
+            if !kind.is_file() || !name.to_str().is_some_and(is_staged_name) {
+                continue;
+            }
+            let age = entry
+                .metadata()?
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age >= older_than {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed = removed.saturating_add(1),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(removed)
 }

@@ -105,7 +105,8 @@ static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postg
 impl Catalog {
     /// Connects to `url` and brings the schema up to date.
     ///
-    /// * `sqlite:/path/file.sqlite?mode=rwc` (or `sqlite://…`): WAL journal,
+    /// * `sqlite:/path/file.sqlite` (or `sqlite://…`; `?mode=rwc` accepted):
+    ///   the file and its folder are created if missing; WAL journal,
     ///   `synchronous=NORMAL`, a 10 s busy timeout, foreign keys on.
     /// * `postgres://user@host/db` (or `postgresql://`); add
     ///   `?options[search_path]=schema` to work inside one schema.
@@ -115,10 +116,19 @@ impl Catalog {
         let catalog = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(CatalogError::BadUrl)?
+                .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|source| CatalogError::CreateDir {
+                    path: parent.to_owned(),
+                    source,
+                })?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)

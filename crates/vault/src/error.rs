@@ -10,6 +10,15 @@ pub enum CatalogError {
     /// The URL could not be turned into connect options.
     #[error("invalid database URL")]
     BadUrl(#[source] sqlx::Error),
+    /// The folder of a SQLite file could not be created.
+    #[error("cannot create the catalog folder {path}")]
+    CreateDir {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// Running the migrations failed.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),

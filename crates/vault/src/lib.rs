@@ -19,8 +19,74 @@
 //! enqueues a job; a worker claims it, streams the download into
 //! [`BlobStore::put_stream`], and commits [`Catalog::complete_with_recording_stored`].
 //!
+//! # Design notes
+//! * **One code path, two databases.** Statements are written once with `$n`
+//!   parameters; the marker `{now}` becomes the database clock in ms per
+//!   backend. Only the claim (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+//!   `BEGIN IMMEDIATE` on SQLite) and JSON-array helpers differ. Every
+//!   timestamp column is integer milliseconds since the epoch, UTC, on both;
+//!   JSON documents are text on both.
+//! * **A hand-rolled queue, not apalis.** apalis 1.0 leases per worker, not
+//!   per job, keeps no durable backoff (`run_at` is never moved on retry) and
+//!   fences completion by worker id only. Here every claim bumps a
+//!   `lease_token` and every finishing write is fenced by it
+//!   (`WHERE id = ? AND lease_token = ? AND state = 'leased'`), retries and
+//!   "not ready" snoozes live in `run_at`, dead jobs stay visible, and an
+//!   expired lease is reclaimable. Execution is at-least-once; the effect is
+//!   exactly-once because keys are deterministic, catalog writes conditional,
+//!   and [`Catalog::complete_with_recording_stored`] commits the recording and
+//!   the job together.
+//! * **Singletons.** [`Catalog::acquire_singleton`] gives one process at a
+//!   time a fenced, renewable lease (e.g. the RingCentral gateway) on both
+//!   backends; a dead holder is replaced when its lease runs out.
+//! * **Atomic blobs.** See [`BlobStore::put_stream`]: hashed while streaming,
+//!   published by rename (local) or single PUT / completed multipart (S3),
+//!   aborted on a source error; [`BlobStore::remove_stale_partials`] sweeps
+//!   what a killed process left locally.
+//!
 //! # Does not
 //! Call RingCentral or decode audio.
+//!
+//! # Example
+//! A download job from fact to stored blob:
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use vault::*;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let url = format!("sqlite:{}?mode=rwc", dir.path().join("catalog.sqlite").display());
+//! let catalog = Catalog::open(&url).await?;
+//! let blobs = BlobStore::open(dir.path().join("blobs").to_str().unwrap())?;
+//!
+//! // A sync lists a recording and enqueues its download.
+//! let rec = RecordingId::parse("401786818008")?;
+//! let session = TelephonySessionId::parse("s-a0d178729c49dz1876d9b9d11z19269ec0000")?;
+//! let start = chrono::Utc::now();
+//! catalog.upsert_recording(&NewRecording {
+//!     id: rec.clone(),
+//!     call_record_id: None,
+//!     telephony_session_id: Some(session.clone()),
+//!     content_uri: None,
+//!     content_type: Some("audio/mpeg".into()),
+//!     call_start_time: start,
+//!     call_end_time: None,
+//! }).await?;
+//! catalog.enqueue(&NewJob::new("download", format!("rec:{rec}"), serde_json::json!({"id": rec}))).await?;
+//!
+//! // A worker claims it, streams the body in, and commits fenced by its lease.
+//! let job = catalog.claim("worker-1", &["download"], Duration::from_secs(90)).await?.unwrap();
+//! let key = StorageKey::for_recording(start, &session, &rec, BlobExt::Mp3);
+//! let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"ID3..."))]);
+//! let stored = blobs.put_stream(&key, body).await?;
+//! assert!(catalog
+//!     .complete_with_recording_stored(&job.lease, &rec, &key, &stored.sha256, stored.size, "audio/mpeg")
+//!     .await?);
+//! assert_eq!(catalog.recording(&rec).await?.unwrap().state, RecordingState::Stored);
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
 #![warn(missing_docs)]
 
 mod blob;
@@ -37,6 +103,8 @@ mod records;
 mod time;
 mod watermarks;
 
+#[cfg(feature = "s3")]
+pub use blob::S3Config;
 pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
 pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
@@ -49,8 +117,8 @@ pub use key::{
 };
 pub use live::{NewNotification, Notification, SingletonLease};
 pub use queue::{
-    DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobState, Lease, LeasedJob, NewJob,
-    backoff,
+    DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobListener, JobState, Lease, LeasedJob,
+    NewJob, backoff,
 };
 pub use recordings::{NewRecording, Recording, RecordingCounts, RecordingState};
 pub use records::{ArrivedBy, CallRecord, CallRecordRow, CallSearch, LegRow, Source};

@@ -387,6 +387,13 @@ impl Catalog {
                     .fetch_optional(pool)
                     .await?;
                 if let Some(id) = created {
+                    if backend == Backend::Postgres {
+                        // A wake-up hint for other processes' listeners; workers still poll.
+                        sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
+                            .bind(job.kind.as_str())
+                            .execute(pool)
+                            .await?;
+                    }
                     return Ok(Enqueued::Created(JobId(id)));
                 }
                 let live: Option<i64> = sqlx::query_scalar(
@@ -768,6 +775,35 @@ impl Catalog {
                 .rows_affected()
         });
         Ok(n)
+    }
+}
+
+/// Wakes a worker when another process enqueues a job (PostgreSQL
+/// `LISTEN callvault_jobs`). A hint only: a worker still polls, because a
+/// notification can be missed while the connection reconnects.
+#[derive(Debug)]
+pub struct JobListener {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl JobListener {
+    /// Waits for the next enqueue anywhere in the cluster; returns its kind.
+    pub async fn recv(&mut self) -> Result<String, CatalogError> {
+        Ok(self.listener.recv().await?.payload().to_owned())
+    }
+}
+
+impl Catalog {
+    /// A listener for cross-process enqueue notifications, on PostgreSQL;
+    /// `None` on SQLite (use an in-process `tokio::sync::Notify` there).
+    /// Needs a session-pooled connection (not pgbouncer transaction mode).
+    pub async fn job_listener(&self) -> Result<Option<JobListener>, CatalogError> {
+        let Some(pool) = self.postgres_pool() else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen("callvault_jobs").await?;
+        Ok(Some(JobListener { listener }))
     }
 }
 

@@ -297,6 +297,45 @@ impl Catalog {
         to_recordings(rows)
     }
 
+    /// The recordings a call record carries, oldest first (for the web UI).
+    pub async fn recordings_for_call_record(
+        &self,
+        call_record: &CallRecordId,
+    ) -> Result<Vec<Recording>, CatalogError> {
+        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM recordings WHERE call_record_id = $1
+                 ORDER BY call_start_time, id")))
+                .bind(call_record.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        to_recordings(rows)
+    }
+
+    /// A page of recordings in `state`, most recently changed first (for
+    /// `status`: failures with their reasons).
+    pub async fn recordings_in_state(
+        &self,
+        state: RecordingState,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<Recording>, CatalogError> {
+        let offset =
+            i64::try_from(offset).map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
+        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM recordings WHERE state = $1
+                 ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3")))
+                .bind(state.as_str())
+                .bind(i64::from(limit.min(1000)))
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
+        });
+        to_recordings(rows)
+    }
+
     /// Up to `limit` recordings that should be downloaded now: every `listed`
     /// one and every `not_ready` one whose time has come (database clock),
     /// oldest call first (retention drops the oldest first).

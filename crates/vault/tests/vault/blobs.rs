@@ -6,7 +6,7 @@ use vault::{
     Verified,
 };
 
-fn key(rec: &str) -> StorageKey {
+pub fn key(rec: &str) -> StorageKey {
     StorageKey::for_recording(
         Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap(),
         &TelephonySessionId::parse("s-blob").unwrap(),
@@ -16,7 +16,7 @@ fn key(rec: &str) -> StorageKey {
 }
 
 /// Deterministic pseudo-random bytes.
-fn data(len: usize) -> Vec<u8> {
+pub fn data(len: usize) -> Vec<u8> {
     let mut x: u32 = 0x1234_5678;
     (0..len)
         .map(|_| {
@@ -28,7 +28,7 @@ fn data(len: usize) -> Vec<u8> {
         .collect()
 }
 
-fn chunks(bytes: &[u8], size: usize) -> Vec<Result<Bytes, std::io::Error>> {
+pub fn chunks(bytes: &[u8], size: usize) -> Vec<Result<Bytes, std::io::Error>> {
     bytes
         .chunks(size)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -211,4 +211,39 @@ fn unknown_storage_schemes_are_refused() {
     assert!(
         matches!(BlobStore::open("ftp://host/x"), Err(BlobError::UnsupportedScheme(s)) if s == "ftp")
     );
+}
+
+#[tokio::test]
+async fn partial_files_left_by_a_killed_process_are_swept_when_old_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::local(dir.path()).unwrap();
+    store
+        .put_bytes(&key("kept"), Bytes::from_static(b"whole"))
+        .await
+        .unwrap();
+    let folder = dir.path().join("2026/11/25/s-blob");
+    let old = folder.join("dead.mp3#3");
+    let fresh = folder.join("writing.mp3#8");
+    std::fs::write(&old, b"half").unwrap();
+    std::fs::write(&fresh, b"half").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    assert_eq!(
+        store.list(None).await.unwrap(),
+        [key("kept").to_string()],
+        "staged files are never listed"
+    );
+
+    let removed = store
+        .remove_stale_partials(std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(!old.exists() && fresh.exists(), "only the old partial goes");
+    assert!(folder.join("kept.mp3").exists());
 }

@@ -109,6 +109,11 @@ on_both_backends! {
         assert_eq!(stored.arrived_by, ArrivedBy::Both);
         assert_eq!(stored.duration_ms, Some(31_000));
         assert_eq!(c.legs(&r.id).await.unwrap().len(), 1);
+        let mut carried = listed("r1001", "s-1001", t(9, 0));
+        carried.call_record_id = Some(r.id.clone());
+        c.upsert_recording(&carried).await.unwrap();
+        let recs = c.recordings_for_call_record(&r.id).await.unwrap();
+        assert_eq!(recs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), vec![rid("r1001")]);
         assert!(c.call_record(&CallRecordId::parse("nope").unwrap()).await.unwrap().is_none());
     }
 
@@ -154,6 +159,9 @@ on_both_backends! {
         assert!(c.mark_recording_failed(&rid("r3"), "not audio: text/html").await.unwrap());
         let counts = c.recording_counts().await.unwrap();
         assert_eq!((counts.stored, counts.gone, counts.failed, counts.listed), (1, 1, 1, 0));
+        let failed = c.recordings_in_state(RecordingState::Failed, 10, 0).await.unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].last_error.as_deref(), Some("not audio: text/html"));
         assert!(c.relist_recording(&rid("r3")).await.unwrap());
         assert_eq!(c.recordings_to_download(10).await.unwrap()[0].id, rid("r3"));
 

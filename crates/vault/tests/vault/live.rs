@@ -39,7 +39,7 @@ on_both_backends! {
     async fn one_process_at_a_time_holds_a_singleton(db) {
         let c = &db.catalog;
         let long = Duration::from_secs(60);
-        let a = c.acquire_singleton("rc-gateway", "host-a", Duration::from_millis(150)).await.unwrap().unwrap();
+        let a = c.acquire_singleton("rc-gateway", "host-a", Duration::from_millis(1000)).await.unwrap().unwrap();
         assert!(c.acquire_singleton("rc-gateway", "host-b", long).await.unwrap().is_none());
         assert!(c.acquire_singleton("other", "host-b", long).await.unwrap().is_some());
         // host-a stops renewing; host-b takes over once the lease runs out.
@@ -51,5 +51,55 @@ on_both_backends! {
         assert!(c.renew_singleton(&b, long).await.unwrap());
         assert!(c.release_singleton(&b).await.unwrap());
         assert!(c.acquire_singleton("rc-gateway", "host-a", long).await.unwrap().is_some());
+    }
+}
+
+/// A rough ingest figure for the webhook receiver (run with `--ignored
+/// --nocapture`): 16 concurrent writers commit 5,000 notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check"]
+async fn notification_ingest_rate() {
+    let mut dbs = vec![crate::helpers::sqlite().await];
+    if let Some(pg) = crate::helpers::postgres().await {
+        dbs.push(pg);
+    }
+    for db in dbs {
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..16 {
+            let c = db.catalog.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                for i in 0..(5000 / 16 + 1) {
+                    let t = std::time::Instant::now();
+                    c.insert_notification(&note(
+                        &format!("u{w}-{i}"),
+                        &format!("s-{w}-{}", i % 7),
+                        i,
+                    ))
+                    .await
+                    .unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let elapsed = started.elapsed();
+        lat.sort();
+        let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize];
+        eprintln!(
+            "{:?}: {} notifications in {:?} = {:.0}/s, p50 {:?}, p99 {:?}",
+            db.catalog.backend(),
+            lat.len(),
+            elapsed,
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            p(0.5),
+            p(0.99)
+        );
+        db.finish().await;
     }
 }

@@ -14,3 +14,6 @@ mod queue;
 mod live;
 // The blob store: atomic streamed writes, hashes, ranges.
 mod blobs;
+// The blob store on an S3-compatible server.
+#[cfg(feature = "s3")]
+mod s3;
