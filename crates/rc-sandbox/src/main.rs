@@ -58,24 +58,122 @@ struct Cli {
     /// Rate of recording fetches that find the recording deleted (0..1).
     #[arg(long, value_name = "RATE")]
     fault_delete_recording: Option<f64>,
-    /// Recording format of the account.
-    #[arg(long, value_enum)]
-    audio_format: Option<AudioFormatArg>,
     /// Sandbox seconds between a call's end and its call-log records.
     #[arg(long, value_name = "SECS")]
     call_log_lag: Option<i64>,
     /// Sandbox seconds between a call's end and its recording content.
     #[arg(long, value_name = "SECS")]
     recording_lag: Option<i64>,
+    /// Share of calls that are recorded (0–1).
+    #[arg(long, default_value_t = 0.8)]
+    recorded_share: f64,
+    /// Share of calls that are transferred, 2–4 legs each (0–1).
+    #[arg(long, default_value_t = 0.3)]
+    transferred_share: f64,
+    /// Share of transfers that are attended (warm) rather than blind (0–1).
+    #[arg(long, default_value_t = 0.3)]
+    attended_share: f64,
+    /// Recording container: mp3 (audio/mpeg) or wav (audio/wav).
+    #[arg(long, value_enum, default_value_t = AudioFormatArg::Mp3)]
+    audio_format: AudioFormatArg,
+    /// Recording sample rate in Hz (MP3: an MPEG rate; 8000 = MPEG-2.5).
+    #[arg(long, default_value_t = 8000)]
+    audio_sample_rate: u32,
+    /// MP3 CBR bitrate in kbit/s (below 24 at 8 kHz LAME writes no Info tag).
+    #[arg(long, default_value_t = 16)]
+    mp3_bitrate: u32,
+    /// Variable-bitrate MP3 (LAME -V, with a Xing tag) instead of CBR.
+    #[arg(long)]
+    vbr: bool,
+    /// LAME VBR quality with --vbr: 0 (best) – 9 (smallest).
+    #[arg(long, default_value_t = 6)]
+    vbr_quality: u8,
+    /// WAV sample encoding: pcm16 (format tag 1) or mulaw (G.711, tag 7).
+    #[arg(long, value_enum, default_value_t = WavEncodingArg::Pcm16)]
+    wav_encoding: WavEncodingArg,
 }
 
-/// `--audio-format`.
+/// `--audio-format` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum AudioFormatArg {
-    /// audio/mpeg.
     Mp3,
-    /// audio/wav.
     Wav,
+}
+
+/// `--wav-encoding` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum WavEncodingArg {
+    Pcm16,
+    Mulaw,
+}
+
+impl Cli {
+    /// The audio settings the flags describe, checked.
+    fn audio(&self) -> anyhow::Result<rc_sandbox::audio::AudioSettings> {
+        use rc_sandbox::audio::{AudioSettings, WavEncoding};
+        use rc_sandbox::model::AudioFormat;
+        let settings = AudioSettings {
+            format: match self.audio_format {
+                AudioFormatArg::Mp3 => AudioFormat::Mp3,
+                AudioFormatArg::Wav => AudioFormat::Wav,
+            },
+            sample_rate: self.audio_sample_rate,
+            mp3_bitrate_kbps: self.mp3_bitrate,
+            vbr: self.vbr,
+            vbr_quality: self.vbr_quality,
+            wav_encoding: match self.wav_encoding {
+                WavEncodingArg::Pcm16 => WavEncoding::Pcm16,
+                WavEncodingArg::Mulaw => WavEncoding::MuLaw,
+            },
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The scenario the flags describe, checked.
+    fn scenario(&self) -> anyhow::Result<rc_sandbox::scenario::ScenarioConfig> {
+        let scenario = rc_sandbox::scenario::ScenarioConfig {
+            calls: self.calls,
+            days: self.days,
+            extensions: self.extensions,
+            recorded_share: self.recorded_share,
+            transferred_share: self.transferred_share,
+            attended_share: self.attended_share,
+            ..Default::default()
+        };
+        scenario.validate()?;
+        Ok(scenario)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let audio = cli.audio()?;
+    let scenario = cli.scenario()?;
+    let handle = rc_sandbox::Sandbox::builder()
+        .seed(cli.seed)
+        .configure(|c| {
+            c.platform_addr = Some(cli.listen);
+            c.media_addr = Some(cli.media_listen);
+            c.scenario = scenario;
+            c.audio = audio;
+            cli.apply_rest(c);
+        })
+        .spawn()
+        .await?;
+    for (k, v) in handle.client_env() {
+        println!("{k}={v}");
+    }
+    tokio::signal::ctrl_c().await?;
+    handle.shutdown().await;
+    Ok(())
 }
 
 impl Cli {
@@ -107,12 +205,6 @@ impl Cli {
                 *slot = rate;
             }
         }
-        if let Some(fmt) = self.audio_format {
-            c.audio.format = match fmt {
-                AudioFormatArg::Mp3 => rc_sandbox::model::AudioFormat::Mp3,
-                AudioFormatArg::Wav => rc_sandbox::model::AudioFormat::Wav,
-            };
-        }
         if let Some(s) = self.call_log_lag {
             c.call_log_lag = chrono::Duration::seconds(s);
         }
@@ -120,33 +212,4 @@ impl Cli {
             c.recording_lag = chrono::Duration::seconds(s);
         }
     }
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
-    let handle = rc_sandbox::Sandbox::builder()
-        .seed(cli.seed)
-        .configure(|c| {
-            c.platform_addr = Some(cli.listen);
-            c.media_addr = Some(cli.media_listen);
-            c.scenario.calls = cli.calls;
-            c.scenario.days = cli.days;
-            c.scenario.extensions = cli.extensions;
-            cli.apply_rest(c);
-        })
-        .spawn()
-        .await?;
-    for (k, v) in handle.client_env() {
-        println!("{k}={v}");
-    }
-    tokio::signal::ctrl_c().await?;
-    handle.shutdown().await;
-    Ok(())
 }

@@ -86,8 +86,20 @@ impl SandboxBuilder {
     }
 }
 
-fn build_world(config: &SandboxConfig, _now: chrono::DateTime<Utc>) -> World {
-    World::new(config.seed, config.scenario.extensions, config.audio.format)
+/// The world a sandbox starts with: `config.scenario.extensions` users, the
+/// account's audio format from `config.audio.format`, and the seeded history
+/// of [`crate::scenario::history`] (every call ended before `now`).
+/// Deterministic in (`config`, `now`).
+pub fn build_world(config: &SandboxConfig, now: chrono::DateTime<Utc>) -> World {
+    let mut world = World::new(config.seed, config.scenario.extensions, config.audio.format);
+    let scripts =
+        crate::scenario::history(&config.scenario, config.seed, now, world.extensions.len());
+    for script in scripts {
+        if let Err(e) = world.add(script) {
+            tracing::warn!(error = %e, "generated call script refused");
+        }
+    }
+    world
 }
 
 /// The platform (REST + OAuth + control) router.
