@@ -226,6 +226,7 @@ async fn run(secs: f64) {
     let h = Sandbox::builder()
         .seed(3)
         .configure(|c| {
+            c.scenario.calls = 0;
             c.rate_limits = None;
             c.call_log_lag = chrono::Duration::zero();
             c.recording_lag = chrono::Duration::zero();
