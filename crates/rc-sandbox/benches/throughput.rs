@@ -29,9 +29,38 @@ struct Rate {
     requests: u64,
     bytes: u64,
     secs: f64,
+    /// Process CPU seconds (user + system) spent in the phase.
+    cpu_secs: f64,
+}
+
+/// CPU seconds this process has used (`/proc/self/stat` utime + stime at
+/// 100 ticks/s); 0 where unavailable. The machine is shared, so CPU per
+/// request is the contention-proof figure; requests per second depend on
+/// what else runs.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command: state is field 3, utime 14, stime 15 (1-based).
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
 }
 
 impl Rate {
+    /// CPU milliseconds per request (client and server together).
+    fn cpu_ms_per_request(&self) -> f64 {
+        self.cpu_secs * 1000.0 / self.requests.max(1) as f64
+    }
+
     fn per_sec(&self) -> f64 {
         self.requests as f64 / self.secs
     }
@@ -52,6 +81,7 @@ async fn drive(
     let requests = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
     let began = Instant::now();
+    let cpu_began = cpu_secs();
     let deadline = began + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
     for w in 0..workers {
@@ -83,6 +113,7 @@ async fn drive(
         requests: requests.load(Ordering::Relaxed),
         bytes: bytes.load(Ordering::Relaxed),
         secs: began.elapsed().as_secs_f64(),
+        cpu_secs: cpu_secs() - cpu_began,
     }
 }
 
@@ -195,6 +226,7 @@ async fn run(secs: f64) {
     let h = Sandbox::builder()
         .seed(3)
         .configure(|c| {
+            c.scenario.calls = 0;
             c.rate_limits = None;
             c.call_log_lag = chrono::Duration::zero();
             c.recording_lag = chrono::Duration::zero();
@@ -314,6 +346,13 @@ async fn run(secs: f64) {
         base_pages.per_sec(),
         sandbox_pages.per_sec() / base_pages.per_sec()
     );
+    let page_cpu = sandbox_pages.cpu_ms_per_request();
+    let base_cpu = base_pages.cpu_ms_per_request();
+    println!(
+        "  CPU per page {page_cpu:.2} ms (baseline {base_cpu:.2} ms; sandbox's own {:.2} ms) -> {:.0} pages/s on 2 idle cores",
+        page_cpu - base_cpu,
+        2000.0 / page_cpu.max(0.001)
+    );
     println!(
         "recording content ({} B one-hour recording, first render {:.2} s, {CONCURRENCY_CONTENT} clients): {:.0} MB/s ({:.1} downloads/s)",
         body.len(),
@@ -325,6 +364,13 @@ async fn run(secs: f64) {
         "  baseline static body: {:.0} MB/s  -> sandbox/baseline = {:.2}",
         base_content.mb_per_sec(),
         sandbox_content.mb_per_sec() / base_content.mb_per_sec()
+    );
+    let mb = body.len() as f64 / 1e6;
+    let dl_cpu = sandbox_content.cpu_ms_per_request();
+    println!(
+        "  CPU per download {dl_cpu:.2} ms (baseline {:.2} ms) -> {:.0} MB/s on 2 idle cores",
+        base_content.cpu_ms_per_request(),
+        2000.0 * mb / dl_cpu.max(0.001)
     );
     if body.len() < 1_000_000 {
         println!(

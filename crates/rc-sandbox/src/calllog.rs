@@ -182,6 +182,18 @@ fn matches(world: &World, q: &CallLogQuery, w: &Window, c: &Conversation, leg: &
     true
 }
 
+/// `…/account/{id}/call-log`, or `…/account/{id}/extension/{id}/call-log`.
+fn call_log_uri(world: &World, platform: &str, account: u64, extension: Option<usize>) -> String {
+    match extension.and_then(|i| world.extensions.get(i)) {
+        Some(e) => format!(
+            "{}/extension/{}/call-log",
+            paths::account_uri(platform, account),
+            e.id
+        ),
+        None => format!("{}/call-log", paths::account_uri(platform, account)),
+    }
+}
+
 fn json_response<T: Serialize>(rate: gate::RateHeaders, body: &T) -> Result<Response, ApiError> {
     let bytes = serde_json::to_vec(body).map_err(|e| {
         tracing::error!(error = %e, "call-log serialisation failed");
@@ -226,22 +238,24 @@ fn list(
             .then_with(|| a.1.call_record_id.cmp(&b.1.call_record_id))
     });
     let urls = state.urls();
+    let base = call_log_uri(&world, &urls.platform, account, extension);
     let ctx = Ctx {
         platform: &urls.platform,
         media: &urls.media,
         world: &world,
         view: q.view,
-        uri_extension: extension,
+        call_log_uri: &base,
         lag,
     };
     let offset = q.offset();
     let per_page = usize::try_from(q.per_page).unwrap_or(usize::MAX);
-    let records: Vec<Record<'_>> = selected
+    let prepared: Vec<render::Prepared<'_>> = selected
         .iter()
         .skip(offset)
         .take(per_page)
-        .filter_map(|(c, l)| render::record(&ctx, c, l))
+        .filter_map(|(c, l)| render::prepare(&ctx, c, l))
         .collect();
+    let records: Vec<Record<'_>> = prepared.iter().map(|p| render::record(&ctx, p)).collect();
     let level = match extension.and_then(|i| world.extensions.get(i)) {
         Some(e) => format!(
             "{}/extension/{}",
@@ -297,26 +311,27 @@ fn one(
     let now = state.clock().now();
     let lag = state.config().call_log_lag;
     let world = state.world();
-    paths::account(&world, account_raw)?;
+    let account = paths::account(&world, account_raw)?;
     let extension = extension_raw
         .map(|e| paths::extension(&world, e, admitted.owner.extension_id))
         .transpose()?;
     let urls = state.urls();
+    let base = call_log_uri(&world, &urls.platform, account, extension);
     let ctx = Ctx {
         platform: &urls.platform,
         media: &urls.media,
         world: &world,
         view,
-        uri_extension: extension,
+        call_log_uri: &base,
         lag,
     };
-    let record = world
+    let prepared = world
         .conversations
         .iter()
         .filter(|c| visible(c, now, lag))
         .flat_map(|c| c.legs.iter().map(move |l| (c, l)))
         .find(|(_, l)| l.call_record_id == id && extension.is_none_or(|e| l.extension == e))
-        .and_then(|(c, l)| render::record(&ctx, c, l))
+        .and_then(|(c, l)| render::prepare(&ctx, c, l))
         .ok_or_else(|| ApiError::not_found("callRecordId", id))?;
-    json_response(admitted.rate_headers, &record)
+    json_response(admitted.rate_headers, &render::record(&ctx, &prepared))
 }

@@ -69,29 +69,34 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found("callRecordingId", id)
 }
 
-/// Finds a recording that is available for `need` now, applying the
-/// `delete_recording` fault first. Returns it with the account id.
+/// Finds a recording that is available for `need` now. The
+/// `delete_recording` fault strikes only recordings that would have been
+/// served (i.e. already listed): they are deleted for good and answer 404.
 fn available(
     state: &AppState,
     account_raw: &str,
     id: &str,
     need: Need,
 ) -> Result<(u64, Recording), ApiError> {
+    let now = state.clock().now();
+    let (account, rec) = {
+        let world = state.world();
+        let account = paths::account(&world, account_raw)?;
+        let (conv, _, rec) = world.recording(id).ok_or_else(|| not_found(id))?;
+        let from = match need {
+            Need::Metadata => conv.end,
+            Need::Content => conv.end + state.config().recording_lag,
+        };
+        if rec.deleted || now < from {
+            return Err(not_found(id));
+        }
+        (account, rec.clone())
+    };
     if state.faults().strikes(Fault::DeleteRecording) && state.world_mut().delete_recording(id) {
         tracing::info!(recording = id, "fault: recording deleted before download");
-    }
-    let now = state.clock().now();
-    let world = state.world();
-    let account = paths::account(&world, account_raw)?;
-    let (conv, _, rec) = world.recording(id).ok_or_else(|| not_found(id))?;
-    let from = match need {
-        Need::Metadata => conv.end,
-        Need::Content => conv.end + state.config().recording_lag,
-    };
-    if rec.deleted || now < from {
         return Err(not_found(id));
     }
-    Ok((account, rec.clone()))
+    Ok((account, rec))
 }
 
 async fn metadata(

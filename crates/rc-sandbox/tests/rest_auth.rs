@@ -195,3 +195,38 @@ async fn revoke_kills_the_whole_session() {
     // Another session is untouched.
     assert_eq!(get(&c, &me_url(&h), &other).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_old_refresh_token_lives_on_while_the_new_access_token_is_unused() {
+    let h = spawn(|c| c.auth.unused_refresh_grace_secs = 120).await;
+    let c = client();
+    let first = token_info(&h, &c).await;
+    let old_refresh = first["refresh_token"].as_str().unwrap();
+    let (_, second) = refresh(&h, &c, old_refresh).await;
+    h.state().clock().advance(Duration::seconds(100));
+    let (s, again) = refresh(&h, &c, old_refresh).await;
+    assert_eq!(
+        s, 200,
+        "unused new token: the old refresh token still answers"
+    );
+    assert_eq!(again["refresh_token"], second["refresh_token"]);
+    h.state().clock().advance(Duration::seconds(30));
+    let (s, _) = refresh(&h, &c, old_refresh).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_wants_a_form_body() {
+    let h = spawn(|_| {}).await;
+    let c = client();
+    let cred = &h.state().config().credentials;
+    let r = c
+        .post(format!("{}/restapi/oauth/token", h.platform_url()))
+        .basic_auth(&cred.client_id, Some(&cred.client_secret))
+        .header("content-type", "application/json")
+        .body(r#"{"grant_type":"refresh_token"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+}

@@ -63,7 +63,7 @@ async fn over_the_limit_is_429_cmn_301_with_retry_after() {
 
 #[tokio::test]
 async fn each_request_during_the_penalty_restarts_it() {
-    let h = spawn(|c| c.rate_limits = Some(limits(2, 1))).await;
+    let h = spawn(|c| c.rate_limits = Some(limits(2, 2))).await;
     let c = client();
     let t = token(&h, &c).await;
     let url = call_log_url(&h, "");
@@ -71,14 +71,14 @@ async fn each_request_during_the_penalty_restarts_it() {
         assert_eq!(get(&c, &url, &t).await.status(), 200);
     }
     assert_eq!(get(&c, &url, &t).await.status(), 429);
-    // Keep knocking every 0.5 s for 2 s: the window has long slid past the
-    // two admitted requests, yet every knock restarts the 1 s penalty.
-    for _ in 0..4 {
+    // Keep knocking every 0.5 s for 3 s: the 2 s window slides past the two
+    // admitted requests, yet every knock restarts the 2 s penalty.
+    for _ in 0..6 {
         tokio::time::sleep(StdDuration::from_millis(500)).await;
         assert_eq!(get(&c, &url, &t).await.status(), 429);
     }
     // A full quiet penalty frees the client.
-    tokio::time::sleep(StdDuration::from_millis(1100)).await;
+    tokio::time::sleep(StdDuration::from_millis(2100)).await;
     assert_eq!(get(&c, &url, &t).await.status(), 200);
 }
 

@@ -28,8 +28,8 @@ pub struct Ctx<'a> {
     pub world: &'a World,
     /// `Simple` / `Detailed`.
     pub view: View,
-    /// Extension index for extension-level URIs, `None` for account level.
-    pub uri_extension: Option<usize>,
+    /// `…/account/{id}[/extension/{id}]/call-log`: the base of record URIs.
+    pub call_log_uri: &'a str,
     /// Sandbox time between a call's end and its record appearing
     /// (`lastModifiedTime` = end + lag).
     pub lag: chrono::Duration,
@@ -50,15 +50,15 @@ pub struct Party<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     extension_number: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    extension_id: Option<String>,
+    extension_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
 }
 
 /// `extension` (`id` is a number here).
 #[derive(Debug, Serialize)]
-pub struct ExtensionRef {
-    uri: String,
+pub struct ExtensionRef<'a> {
+    uri: &'a str,
     id: u64,
 }
 
@@ -66,11 +66,11 @@ pub struct ExtensionRef {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordingRef<'a> {
-    uri: String,
+    uri: &'a str,
     id: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,
-    content_uri: String,
+    content_uri: &'a str,
 }
 
 /// `billing`.
@@ -85,7 +85,7 @@ pub struct Billing {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Base<'a> {
-    start_time: String,
+    start_time: &'a str,
     duration: i64,
     duration_ms: i64,
     #[serde(rename = "type")]
@@ -97,7 +97,7 @@ pub struct Base<'a> {
     reason: &'static str,
     to: Party<'a>,
     from: Party<'a>,
-    extension: ExtensionRef,
+    extension: ExtensionRef<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recording: Option<RecordingRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,11 +138,11 @@ pub struct Record<'a> {
     legs: Option<Vec<LegInfo<'a>>>,
 }
 
-fn ext_party(e: &Extension) -> Party<'_> {
+fn ext_party<'a>(e: &'a Extension, id: &'a str) -> Party<'a> {
     Party {
         phone_number: &e.phone_number,
         extension_number: Some(&e.number),
-        extension_id: Some(e.id.to_string()),
+        extension_id: Some(id),
         name: Some(&e.name),
     }
 }
@@ -188,18 +188,49 @@ fn shape(direction: Direction) -> Shape {
     }
 }
 
-fn base<'a>(
-    ctx: &Ctx<'a>,
-    c: &'a Conversation,
+/// A leg ready to render: its conversation and extension, plus the
+/// strings the record and its legs share, formatted once.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    conversation: &'a Conversation,
     leg: &'a Leg,
     ext: &'a Extension,
-    s: Shape,
-    billing: bool,
-) -> Base<'a> {
+    start_time: String,
+    ext_id: String,
+    ext_uri: String,
+    /// `(uri, contentUri)` of the recording.
+    recording: Option<(String, String)>,
+}
+
+/// Prepares the record of `leg` (`None` if its extension is unknown).
+pub fn prepare<'a>(ctx: &Ctx<'a>, c: &'a Conversation, leg: &'a Leg) -> Option<Prepared<'a>> {
+    let ext = ctx.world.extensions.get(leg.extension)?;
     let account = ctx.world.account.id;
+    Some(Prepared {
+        conversation: c,
+        leg,
+        ext,
+        start_time: iso(leg.start),
+        ext_id: ext.id.to_string(),
+        ext_uri: format!(
+            "{}/extension/{}",
+            paths::account_uri(ctx.platform, account),
+            ext.id
+        ),
+        recording: leg.recording.as_ref().map(|r| {
+            (
+                paths::recording_uri(ctx.platform, account, &r.id),
+                paths::content_uri(ctx.media, account, &r.id),
+            )
+        }),
+    })
+}
+
+fn base<'a>(p: &'a Prepared<'a>, s: Shape, billing: bool) -> Base<'a> {
+    let (c, leg, ext) = (p.conversation, p.leg, p.ext);
     let (from, to) = match c.script.direction {
-        Direction::Inbound => (external_party(c), ext_party(ext)),
-        Direction::Outbound => (ext_party(ext), external_party(c)),
+        Direction::Inbound => (external_party(c), ext_party(ext, &p.ext_id)),
+        Direction::Outbound => (ext_party(ext, &p.ext_id), external_party(c)),
     };
     let session = c.sessions.get(leg.session);
     let transfer_target = (leg.handoff == Handoff::AttendedTransfer)
@@ -217,7 +248,7 @@ fn base<'a>(
         });
     let ms = (leg.end - leg.start).num_milliseconds().max(0);
     Base {
-        start_time: iso(leg.start),
+        start_time: &p.start_time,
         duration: (ms + 500) / 1000,
         duration_ms: ms,
         kind: "Voice",
@@ -229,19 +260,17 @@ fn base<'a>(
         to,
         from,
         extension: ExtensionRef {
-            uri: format!(
-                "{}/extension/{}",
-                paths::account_uri(ctx.platform, account),
-                ext.id
-            ),
+            uri: &p.ext_uri,
             id: ext.id,
         },
-        recording: leg.recording.as_ref().map(|r| RecordingRef {
-            uri: paths::recording_uri(ctx.platform, account, &r.id),
-            id: &r.id,
-            kind: r.kind.as_str(),
-            content_uri: paths::content_uri(ctx.media, account, &r.id),
-        }),
+        recording: leg.recording.as_ref().zip(p.recording.as_ref()).map(
+            |(r, (uri, content_uri))| RecordingRef {
+                uri,
+                id: &r.id,
+                kind: r.kind.as_str(),
+                content_uri,
+            },
+        ),
         short_recording: leg.short_recording.then_some(true),
         telephony_session_id: session
             .map(|s| s.telephony_session_id.as_str())
@@ -257,20 +286,11 @@ fn base<'a>(
     }
 }
 
-/// Renders the record of `leg` (`None` if its extension is unknown).
-pub fn record<'a>(ctx: &Ctx<'a>, c: &'a Conversation, leg: &'a Leg) -> Option<Record<'a>> {
-    let ext = ctx.world.extensions.get(leg.extension)?;
+/// Renders a prepared record.
+pub fn record<'a>(ctx: &Ctx<'_>, p: &'a Prepared<'a>) -> Record<'a> {
+    let (c, leg) = (p.conversation, p.leg);
     let detailed = ctx.view == View::Detailed;
     let s = shape(c.script.direction);
-    let account = ctx.world.account.id;
-    let level = match ctx.uri_extension.and_then(|i| ctx.world.extensions.get(i)) {
-        Some(e) => format!(
-            "{}/extension/{}",
-            paths::account_uri(ctx.platform, account),
-            e.id
-        ),
-        None => paths::account_uri(ctx.platform, account),
-    };
     let legs = detailed.then(|| {
         let first = c.legs.first().is_some_and(|f| std::ptr::eq(f, leg));
         let master_type = match (first, c.script.direction) {
@@ -279,7 +299,7 @@ pub fn record<'a>(ctx: &Ctx<'a>, c: &'a Conversation, leg: &'a Leg) -> Option<Re
             (true, Direction::Outbound) => "SipToPstnMetered",
         };
         let mut legs = vec![LegInfo {
-            base: base(ctx, c, leg, ext, s, true),
+            base: base(p, s, true),
             leg_type: master_type,
             master: true,
         }];
@@ -291,16 +311,17 @@ pub fn record<'a>(ctx: &Ctx<'a>, c: &'a Conversation, leg: &'a Leg) -> Option<Re
                 ..s
             };
             legs.push(LegInfo {
-                base: base(ctx, c, leg, ext, voip, true),
+                base: base(p, voip, true),
                 leg_type: "PstnToSip",
                 master: false,
             });
         }
         legs
     });
-    Some(Record {
+    Record {
         uri: format!(
-            "{level}/call-log/{}?view={}",
+            "{}/{}?view={}",
+            ctx.call_log_uri,
             leg.call_record_id,
             ctx.view.as_str()
         ),
@@ -310,8 +331,8 @@ pub fn record<'a>(ctx: &Ctx<'a>, c: &'a Conversation, leg: &'a Leg) -> Option<Re
             .get(leg.session)
             .map(|s| s.session_id.as_str())
             .unwrap_or(""),
-        base: base(ctx, c, leg, ext, s, detailed),
+        base: base(p, s, detailed),
         last_modified_time: detailed.then(|| iso(c.end + ctx.lag)),
         legs,
-    })
+    }
 }

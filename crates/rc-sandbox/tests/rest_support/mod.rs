@@ -9,7 +9,8 @@ use rc_sandbox::model::{
 use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
-/// A sandbox with an empty history, rate limits and faults off and no lags, changed by `f`.
+/// A sandbox with an empty history, rate limits and faults off and no
+/// lags, changed by `f`.
 pub async fn spawn(f: impl FnOnce(&mut SandboxConfig)) -> SandboxHandle {
     Sandbox::builder()
         .seed(11)
