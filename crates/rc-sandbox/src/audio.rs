@@ -175,9 +175,13 @@ fn nearest(options: &[u32], want: u32) -> u32 {
         .unwrap_or(want)
 }
 
-/// Samples in `duration_ms` at `rate`, rounded.
+/// Longest recording rendered (longer ones are cut): 24 hours.
+pub const MAX_RENDER_MS: u64 = 24 * 3600 * 1000;
+
+/// Samples in `duration_ms` (at most [`MAX_RENDER_MS`]) at `rate`, rounded.
 fn sample_count(duration_ms: u64, rate: u32) -> usize {
-    let n = (u128::from(duration_ms) * u128::from(rate) + 500) / 1000;
+    let ms = duration_ms.min(MAX_RENDER_MS);
+    let n = (u128::from(ms) * u128::from(rate) + 500) / 1000;
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
@@ -191,13 +195,7 @@ pub fn render(settings: &AudioSettings, recording: &Recording) -> Bytes {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(error = %e, recording = %recording.id, "MP3 encoding failed; serving WAV");
-            let rate = settings.wav_rate();
-            let pcm = signal::samples(
-                recording.marker,
-                rate,
-                sample_count(recording.duration_ms, rate),
-            );
-            Bytes::from(wav::write(&pcm, rate, settings.wav_encoding))
+            render_wav(settings, recording)
         }
     }
 }
@@ -210,16 +208,15 @@ pub fn try_render(settings: &AudioSettings, recording: &Recording) -> Result<Byt
             let n = sample_count(recording.duration_ms, p.sample_rate);
             mp3::encode(&p, recording.marker, n).map(Bytes::from)
         }
-        AudioFormat::Wav => {
-            let rate = settings.wav_rate();
-            let pcm = signal::samples(
-                recording.marker,
-                rate,
-                sample_count(recording.duration_ms, rate),
-            );
-            Ok(Bytes::from(wav::write(&pcm, rate, settings.wav_encoding)))
-        }
+        AudioFormat::Wav => Ok(render_wav(settings, recording)),
     }
+}
+
+fn render_wav(settings: &AudioSettings, recording: &Recording) -> Bytes {
+    let rate = settings.wav_rate();
+    let period = signal::period(recording.marker, rate, signal::period_len(rate, 1152));
+    let n = sample_count(recording.duration_ms, rate);
+    Bytes::from(wav::write(&period, n, rate, settings.wav_encoding))
 }
 
 /// Rendered audio by recording id, so serving content is a memory copy.

@@ -189,8 +189,17 @@ mod tests {
     }
 
     #[test]
-    fn silence_and_bed_alone_yield_nothing() {
+    fn silence_and_the_voice_like_bed_alone_yield_nothing() {
         assert!(detect_markers(&vec![0.0; 80_000], 8000).is_empty());
+        let detector = Detector::new(256, 8000.0);
+        for marker in 1..40 {
+            let bed = signal::bed(marker, 8000, 80_000);
+            let hits = bed
+                .chunks_exact(256)
+                .filter(|b| detector.classify(b).is_some())
+                .count();
+            assert_eq!(hits, 0, "bed of marker {marker} looks like a tone");
+        }
     }
 
     #[test]
