@@ -1,9 +1,81 @@
 //! A typed RingCentral client.
 //!
+//! It owns auth and token rotation, call-log paging, streamed recording
+//! downloads, subscriptions and the rate-limit [`Scheduler`]. Facts come from
+//! `shared/ringcentral/API.md`; the models are written from it and the
+//! official samples, never shared with the simulator.
+//!
 //! # Brief overview
-//! (to be written with the crate: auth and token rotation, call-log paging,
-//! streamed recording downloads, subscriptions, the rate-limit `Scheduler`.)
+//! - [`Config`] (URLs, credentials as [`Secret`]s, allowed hosts, tuning) →
+//!   [`RcClient::new`]. One client per process; clones share everything.
+//! - Every request goes: host allow-list → [`Scheduler::acquire`] (one budget per
+//!   `X-Rate-Limit-Group`, paced from the response headers, penalty-aware) →
+//!   bearer token from the [`TokenManager`] (JWT grant, proactive refresh,
+//!   single-flight, refresh once on 401) → one HTTP attempt → retries with
+//!   jittered backoff for resets, 5xx and 429 ([`RetryPolicy`]).
+//! - Call log: [`RcClient::list_company_call_log`] yields pages of
+//!   [`models::CallLogRecord`] for a [`CallLogQuery`] (explicit window,
+//!   Detailed view, `perPage` 1000, `nextPage` validated).
+//! - Recordings: [`RcClient::download_recording`] streams into any
+//!   `AsyncWrite`, checks `Content-Length`, hashes SHA-256, resumes with
+//!   `Range`; [`RcClient::recording_metadata`].
+//! - Subscriptions: [`RcClient::create_subscription`] and friends.
+//! - Ids ([`ids`]) parse into a path-safe alphabet; [`Error`] says what
+//!   callers branch on; [`availability::NotReadySchedule`] turns repeated
+//!   404s into "gone".
 //!
 //! # Does not
-//! Touch disk, database or audio; share model code with `rc-sandbox`.
+//! Touch disk, database or audio; share model code with `rc-sandbox`; put a
+//! token in a URL or a log line; send the token to any host but the
+//! configured platform and media hosts; follow redirects.
+//!
+//! # Example
+//! ```no_run
+//! # async fn demo() -> Result<(), rc_api::Error> {
+//! use futures::TryStreamExt;
+//! let config = rc_api::Config::new(
+//!     "https://platform.ringcentral.com",
+//!     "client-id",
+//!     std::env::var("RC_CLIENT_SECRET").unwrap_or_default(),
+//!     std::env::var("RC_JWT").unwrap_or_default(),
+//! );
+//! let client = rc_api::RcClient::new(config)?;
+//! let to = chrono::Utc::now();
+//! let query = rc_api::CallLogQuery::new(to - chrono::Duration::days(7), to);
+//! let mut records = std::pin::pin!(client.list_company_call_log_records(&query));
+//! while let Some(record) = records.try_next().await? {
+//!     for rec in record.recordings() {
+//!         let mut sink = Vec::new();
+//!         let done = client.download_recording(&rec.content_uri, &mut sink).await?;
+//!         println!("{} {} bytes sha256={}", rec.id, done.size, done.sha256_hex());
+//!     }
+//! }
+//! client.revoke().await?;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
+
+mod auth;
+pub mod availability;
+mod call_log;
+mod client;
+mod config;
+mod download;
+mod error;
+mod http;
+pub mod ids;
+pub mod models;
+pub mod ratelimit;
+mod retry;
+mod secret;
+mod subscriptions;
+
+pub use auth::{TokenManager, TokenStatus};
+pub use call_log::{CallLogQuery, CallLogView};
+pub use client::RcClient;
+pub use config::Config;
+pub use download::Downloaded;
+pub use error::{Error, Result};
+pub use ratelimit::{GroupMetrics, RateGroup, Scheduler, SchedulerConfig};
+pub use retry::RetryPolicy;
+pub use secret::Secret;

@@ -82,6 +82,85 @@ impl ApiError {
         )
     }
 
+    /// 401 with the top-level `TokenInvalid` category and one `errors[]`
+    /// item: OAU-128 (expired), OAU-149 (invalid), OAU-213 (not found /
+    /// revoked / superseded), OAU-151 (wrong scheme).
+    pub fn token_invalid(code: &str, message: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "TokenInvalid", code, message)
+    }
+
+    /// 401 when no credentials were sent at all. The live platform answers
+    /// with a top-level code only (API.md §5, third-party probe 2026-09):
+    /// `{"errorCode":"AGW-401","message":"Authorization header is not specified"}`.
+    pub fn missing_authorization() -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            body: json!({
+                "errorCode": "AGW-401",
+                "message": "Authorization header is not specified",
+            }),
+            headers: Vec::new(),
+        }
+    }
+
+    /// An error of the token endpoint: RFC 6749 `error` / `error_description`
+    /// plus RingCentral's `errors[]` (API.md §1.3).
+    pub fn oauth(status: StatusCode, error: &str, code: &str, message: &str) -> ApiError {
+        ApiError {
+            status,
+            body: json!({
+                "error": error,
+                "error_description": message,
+                "errors": [{"errorCode": code, "message": message}],
+            }),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 429 CMN-301 "Request rate exceeded" (API.md §4.1), body exactly as
+    /// quoted by RingCentral staff; the caller adds `Retry-After` and the
+    /// `X-Rate-Limit-*` headers.
+    pub fn rate_exceeded() -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "CMN-301",
+            "CMN-301",
+            "Request rate exceeded",
+        )
+    }
+
+    /// 416 CMN-107 "Requested Range Not Satisfiable" with
+    /// `Content-Range: bytes */<len>`.
+    pub fn range_not_satisfiable(len: u64) -> ApiError {
+        let e = ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "CMN-107",
+            "CMN-107",
+            "Requested Range Not Satisfiable",
+        );
+        match HeaderValue::from_str(&format!("bytes */{len}")) {
+            Ok(v) => e.with_header(axum::http::header::CONTENT_RANGE, v),
+            Err(_) => e,
+        }
+    }
+
+    /// 400 CLG-110: `sessionId` combined with a parameter it excludes.
+    pub fn session_id_conflict(other: &str) -> ApiError {
+        let message = format!(
+            "Parameter [sessionId] is not allowed for usage along with parameter [{other}]"
+        );
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({
+                "errorCode": "CLG-110",
+                "message": message,
+                "errors": [{"errorCode": "CLG-110", "message": message, "parameterName": "sessionId"}],
+                "parameterName": "sessionId",
+            }),
+            headers: Vec::new(),
+        }
+    }
+
     /// 500 CMN-203 "Internal Server Error".
     pub fn internal() -> ApiError {
         ApiError::new(

@@ -1,16 +1,22 @@
-//! The door every RingCentral route goes through: authenticate the bearer
-//! token, apply faults, count the request against its rate-limit group, and
-//! hand back the `X-Rate-Limit-*` headers for the response.
+//! The door every RingCentral route goes through: apply the server faults,
+//! authenticate the bearer token, count the request against its rate-limit
+//! group, and hand back the `X-Rate-Limit-*` headers for the response.
 //!
-//! STUB — to be completed by the REST owner. The signature is the contract
-//! other modules (subscriptions, call log, recordings) build on.
+//! Order (as a gateway would): 5xx faults → revoke-token fault → 401 →
+//! rate limit. 401s carry no rate headers. With rate limits switched off
+//! (`SandboxConfig::rate_limits = None`) responses carry **no**
+//! `X-Rate-Limit-*` headers — the platform does the same for requests that
+//! no user-level limit applies to (API.md §4.1).
 
-use axum::http::HeaderMap;
+pub mod paths;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 
 use crate::auth::TokenOwner;
 use crate::errors::ApiError;
-use crate::ratelimit::Group;
+use crate::faults::Fault;
+use crate::ratelimit::{Decision, Group};
 use crate::state::AppState;
 
 /// A request that may proceed.
@@ -39,6 +45,24 @@ impl IntoResponseParts for RateHeaders {
     }
 }
 
+/// `X-Rate-Limit-Group`.
+pub const GROUP_HEADER: &str = "x-rate-limit-group";
+/// `X-Rate-Limit-Limit`.
+pub const LIMIT_HEADER: &str = "x-rate-limit-limit";
+/// `X-Rate-Limit-Remaining`.
+pub const REMAINING_HEADER: &str = "x-rate-limit-remaining";
+/// `X-Rate-Limit-Window`.
+pub const WINDOW_HEADER: &str = "x-rate-limit-window";
+
+fn rate_headers(group: Group, limit: u32, remaining: u32, window: u64) -> RateHeaders {
+    RateHeaders(vec![
+        (GROUP_HEADER, group.header_value().to_owned()),
+        (LIMIT_HEADER, limit.to_string()),
+        (REMAINING_HEADER, remaining.to_string()),
+        (WINDOW_HEADER, window.to_string()),
+    ])
+}
+
 /// Authenticates and rate-limits one request in `group`. `query_token` is the
 /// `access_token` query parameter (accepted on the media host only).
 pub fn admit(
@@ -47,10 +71,60 @@ pub fn admit(
     query_token: Option<&str>,
     group: Group,
 ) -> Result<Admitted, ApiError> {
-    let _ = group;
+    inject_server_faults(state)?;
+    if state.faults().strikes(Fault::RevokeToken)
+        && let Ok(Some(token)) = crate::auth::presented_token(headers, query_token)
+        && state.tokens().revoke(token)
+    {
+        tracing::info!("fault: revoked the session of a presented token");
+    }
     let owner = crate::auth::authenticate(state, headers, query_token)?;
+    let rate_headers = limit(state, &owner, group)?;
     Ok(Admitted {
         owner,
-        rate_headers: RateHeaders::default(),
+        rate_headers,
     })
+}
+
+/// The `http500` / `http503` faults: an error instead of the response.
+pub fn inject_server_faults(state: &AppState) -> Result<(), ApiError> {
+    if state.faults().strikes(Fault::Http500) {
+        return Err(ApiError::internal());
+    }
+    if state.faults().strikes(Fault::Http503) {
+        return Err(ApiError::unavailable());
+    }
+    Ok(())
+}
+
+/// Counts one request of `owner` in `group`: the rate headers, or the 429
+/// CMN-301 with `Retry-After` and the same headers (`Remaining: 0`).
+pub fn limit(state: &AppState, owner: &TokenOwner, group: Group) -> Result<RateHeaders, ApiError> {
+    let Some(cfg) = state.config().rate_limits.as_ref() else {
+        return Ok(RateHeaders::default());
+    };
+    match state.limiter().check(cfg, owner, group) {
+        Decision::Allowed {
+            limit,
+            remaining,
+            window_secs,
+        } => Ok(rate_headers(group, limit, remaining, window_secs)),
+        Decision::Limited {
+            limit,
+            window_secs,
+            retry_after_secs,
+        } => {
+            let mut e = ApiError::rate_exceeded();
+            e.headers.push((
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs),
+            ));
+            for (k, v) in rate_headers(group, limit, 0, window_secs).0 {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    e.headers.push((HeaderName::from_static(k), v));
+                }
+            }
+            Err(e)
+        }
+    }
 }

@@ -1,0 +1,8 @@
+//! Rate limiting: groups, the headers that describe them, and the
+//! process-wide [`Scheduler`] every request goes through.
+
+mod groups;
+mod scheduler;
+
+pub use groups::{Endpoint, RateGroup, RateHeaders};
+pub use scheduler::{GroupMetrics, Permit, Scheduler, SchedulerConfig};

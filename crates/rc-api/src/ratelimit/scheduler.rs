@@ -1,0 +1,626 @@
+//! The process-wide rate-limit scheduler.
+//!
+//! RingCentral counts requests per (user, app, group) in a sliding window and,
+//! once a group's limit is reached, rejects every request of that group for a
+//! penalty interval that **restarts with each new request**. So the scheduler
+//! must never send into a full window or a penalty:
+//!
+//! * **One budget per group**, shared by every request of the process (clone
+//!   the [`Scheduler`]; all clones share state). Limit and window come from the
+//!   `X-Rate-Limit-Limit/-Window` headers of every response; before the first
+//!   response of a group the documented defaults apply (Heavy 10/60 s, Medium
+//!   40, Light 50, Auth 5); a group never heard of is unpaced until its first
+//!   headers arrive.
+//! * **Sliding log.** Each send is stamped; a request may go only while fewer
+//!   than `limit` sends fall inside `window + margin` (the margin absorbs the
+//!   delay between our send and the server's count). Once half the budget is
+//!   used, sends are also spread `window / limit` apart, so the window is used
+//!   evenly instead of in bursts.
+//! * **Foreign usage.** If `X-Rate-Limit-Remaining` says more requests were
+//!   counted than this process sent (another process, a previous run), the gap
+//!   is filled with placeholder stamps, so `Remaining` reaching 0 makes us wait
+//!   a whole window instead of walking into a 429.
+//! * **Penalty.** On 429 the group is blocked for `Retry-After` (or, if absent,
+//!   the larger of 30 s and the window), plus the margin; nothing of that group
+//!   is sent until then. (A 429's `Remaining: 0` is not read as foreign usage.)
+//! * **Group learning.** Requests are mapped to a group before sending (the
+//!   documented map, [`Endpoint::documented_group`]); when a response names
+//!   another group, the endpoint is remapped for all later requests and the
+//!   send is moved to that group's budget.
+//!
+//! Time is `tokio::time::Instant`, so tests drive it with a paused clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::groups::{Endpoint, RateGroup, RateHeaders};
+
+/// Pacing knobs.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Safety margin added to every window and penalty, as a fraction of it.
+    pub margin_fraction: f64,
+    /// Lower bound of that margin.
+    pub min_margin: Duration,
+    /// Spread sends `window / limit` apart once half the budget is in use.
+    pub spread: bool,
+    /// Penalty assumed for a 429 without `Retry-After` (at least the window).
+    pub fallback_penalty: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            margin_fraction: 0.02,
+            min_margin: Duration::from_millis(15),
+            spread: true,
+            fallback_penalty: Duration::from_secs(30),
+        }
+    }
+}
+
+impl SchedulerConfig {
+    fn margin(&self, d: Duration) -> Duration {
+        let frac = if self.margin_fraction.is_finite() && self.margin_fraction > 0.0 {
+            d.mul_f64(self.margin_fraction.min(1.0))
+        } else {
+            Duration::ZERO
+        };
+        frac.max(self.min_margin)
+    }
+}
+
+/// Figures for one group, for `/metrics`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMetrics {
+    /// The group.
+    pub group: RateGroup,
+    /// Limit in force (from headers, else documented default).
+    pub limit: Option<u32>,
+    /// Window in force.
+    pub window: Option<Duration>,
+    /// Last `X-Rate-Limit-Remaining` seen.
+    pub remaining: Option<u32>,
+    /// Requests sent in this group.
+    pub requests: u64,
+    /// Total time requests of this group waited for a slot.
+    pub waited: Duration,
+    /// 429 responses received.
+    pub rate_limited: u64,
+    /// Time left in the current penalty, if any.
+    pub blocked_for: Option<Duration>,
+}
+
+/// Process-wide rate-limit scheduler. Cheap to clone; clones share state.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: SchedulerConfig,
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    budgets: HashMap<RateGroup, Budget>,
+    learned: HashMap<Endpoint, RateGroup>,
+}
+
+#[derive(Debug)]
+struct Budget {
+    limit: Option<u32>,
+    window: Option<Duration>,
+    remaining: Option<u32>,
+    /// Send stamps (real and placeholder), ascending.
+    sends: VecDeque<Instant>,
+    blocked_until: Option<Instant>,
+    requests: u64,
+    waited: Duration,
+    rate_limited: u64,
+}
+
+impl Budget {
+    fn new(group: &RateGroup) -> Budget {
+        let default = group.documented_default();
+        Budget {
+            limit: default.map(|d| d.0),
+            window: default.map(|d| d.1),
+            remaining: None,
+            sends: VecDeque::new(),
+            blocked_until: None,
+            requests: 0,
+            waited: Duration::ZERO,
+            rate_limited: 0,
+        }
+    }
+
+    fn effective_window(&self, cfg: &SchedulerConfig) -> Option<Duration> {
+        self.window.map(|w| w + cfg.margin(w))
+    }
+
+    fn prune(&mut self, now: Instant, cfg: &SchedulerConfig) {
+        let Some(w) = self.effective_window(cfg) else {
+            self.sends.clear();
+            return;
+        };
+        while self.sends.front().is_some_and(|&t| t + w <= now) {
+            self.sends.pop_front();
+        }
+    }
+
+    /// When the next request may go; `None` = now.
+    fn next_slot(&mut self, now: Instant, cfg: &SchedulerConfig) -> Option<Instant> {
+        let mut earliest = now;
+        if let Some(b) = self.blocked_until {
+            if b > now {
+                earliest = b;
+            } else {
+                self.blocked_until = None;
+            }
+        }
+        self.prune(now, cfg);
+        if let (Some(limit), Some(w)) = (self.limit, self.effective_window(cfg)) {
+            let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+            let used = self.sends.len();
+            if used >= limit
+                && let Some(&oldest_in_way) = self.sends.get(used - limit)
+            {
+                earliest = earliest.max(oldest_in_way + w);
+            }
+            if cfg.spread
+                && used * 2 >= limit
+                && let Some(&last) = self.sends.back()
+            {
+                let gap = w / u32::try_from(limit).unwrap_or(u32::MAX);
+                earliest = earliest.max(last + gap);
+            }
+        }
+        (earliest > now).then_some(earliest)
+    }
+
+    fn insert_sorted(&mut self, t: Instant) {
+        let at = self.sends.partition_point(|&s| s <= t);
+        self.sends.insert(at, t);
+    }
+}
+
+/// A granted slot. Hand it back to [`Scheduler::observe`] with the response.
+#[derive(Debug)]
+pub struct Permit {
+    group: RateGroup,
+    endpoint: Endpoint,
+    sent_at: Instant,
+}
+
+impl Permit {
+    /// The group the request was counted in.
+    pub fn group(&self) -> &RateGroup {
+        &self.group
+    }
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::new(SchedulerConfig::default())
+    }
+}
+
+impl Scheduler {
+    /// A scheduler with no history.
+    pub fn new(config: SchedulerConfig) -> Scheduler {
+        Scheduler {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(State::default()),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent even if a holder panicked: every update
+        // is a handful of field writes with no early exit.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The group a request to `endpoint` is counted in: what the server said
+    /// last time, else the documented group.
+    pub fn group_of(&self, endpoint: Endpoint) -> RateGroup {
+        self.lock()
+            .learned
+            .get(&endpoint)
+            .cloned()
+            .unwrap_or_else(|| endpoint.documented_group())
+    }
+
+    /// Waits until a request to `endpoint` may be sent without exceeding its
+    /// group's budget or entering a penalty, and counts it.
+    pub async fn acquire(&self, endpoint: Endpoint) -> Permit {
+        let started = Instant::now();
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wake_at = {
+                let now = Instant::now();
+                let mut st = self.lock();
+                let group = st
+                    .learned
+                    .get(&endpoint)
+                    .cloned()
+                    .unwrap_or_else(|| endpoint.documented_group());
+                let budget = st
+                    .budgets
+                    .entry(group.clone())
+                    .or_insert_with(|| Budget::new(&group));
+                match budget.next_slot(now, &self.inner.config) {
+                    None => {
+                        budget.sends.push_back(now);
+                        budget.requests += 1;
+                        budget.waited += now.saturating_duration_since(started);
+                        if now > started {
+                            tracing::debug!(group = %group, waited_ms = (now - started).as_millis() as u64, "rate-limit slot granted");
+                        }
+                        return Permit {
+                            group,
+                            endpoint,
+                            sent_at: now,
+                        };
+                    }
+                    Some(t) => t,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake_at) => {}
+                _ = &mut notified => {}
+            }
+        }
+    }
+
+    /// Feeds a response back: learns the group, limit, window and remaining
+    /// budget from its headers, and on 429 blocks the group. Returns the
+    /// group and penalty when the response was a 429.
+    pub fn observe(
+        &self,
+        permit: &Permit,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Option<(RateGroup, Duration)> {
+        let h = RateHeaders::parse(headers);
+        let cfg = &self.inner.config;
+        let now = Instant::now();
+        let mut penalty = None;
+        {
+            let mut st = self.lock();
+            let mut group = permit.group.clone();
+            if let Some(named) = h.group.clone().filter(|g| *g != group) {
+                tracing::info!(endpoint = ?permit.endpoint, predicted = %group, actual = %named, "endpoint counted in another rate-limit group; remapping");
+                st.learned.insert(permit.endpoint, named.clone());
+                if let Some(old) = st.budgets.get_mut(&group) {
+                    if let Some(pos) = old.sends.iter().position(|&t| t == permit.sent_at) {
+                        old.sends.remove(pos);
+                    }
+                    old.requests = old.requests.saturating_sub(1);
+                }
+                let b = st
+                    .budgets
+                    .entry(named.clone())
+                    .or_insert_with(|| Budget::new(&named));
+                b.insert_sorted(permit.sent_at);
+                b.requests += 1;
+                group = named;
+            }
+            let b = st
+                .budgets
+                .entry(group.clone())
+                .or_insert_with(|| Budget::new(&group));
+            if let Some(l) = h.limit {
+                b.limit = Some(l);
+            }
+            if let Some(w) = h.window {
+                b.window = Some(w);
+            }
+            if h.remaining.is_some() {
+                b.remaining = h.remaining;
+            }
+            // On a 429 the server's Remaining describes the penalty, not a
+            // count; Retry-After alone says when to come back.
+            if let (Some(limit), Some(remaining), false) = (b.limit, h.remaining, status == 429) {
+                b.prune(now, cfg);
+                let counted = usize::try_from(limit.saturating_sub(remaining)).unwrap_or(0);
+                let known = b.sends.len();
+                if counted > known {
+                    tracing::debug!(group = %group, foreign = counted - known, "server counted requests this process did not send");
+                    for _ in known..counted {
+                        b.sends.push_back(now);
+                    }
+                }
+            }
+            if status == 429 {
+                let wait = h.retry_after.unwrap_or_else(|| {
+                    cfg.fallback_penalty.max(b.window.unwrap_or(Duration::ZERO))
+                });
+                let until = now + wait + cfg.margin(wait);
+                b.blocked_until = Some(b.blocked_until.map_or(until, |u| u.max(until)));
+                b.rate_limited += 1;
+                tracing::warn!(group = %group, retry_after_s = wait.as_secs_f64(), "429: group blocked");
+                penalty = Some((group, wait));
+            }
+        }
+        self.inner.changed.notify_waiters();
+        penalty
+    }
+
+    /// Per-group figures, sorted by group name.
+    pub fn metrics(&self) -> Vec<GroupMetrics> {
+        let now = Instant::now();
+        let st = self.lock();
+        let mut out: Vec<GroupMetrics> = st
+            .budgets
+            .iter()
+            .map(|(g, b)| GroupMetrics {
+                group: g.clone(),
+                limit: b.limit,
+                window: b.window,
+                remaining: b.remaining,
+                requests: b.requests,
+                waited: b.waited,
+                rate_limited: b.rate_limited,
+                blocked_for: b.blocked_until.filter(|&u| u > now).map(|u| u - now),
+            })
+            .collect();
+        out.sort_by(|a, b| a.group.cmp(&b.group));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderMap;
+
+    fn headers(group: &str, limit: u32, remaining: u32, window: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-rate-limit-group", group.parse().unwrap());
+        h.insert("x-rate-limit-limit", limit.to_string().parse().unwrap());
+        h.insert(
+            "x-rate-limit-remaining",
+            remaining.to_string().parse().unwrap(),
+        );
+        h.insert("x-rate-limit-window", window.to_string().parse().unwrap());
+        h
+    }
+
+    fn exact() -> SchedulerConfig {
+        SchedulerConfig {
+            margin_fraction: 0.0,
+            min_margin: Duration::from_millis(10),
+            spread: false,
+            fallback_penalty: Duration::from_secs(30),
+        }
+    }
+
+    fn metrics_of(s: &Scheduler, g: &str) -> GroupMetrics {
+        s.metrics()
+            .into_iter()
+            .find(|m| m.group.as_str() == g)
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_window_makes_the_next_request_wait_for_the_oldest_send_to_expire() {
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &headers("heavy", 3, 2, 10));
+        s.acquire(Endpoint::RecordingContent).await;
+        s.acquire(Endpoint::RecordingMetadata).await;
+        assert_eq!(Instant::now(), t0, "three sends fit in a budget of three");
+        s.acquire(Endpoint::CallLogList).await;
+        assert_eq!(Instant::now() - t0, Duration::from_millis(10_010));
+        let m = metrics_of(&s, "heavy");
+        assert_eq!(m.requests, 4);
+        assert_eq!(m.waited, Duration::from_millis(10_010));
+        assert_eq!(
+            (m.limit, m.window),
+            (Some(3), Some(Duration::from_secs(10)))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_requests_never_exceed_the_limit_in_any_window() {
+        let s = Scheduler::new(SchedulerConfig::default());
+        let p = s.acquire(Endpoint::RecordingContent).await;
+        s.observe(&p, 200, &headers("heavy", 5, 4, 1));
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.acquire(Endpoint::RecordingContent).await;
+                Instant::now()
+            }));
+        }
+        let mut times = vec![p.sent_at];
+        for t in tasks {
+            times.push(t.await.unwrap());
+        }
+        times.sort();
+        for (i, &t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|&&u| u < t + Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 5,
+                "{in_window} sends within 1 s starting at #{i}"
+            );
+        }
+        // 41 sends at 5 per (1 s + 20 ms): at least 8 full windows.
+        let span = *times.last().unwrap() - times[0];
+        assert!(span >= Duration::from_secs(8), "{span:?}");
+        assert!(
+            span <= Duration::from_millis(8_300),
+            "pacing wastes budget: {span:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sends_are_spread_evenly_once_half_the_budget_is_used() {
+        let s = Scheduler::new(SchedulerConfig {
+            spread: true,
+            ..exact()
+        });
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &headers("heavy", 4, 3, 4));
+        let t0 = Instant::now();
+        s.acquire(Endpoint::CallLogList).await; // 2 of 4: now half used
+        assert_eq!(Instant::now(), t0);
+        s.acquire(Endpoint::CallLogList).await;
+        // window 4 s + 10 ms margin, spread over 4 slots (timers tick in whole ms).
+        let gap = Instant::now() - t0;
+        assert!(
+            gap >= Duration::from_micros(1_002_500) && gap <= Duration::from_millis(1_004),
+            "{gap:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_blocks_its_group_for_retry_after_and_leaves_other_groups_alone() {
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::RecordingContent).await;
+        let mut h = headers("heavy", 10, 0, 60);
+        h.insert("retry-after", "45".parse().unwrap());
+        assert_eq!(
+            s.observe(&p, 429, &h),
+            Some((RateGroup::heavy(), Duration::from_secs(45)))
+        );
+        s.acquire(Endpoint::SubscriptionGet).await;
+        assert_eq!(Instant::now(), t0, "light group is not blocked");
+        assert!(metrics_of(&s, "heavy").blocked_for.is_some());
+        s.acquire(Endpoint::CallLogList).await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(45));
+        let m = metrics_of(&s, "heavy");
+        assert_eq!(m.rate_limited, 1);
+        assert!(m.waited >= Duration::from_secs(45));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_is_left_after_retry_after_even_when_it_reports_nothing_remaining() {
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::RecordingMetadata).await;
+        let mut h = headers("heavy", 10, 0, 60);
+        h.insert("retry-after", "2".parse().unwrap());
+        s.observe(&p, 429, &h);
+        s.acquire(Endpoint::RecordingMetadata).await;
+        let waited = Instant::now() - t0;
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_without_retry_after_blocks_for_the_window_or_30_seconds() {
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::SubscriptionCreate).await;
+        s.observe(&p, 429, &headers("medium", 40, 0, 60));
+        s.acquire(Endpoint::SubscriptionCreate).await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(60));
+
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::Token).await;
+        s.observe(&p, 429, &HeaderMap::new());
+        s.acquire(Endpoint::Token).await;
+        let waited = Instant::now() - t0;
+        assert!(
+            waited >= Duration::from_secs(60),
+            "auth default window is 60 s: {waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_waiting_in_a_group_are_held_back_by_a_new_penalty() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &headers("heavy", 1, 0, 2));
+        // A waiter queued behind the full window...
+        let s2 = s.clone();
+        let waiter = tokio::spawn(async move {
+            s2.acquire(Endpoint::CallLogList).await;
+            Instant::now()
+        });
+        tokio::task::yield_now().await;
+        // ...then a 429 with a long penalty arrives for the same group.
+        let t0 = Instant::now();
+        let mut h = headers("heavy", 1, 0, 2);
+        h.insert("retry-after", "20".parse().unwrap());
+        s.observe(&p, 429, &h);
+        let sent = waiter.await.unwrap();
+        assert!(sent - t0 >= Duration::from_secs(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remaining_lower_than_our_own_count_means_someone_else_shares_the_budget() {
+        let s = Scheduler::new(exact());
+        let t0 = Instant::now();
+        let p = s.acquire(Endpoint::CallLogList).await;
+        // We sent one request, but the server says the whole budget is used.
+        s.observe(&p, 200, &headers("heavy", 10, 0, 5));
+        s.acquire(Endpoint::CallLogList).await;
+        assert!(
+            Instant::now() - t0 >= Duration::from_secs(5),
+            "must wait a whole window when Remaining hit 0"
+        );
+        assert_eq!(metrics_of(&s, "heavy").rate_limited, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_group_named_by_the_server_is_learned_and_used_for_that_endpoint() {
+        let s = Scheduler::new(exact());
+        assert_eq!(s.group_of(Endpoint::RecordingContent), RateGroup::heavy());
+        let p = s.acquire(Endpoint::RecordingContent).await;
+        s.observe(&p, 200, &headers("media-download", 2, 1, 3));
+        assert_eq!(
+            s.group_of(Endpoint::RecordingContent).as_str(),
+            "media-download"
+        );
+        assert_eq!(metrics_of(&s, "heavy").requests, 0, "the send moved groups");
+        let t0 = Instant::now();
+        s.acquire(Endpoint::RecordingContent).await;
+        assert_eq!(Instant::now(), t0);
+        s.acquire(Endpoint::RecordingContent).await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(3));
+        // Heavy is untouched by media traffic.
+        let t1 = Instant::now();
+        s.acquire(Endpoint::CallLogList).await;
+        assert_eq!(Instant::now(), t1);
+        let m = metrics_of(&s, "media-download");
+        assert_eq!((m.limit, m.requests), (Some(2), 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_group_with_no_documented_default_and_no_headers_is_not_paced() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::RecordingContent).await;
+        let mut h = HeaderMap::new();
+        h.insert("x-rate-limit-group", "NoThrottling".parse().unwrap());
+        s.observe(&p, 200, &h);
+        let t0 = Instant::now();
+        for _ in 0..100 {
+            s.acquire(Endpoint::RecordingContent).await;
+        }
+        assert_eq!(Instant::now(), t0);
+    }
+}

@@ -1,0 +1,576 @@
+//! Conformance: every JSON body the sandbox serves is checked against the
+//! response schema of the matching operation in RingCentral's public
+//! OpenAPI spec (relevant extract), in a strict mode that also rejects
+//! keys the schema does not define; and our shapes are compared with the
+//! official sample payloads (same JSON types for the keys both use).
+
+mod rest_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Duration;
+use rc_sandbox::SandboxHandle;
+use rc_sandbox::model::{Direction, Handoff};
+use rest_support::*;
+use serde_json::Value;
+
+const SPEC: &str = include_str!("rest_fixtures/rc-public-openapi.relevant-extract.yaml");
+
+fn spec() -> Value {
+    serde_yaml_ng::from_str(SPEC).unwrap()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/rest_fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A small OpenAPI 3.0 schema checker: `$ref`, `allOf`/`anyOf`/`oneOf`,
+/// `type`, `enum`, `required`, `properties`, `items`, `minimum`/`maximum`,
+/// `additionalProperties: false`, formats `date-time` and `uri`; in strict
+/// mode an object key that no (merged) schema defines is an error unless
+/// the schema allows additional properties.
+struct Checker<'a> {
+    root: &'a Value,
+    strict: bool,
+}
+
+impl<'a> Checker<'a> {
+    fn resolve(&self, s: &'a Value) -> &'a Value {
+        let mut s = s;
+        while let Some(r) = s.get("$ref").and_then(Value::as_str) {
+            let mut node = self.root;
+            for part in r.trim_start_matches("#/").split('/') {
+                node = &node[part];
+            }
+            assert!(!node.is_null(), "unresolved {r}");
+            s = node;
+        }
+        s
+    }
+
+    /// Property names an object schema defines, through `allOf` / `$ref`,
+    /// and whether it allows extra keys.
+    fn known_keys(&self, s: &'a Value, keys: &mut BTreeSet<String>) -> bool {
+        let s = self.resolve(s);
+        let mut open = s.get("additionalProperties") == Some(&Value::Bool(true));
+        if let Some(p) = s.get("properties").and_then(Value::as_object) {
+            keys.extend(p.keys().cloned());
+        }
+        for k in ["allOf", "anyOf", "oneOf"] {
+            for sub in s.get(k).and_then(Value::as_array).into_iter().flatten() {
+                open |= self.known_keys(sub, keys);
+            }
+        }
+        open
+    }
+
+    fn check(&self, s: &'a Value, v: &Value, path: &str, errs: &mut Vec<String>) {
+        let s = self.resolve(s);
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+            for sub in all {
+                self.check_shallow(sub, v, path, errs);
+            }
+        }
+        for k in ["anyOf", "oneOf"] {
+            if let Some(any) = s.get(k).and_then(Value::as_array) {
+                let ok = any.iter().any(|sub| {
+                    let mut e = Vec::new();
+                    self.check(sub, v, path, &mut e);
+                    e.is_empty()
+                });
+                if !ok {
+                    errs.push(format!("{path}: matches no {k} branch"));
+                }
+            }
+        }
+        self.check_own(s, v, path, errs);
+        if self.strict && v.is_object() {
+            let mut keys = BTreeSet::new();
+            let open = self.known_keys(s, &mut keys);
+            if !open && !keys.is_empty() {
+                for k in v.as_object().unwrap().keys() {
+                    if !keys.contains(k) {
+                        errs.push(format!("{path}.{k}: not defined by the schema"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `allOf` members are checked without the strict unknown-key test
+    /// (keys may come from a sibling member; the parent checks them).
+    fn check_shallow(&self, s: &'a Value, v: &Value, path: &str, errs: &mut Vec<String>) {
+        let sub = Checker {
+            root: self.root,
+            strict: false,
+        };
+        sub.check(s, v, path, errs);
+        if self.strict {
+            // Still check nested values strictly.
+            let s = self.resolve(s);
+            if let (Some(props), Some(obj)) = (
+                s.get("properties").and_then(Value::as_object),
+                v.as_object(),
+            ) {
+                for (k, ps) in props {
+                    if let Some(val) = obj.get(k) {
+                        let mut nested = Vec::new();
+                        self.check(ps, val, &format!("{path}.{k}"), &mut nested);
+                        for e in nested {
+                            if !errs.contains(&e) {
+                                errs.push(e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_own(&self, s: &'a Value, v: &Value, path: &str, errs: &mut Vec<String>) {
+        if let Some(t) = s.get("type").and_then(Value::as_str) {
+            let ok = match t {
+                "object" => v.is_object(),
+                "array" => v.is_array(),
+                "string" => v.is_string(),
+                "integer" => v.is_i64() || v.is_u64(),
+                "number" => v.is_number(),
+                "boolean" => v.is_boolean(),
+                _ => true,
+            };
+            if !ok {
+                errs.push(format!("{path}: expected {t}, got {v}"));
+                return;
+            }
+        }
+        if let Some(e) = s.get("enum").and_then(Value::as_array)
+            && !e.contains(v)
+        {
+            errs.push(format!("{path}: {v} not in enum"));
+        }
+        if let Some(n) = v.as_f64() {
+            if s.get("minimum")
+                .and_then(Value::as_f64)
+                .is_some_and(|m| n < m)
+            {
+                errs.push(format!("{path}: {n} below minimum"));
+            }
+            if s.get("maximum")
+                .and_then(Value::as_f64)
+                .is_some_and(|m| n > m)
+            {
+                errs.push(format!("{path}: {n} above maximum"));
+            }
+        }
+        if let (Some(f), Some(text)) = (s.get("format").and_then(Value::as_str), v.as_str()) {
+            match f {
+                "date-time" if chrono::DateTime::parse_from_rfc3339(text).is_err() => {
+                    errs.push(format!("{path}: {text} is not a date-time"))
+                }
+                "uri" if url::Url::parse(text).is_err() => {
+                    errs.push(format!("{path}: {text} is not a uri"))
+                }
+                _ => {}
+            }
+        }
+        if let Some(obj) = v.as_object() {
+            for r in s
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let r = r.as_str().unwrap();
+                if !obj.contains_key(r) {
+                    errs.push(format!("{path}: missing required {r}"));
+                }
+            }
+            if let Some(props) = s.get("properties").and_then(Value::as_object) {
+                for (k, ps) in props {
+                    if let Some(val) = obj.get(k) {
+                        self.check(ps, val, &format!("{path}.{k}"), errs);
+                    }
+                }
+                if s.get("additionalProperties") == Some(&Value::Bool(false)) {
+                    for k in obj.keys() {
+                        if !props.contains_key(k) {
+                            errs.push(format!("{path}.{k}: additional property"));
+                        }
+                    }
+                }
+            }
+        }
+        if let (Some(items), Some(arr)) = (s.get("items"), v.as_array()) {
+            for (i, item) in arr.iter().enumerate() {
+                self.check(items, item, &format!("{path}[{i}]"), errs);
+            }
+        }
+    }
+}
+
+/// The schema of `method path` answering `status` with `media`.
+fn response_schema<'a>(
+    spec: &'a Value,
+    path: &str,
+    method: &str,
+    status: &str,
+    media: &str,
+) -> &'a Value {
+    let mut resp = &spec["paths"][path][method]["responses"][status];
+    assert!(!resp.is_null(), "{method} {path} has no {status}");
+    if let Some(r) = resp.get("$ref").and_then(Value::as_str) {
+        resp = &spec["components"]["responses"][r.rsplit('/').next().unwrap()];
+    }
+    let s = &resp["content"][media]["schema"];
+    assert!(
+        !s.is_null(),
+        "{method} {path} {status} has no {media} schema"
+    );
+    s
+}
+
+/// Top-level keys real error bodies carry beyond the spec schemas
+/// (API.md §5: `errorCode`/`message` category copies, `parameterName` /
+/// `permissionName` mirrors; RFC 6749 `error_description` on OAuth errors).
+const DOCUMENTED_ERROR_EXTRAS: &[&str] =
+    &["errorCode", "message", "parameterName", "error_description"];
+
+fn assert_conforms(spec: &Value, path: &str, method: &str, status: &str, body: &Value) {
+    let schema = response_schema(spec, path, method, status, "application/json");
+    let checker = Checker {
+        root: spec,
+        strict: true,
+    };
+    let mut errs = Vec::new();
+    checker.check(schema, body, "$", &mut errs);
+    if !status.starts_with('2') {
+        errs.retain(|e| {
+            !DOCUMENTED_ERROR_EXTRAS
+                .iter()
+                .any(|k| *e == format!("$.{k}: not defined by the schema"))
+        });
+    }
+    assert!(
+        errs.is_empty(),
+        "{method} {path} {status}:\n{}\nbody: {body:#}",
+        errs.join("\n")
+    );
+}
+
+async fn populated() -> (SandboxHandle, reqwest::Client, String) {
+    let h = spawn(|_| {}).await;
+    let now = h.state().clock().now();
+    add(
+        &h,
+        script(
+            now - Duration::hours(1),
+            Direction::Inbound,
+            vec![
+                seg(0, 40, Handoff::BlindTransfer),
+                seg(1, 50, Handoff::HangUp),
+            ],
+        ),
+    );
+    add(
+        &h,
+        script(
+            now - Duration::hours(2),
+            Direction::Inbound,
+            vec![
+                seg(0, 40, Handoff::AttendedTransfer),
+                seg(2, 45, Handoff::HangUp),
+            ],
+        ),
+    );
+    add(
+        &h,
+        script(
+            now - Duration::hours(3),
+            Direction::Outbound,
+            vec![seg(1, 12, Handoff::HangUp)],
+        ),
+    );
+    let c = client();
+    let t = token(&h, &c).await;
+    (h, c, t)
+}
+
+const LIST_ACCOUNT: &str = "/restapi/v1.0/account/{accountId}/call-log";
+const LIST_EXTENSION: &str = "/restapi/v1.0/account/{accountId}/extension/{extensionId}/call-log";
+const ONE_ACCOUNT: &str = "/restapi/v1.0/account/{accountId}/call-log/{callRecordId}";
+const ONE_EXTENSION: &str =
+    "/restapi/v1.0/account/{accountId}/extension/{extensionId}/call-log/{callRecordId}";
+const METADATA: &str = "/restapi/v1.0/account/{accountId}/recording/{recordingId}";
+const CONTENT: &str = "/restapi/v1.0/account/{accountId}/recording/{recordingId}/content";
+
+#[tokio::test]
+async fn call_log_lists_and_records_match_the_spec_in_both_views() {
+    let spec = spec();
+    let (h, c, t) = populated().await;
+    let base = format!("{}/restapi/v1.0/account/~", h.platform_url());
+    for view in ["Simple", "Detailed"] {
+        let list = get_json(&c, &format!("{base}/call-log?view={view}&perPage=2"), &t).await;
+        assert_eq!(list["records"].as_array().unwrap().len(), 2);
+        assert_conforms(&spec, LIST_ACCOUNT, "get", "200", &list);
+        if view == "Detailed" {
+            // Strictness check: an unknown key deep inside is caught.
+            let mut bad = list.clone();
+            bad["records"][0]["legs"][0]["recordingId"] = "1".into();
+            let schema = response_schema(&spec, LIST_ACCOUNT, "get", "200", "application/json");
+            let mut errs = Vec::new();
+            Checker {
+                root: &spec,
+                strict: true,
+            }
+            .check(schema, &bad, "$", &mut errs);
+            assert_eq!(
+                errs,
+                vec!["$.records[0].legs[0].recordingId: not defined by the schema"]
+            );
+        }
+        let list = get_json(
+            &c,
+            &format!("{base}/call-log?view={view}&page=2&perPage=2"),
+            &t,
+        )
+        .await;
+        assert_conforms(&spec, LIST_ACCOUNT, "get", "200", &list);
+        let list = get_json(&c, &format!("{base}/extension/~/call-log?view={view}"), &t).await;
+        assert_conforms(&spec, LIST_EXTENSION, "get", "200", &list);
+        let empty = get_json(&c, &format!("{base}/call-log?view={view}&page=9"), &t).await;
+        assert_conforms(&spec, LIST_ACCOUNT, "get", "200", &empty);
+        let id = list["records"][0]["id"].as_str().unwrap();
+        let one = get_json(&c, &format!("{base}/call-log/{id}?view={view}"), &t).await;
+        assert_conforms(&spec, ONE_ACCOUNT, "get", "200", &one);
+        let one = get_json(
+            &c,
+            &format!("{base}/extension/~/call-log/{id}?view={view}"),
+            &t,
+        )
+        .await;
+        assert_conforms(&spec, ONE_EXTENSION, "get", "200", &one);
+    }
+}
+
+#[tokio::test]
+async fn token_and_recording_responses_match_the_spec() {
+    let spec = spec();
+    let (h, c, t) = populated().await;
+    let info = token_info(&h, &c).await;
+    assert_conforms(&spec, "/restapi/oauth/token", "post", "200", &info);
+    let (status, err) = token_request(
+        &h,
+        &c,
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", "bad"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_conforms(&spec, "/restapi/oauth/token", "post", "400", &err);
+
+    let list = get_json(
+        &c,
+        &format!(
+            "{}/restapi/v1.0/account/~/call-log?recordingType=All",
+            h.platform_url()
+        ),
+        &t,
+    )
+    .await;
+    let rec = &list["records"][0]["recording"];
+    let meta = get_json(&c, rec["uri"].as_str().unwrap(), &t).await;
+    assert_conforms(&spec, METADATA, "get", "200", &meta);
+    let r = get(&c, rec["contentUri"].as_str().unwrap(), &t).await;
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        !spec["paths"][CONTENT]["get"]["responses"]["200"]["content"][&ct].is_null(),
+        "{ct} not declared"
+    );
+    assert_eq!(meta["contentType"], ct.as_str());
+}
+
+#[tokio::test]
+async fn error_bodies_match_the_spec() {
+    let spec = spec();
+    let (h, c, t) = populated().await;
+    let base = format!("{}/restapi/v1.0/account/~", h.platform_url());
+    let r = get(&c, &format!("{base}/call-log?view=Wide"), &t).await;
+    assert_eq!(r.status(), 400);
+    assert_conforms(&spec, LIST_ACCOUNT, "get", "400", &r.json().await.unwrap());
+    let r = get(&c, &format!("{base}/call-log/unknown"), &t).await;
+    assert_eq!(r.status(), 404);
+    assert_conforms(&spec, ONE_ACCOUNT, "get", "404", &r.json().await.unwrap());
+    let r = get(&c, &format!("{base}/recording/1"), &t).await;
+    assert_eq!(r.status(), 404);
+    assert_conforms(&spec, METADATA, "get", "404", &r.json().await.unwrap());
+    h.state().faults().set(rc_sandbox::faults::FaultConfig {
+        http503: 1.0,
+        ..Default::default()
+    });
+    let r = get(&c, &format!("{base}/call-log"), &t).await;
+    assert_eq!(r.status(), 503);
+    assert_conforms(&spec, LIST_ACCOUNT, "get", "503", &r.json().await.unwrap());
+    h.state().faults().set(rc_sandbox::faults::FaultConfig {
+        http500: 1.0,
+        ..Default::default()
+    });
+    let r = get(&c, &format!("{base}/call-log"), &t).await;
+    assert_conforms(&spec, LIST_ACCOUNT, "get", "500", &r.json().await.unwrap());
+}
+
+#[test]
+fn the_official_samples_pass_the_checker() {
+    // Guards the checker itself: published payloads must conform
+    // (non-strict: old samples carry keys the current spec dropped).
+    let spec = spec();
+    let loose = Checker {
+        root: &spec,
+        strict: false,
+    };
+    for (file, path, method) in [
+        ("docs.details-md.list-simple.json", LIST_EXTENSION, "get"),
+        (
+            "spec-1.0.46.readUserCallLog.detailed.json",
+            LIST_EXTENSION,
+            "get",
+        ),
+        (
+            "spec-1.0.46.readCallRecording.metadata.json",
+            METADATA,
+            "get",
+        ),
+    ] {
+        let schema = response_schema(&spec, path, method, "200", "application/json");
+        let mut errs = Vec::new();
+        loose.check(schema, &fixture(file), "$", &mut errs);
+        // The 2021 samples elide hosts ("https//…") and the docs use "..snip.." URIs.
+        errs.retain(|e| !e.contains("is not a uri"));
+        assert!(errs.is_empty(), "{file}: {errs:?}");
+    }
+    // And a broken body fails it.
+    let schema = response_schema(&spec, METADATA, "get", "200", "application/json");
+    let mut errs = Vec::new();
+    loose.check(schema, &serde_json::json!({"id": 5}), "$", &mut errs);
+    assert!(errs.len() >= 4, "{errs:?}");
+}
+
+/// `key path → JSON type` of every value in `v` (array items merged as `[]`).
+fn shape(v: &Value, path: String, out: &mut BTreeMap<String, BTreeSet<&'static str>>) {
+    let t = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    out.entry(path.clone()).or_default().insert(t);
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, x)| shape(x, format!("{path}.{k}"), out)),
+        Value::Array(a) => a.iter().for_each(|x| shape(x, format!("{path}[]"), out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn our_shapes_agree_with_the_official_samples() {
+    let (h, c, t) = populated().await;
+    let ours = get_json(
+        &c,
+        &format!(
+            "{}/restapi/v1.0/account/~/call-log?view=Detailed",
+            h.platform_url()
+        ),
+        &t,
+    )
+    .await;
+    let mut our_shape = BTreeMap::new();
+    shape(&ours, "$".into(), &mut our_shape);
+    let mut seen_in_samples = BTreeSet::new();
+    for file in [
+        "docs.details-md.list-simple.json",
+        "spec-1.0.46.readUserCallLog.detailed.json",
+        "spec-1.0.46.readCompanyCallLog.detailed.json",
+    ] {
+        let mut theirs = BTreeMap::new();
+        shape(&fixture(file), "$".into(), &mut theirs);
+        for (path, types) in &theirs {
+            if let Some(our_types) = our_shape.get(path) {
+                seen_in_samples.insert(path.clone());
+                // Numbers: samples write costs as 0 or 1.560; both are JSON numbers.
+                let norm = |s: &BTreeSet<&'static str>| -> BTreeSet<&'static str> {
+                    s.iter()
+                        .map(|t| if *t == "integer" { "number" } else { *t })
+                        .collect()
+                };
+                let numeric_ok = path.contains("billing") && norm(types) == norm(our_types);
+                assert!(
+                    types == our_types || numeric_ok,
+                    "{file}: {path} is {types:?} there, {our_types:?} here"
+                );
+            }
+        }
+    }
+    for must in [
+        "$.uri",
+        "$.records[].uri",
+        "$.records[].id",
+        "$.records[].sessionId",
+        "$.records[].telephonySessionId",
+        "$.records[].startTime",
+        "$.records[].duration",
+        "$.records[].durationMs",
+        "$.records[].type",
+        "$.records[].direction",
+        "$.records[].action",
+        "$.records[].result",
+        "$.records[].from.phoneNumber",
+        "$.records[].to.phoneNumber",
+        "$.records[].recording.contentUri",
+        "$.records[].recording.type",
+        "$.records[].transport",
+        "$.records[].lastModifiedTime",
+        "$.records[].billing.costIncluded",
+        "$.records[].legs[].legType",
+        "$.records[].legs[].extension.id",
+        "$.records[].recording.id",
+        "$.paging.perPage",
+        "$.paging.pageStart",
+        "$.paging.pageEnd",
+        "$.navigation.firstPage.uri",
+    ] {
+        assert!(
+            seen_in_samples.contains(must),
+            "{must} missing from our payload or from every sample"
+        );
+    }
+    // Token info keys of the sample are all present in ours.
+    let sample = fixture("docs.jwt-flow-md.token-response.json");
+    let info = token_info(&h, &c).await;
+    for k in sample.as_object().unwrap().keys() {
+        assert!(info.get(k).is_some(), "token info lacks {k}");
+    }
+    // Recording metadata has exactly the sample's keys.
+    let meta_sample = fixture("spec-1.0.46.readCallRecording.metadata.json");
+    let rec = &ours["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r.get("recording").is_some())
+        .unwrap()["recording"];
+    let meta = get_json(&c, rec["uri"].as_str().unwrap(), &t).await;
+    let keys = |v: &Value| {
+        v.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(keys(&meta), keys(&meta_sample));
+}
