@@ -51,6 +51,7 @@ fn the_default_mp3_is_8khz_mono_mpeg25_without_a_lame_tag_and_lasts_its_duration
 #[test]
 fn mp3s_at_every_telephony_and_wideband_rate_decode_to_their_marker_and_duration() {
     for (rate, kbps) in [
+        (8000, 8),
         (8000, 32),
         (11025, 24),
         (16000, 32),

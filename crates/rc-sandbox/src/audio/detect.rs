@@ -203,6 +203,20 @@ mod tests {
     }
 
     #[test]
+    fn markers_survive_resampling_to_16khz_and_a_9db_quieter_level() {
+        let pcm = signal::samples(2_718_281, 8000, 25_000);
+        // Linear interpolation to 16 kHz, at 0.35 of the level.
+        let up: Vec<f32> = (0..pcm.len() * 2)
+            .map(|i| {
+                let a = pcm[i / 2];
+                let b = *pcm.get(i / 2 + 1).unwrap_or(&a);
+                0.35 * if i % 2 == 0 { a } else { (a + b) / 2.0 }
+            })
+            .collect();
+        assert_eq!(detect_markers(&up, 16000), vec![2_718_281]);
+    }
+
+    #[test]
     fn markers_of_joined_recordings_come_out_in_order() {
         let mut pcm = signal::samples(12, 8000, 100_000);
         pcm.extend(signal::samples(3_000_000_001, 8000, 30_000));

@@ -330,6 +330,9 @@ mod tests {
             params(22050, 32, None),
             params(44100, 64, None),
             params(48000, 128, None),
+            params(44100, 64, Some(6)),
+            params(16000, 32, Some(4)),
+            params(8000, 8, None),
         ] {
             assert_splice_equals_full_encode(p);
         }
