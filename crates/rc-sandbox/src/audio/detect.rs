@@ -189,8 +189,31 @@ mod tests {
     }
 
     #[test]
-    fn silence_and_bed_alone_yield_nothing() {
+    fn silence_and_the_voice_like_bed_alone_yield_nothing() {
         assert!(detect_markers(&vec![0.0; 80_000], 8000).is_empty());
+        let detector = Detector::new(256, 8000.0);
+        for marker in 1..40 {
+            let bed = signal::bed(marker, 8000, 80_000);
+            let hits = bed
+                .chunks_exact(256)
+                .filter(|b| detector.classify(b).is_some())
+                .count();
+            assert_eq!(hits, 0, "bed of marker {marker} looks like a tone");
+        }
+    }
+
+    #[test]
+    fn markers_survive_resampling_to_16khz_and_a_9db_quieter_level() {
+        let pcm = signal::samples(2_718_281, 8000, 25_000);
+        // Linear interpolation to 16 kHz, at 0.35 of the level.
+        let up: Vec<f32> = (0..pcm.len() * 2)
+            .map(|i| {
+                let a = pcm[i / 2];
+                let b = *pcm.get(i / 2 + 1).unwrap_or(&a);
+                0.35 * if i % 2 == 0 { a } else { (a + b) / 2.0 }
+            })
+            .collect();
+        assert_eq!(detect_markers(&up, 16000), vec![2_718_281]);
     }
 
     #[test]

@@ -293,27 +293,48 @@ mod tests {
         }
     }
 
+    fn assert_splice_equals_full_encode(p: Params) {
+        let n = p.period_len() * 8 + 1234;
+        let (spliced, repeated) = encode_reporting(&p, 4242, n).unwrap();
+        assert!(repeated, "{p:?}: LAME did not settle");
+        let m = if p.writes_lame_tag() { n } else { n - 1440 };
+        let one = signal::period(4242, p.sample_rate, p.period_len());
+        let (direct, _) = encode_samples(&p, &one, m).unwrap();
+        assert!(
+            spliced == direct,
+            "{p:?}: spliced stream differs from a full encode"
+        );
+    }
+
     #[test]
     fn repeating_frames_gives_the_very_bytes_lame_writes_for_the_whole_recording() {
+        // No tag, tag, VBR, and a rate with a padding cycle.
         for p in [
             params(8000, 16, None),
             params(8000, 32, None),
             params(8000, 16, Some(6)),
-            params(16000, 48, None),
             params(11025, 24, None),
+        ] {
+            assert_splice_equals_full_encode(p);
+        }
+    }
+
+    /// The wider matrix (slow in debug builds):
+    /// `cargo test -p rc-sandbox --lib -- --ignored splice`.
+    #[test]
+    #[ignore]
+    fn splice_matches_a_full_encode_at_wideband_and_music_rates_too() {
+        for p in [
+            params(16000, 32, None),
+            params(16000, 48, None),
             params(22050, 32, None),
             params(44100, 64, None),
+            params(48000, 128, None),
+            params(44100, 64, Some(6)),
+            params(16000, 32, Some(4)),
+            params(8000, 8, None),
         ] {
-            let n = p.period_len() * 8 + 1234;
-            let (spliced, repeated) = encode_reporting(&p, 4242, n).unwrap();
-            assert!(repeated, "{p:?}: LAME did not settle");
-            let m = if p.writes_lame_tag() { n } else { n - 1440 };
-            let one = signal::period(4242, p.sample_rate, p.period_len());
-            let (direct, _) = encode_samples(&p, &one, m).unwrap();
-            assert!(
-                spliced == direct,
-                "{p:?}: spliced stream differs from a full encode"
-            );
+            assert_splice_equals_full_encode(p);
         }
     }
 

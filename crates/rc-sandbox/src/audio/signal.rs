@@ -37,7 +37,8 @@ pub(crate) fn period(marker: u32, sample_rate: u32, len: usize) -> Vec<f32> {
     pcm
 }
 
-/// `n` samples of the recording (the period repeated).
+/// `n` samples of the recording (the period repeated), for tests.
+#[cfg(test)]
 pub(crate) fn samples(marker: u32, sample_rate: u32, n: usize) -> Vec<f32> {
     let one = period(marker, sample_rate, period_len(sample_rate, 1152));
     one.iter().copied().cycle().take(n).collect()
@@ -77,7 +78,7 @@ fn add_tones(pcm: &mut [f32], symbols: &[Symbol], sample_rate: u32) {
 /// syllable, switched on and off in syllables and pauses, all drawn from a
 /// small PRNG seeded by the marker. Zero at both ends of the period so the
 /// repetition has no click.
-fn bed(marker: u32, sample_rate: u32, len: usize) -> Vec<f32> {
+pub(crate) fn bed(marker: u32, sample_rate: u32, len: usize) -> Vec<f32> {
     let sr = f64::from(sample_rate);
     let mut rng = SplitMix::new(u64::from(marker) ^ 0x5EED_CA11_0000_0000);
     let base_f0 = 95.0 + 120.0 * rng.unit();

@@ -11,15 +11,18 @@ pub enum WavEncoding {
     MuLaw,
 }
 
-/// A complete mono WAV file holding `pcm` (samples in [-1, 1]).
-pub(crate) fn write(pcm: &[f32], sample_rate: u32, encoding: WavEncoding) -> Vec<u8> {
+/// A complete mono WAV file of `n` samples: `period` (samples in [-1, 1])
+/// repeated. The period is encoded once and its bytes copied, so an hour
+/// costs little more than the copy.
+pub(crate) fn write(period: &[f32], n: usize, sample_rate: u32, encoding: WavEncoding) -> Vec<u8> {
+    let n = if period.is_empty() { 0 } else { n };
     let (tag, bits, bytes_per_sample): (u16, u16, u32) = match encoding {
         WavEncoding::Pcm16 => (1, 16, 2),
         WavEncoding::MuLaw => (7, 8, 1),
     };
     // Non-PCM formats carry a cbSize field (and, by convention, a fact chunk).
     let extended = encoding != WavEncoding::Pcm16;
-    let data_len = u32::try_from(pcm.len())
+    let data_len = u32::try_from(n)
         .unwrap_or(u32::MAX)
         .saturating_mul(bytes_per_sample);
     let fmt_len: u32 = if extended { 18 } else { 16 };
@@ -29,7 +32,7 @@ pub(crate) fn write(pcm: &[f32], sample_rate: u32, encoding: WavEncoding) -> Vec
         .saturating_add(data_len)
         .saturating_add(pad);
 
-    let mut out = Vec::with_capacity(pcm.len() * bytes_per_sample as usize + 64);
+    let mut out = Vec::with_capacity(n.saturating_mul(bytes_per_sample as usize) + 64);
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&riff_len.to_le_bytes());
     out.extend_from_slice(b"WAVE");
@@ -45,17 +48,22 @@ pub(crate) fn write(pcm: &[f32], sample_rate: u32, encoding: WavEncoding) -> Vec
         out.extend_from_slice(&0u16.to_le_bytes()); // cbSize
         out.extend_from_slice(b"fact");
         out.extend_from_slice(&4u32.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(pcm.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
     }
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
-    match encoding {
-        WavEncoding::Pcm16 => {
-            for s in pcm {
-                out.extend_from_slice(&to_i16(*s).to_le_bytes());
-            }
-        }
-        WavEncoding::MuLaw => out.extend(pcm.iter().map(|s| mulaw(to_i16(*s)))),
+    let block: Vec<u8> = match encoding {
+        WavEncoding::Pcm16 => period
+            .iter()
+            .flat_map(|s| to_i16(*s).to_le_bytes())
+            .collect(),
+        WavEncoding::MuLaw => period.iter().map(|s| mulaw(to_i16(*s))).collect(),
+    };
+    let mut left = n * bytes_per_sample as usize;
+    while left > 0 {
+        let take = left.min(block.len());
+        out.extend_from_slice(&block[..take]);
+        left -= take;
     }
     if pad == 1 {
         out.push(0);
@@ -114,9 +122,19 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_period_is_the_period_written_out_in_full() {
+        let period: Vec<f32> = (0..100).map(|i| (i as f32 / 50.0) - 1.0).collect();
+        let n = 250;
+        let full: Vec<f32> = period.iter().copied().cycle().take(n).collect();
+        for enc in [WavEncoding::Pcm16, WavEncoding::MuLaw] {
+            assert_eq!(write(&period, n, 8000, enc), write(&full, n, 8000, enc));
+        }
+    }
+
+    #[test]
     fn header_sizes_add_up() {
         for enc in [WavEncoding::Pcm16, WavEncoding::MuLaw] {
-            let w = write(&[0.0; 1001], 8000, enc);
+            let w = write(&[0.0; 1001], 1001, 8000, enc);
             let riff = u32::from_le_bytes(w[4..8].try_into().unwrap()) as usize;
             assert_eq!(riff + 8, w.len());
         }
