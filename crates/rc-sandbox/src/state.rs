@@ -42,7 +42,7 @@ impl AppState {
         world: World,
         urls: BaseUrls,
     ) -> AppState {
-        let faults = crate::faults::Faults::new(config.faults.clone());
+        let faults = crate::faults::Faults::with_seed(config.faults.clone(), config.seed);
         let live = crate::control::LiveTraffic::new(config.live_calls_per_minute);
         AppState(Arc::new(Inner {
             config,
