@@ -10,7 +10,9 @@
 //!   `X-Rate-Limit-Limit/-Window` headers of every response; before the first
 //!   response of a group the documented defaults apply (Heavy 10/60 s, Medium
 //!   40, Light 50, Auth 5); a group never heard of is unpaced until its first
-//!   headers arrive.
+//!   headers arrive, and so is a group whose successful responses carry no
+//!   rate headers at all (a server without limits, e.g. the simulator with
+//!   limits off). Limits once learned from headers are kept.
 //! * **Sliding log.** Each send is stamped; a request may go only while fewer
 //!   than `limit` sends fall inside `window + margin` (the margin absorbs the
 //!   delay between our send and the server's count). Once half the budget is
@@ -119,6 +121,8 @@ struct Budget {
     limit: Option<u32>,
     window: Option<Duration>,
     remaining: Option<u32>,
+    /// True once limit/window came from the server's headers (not the docs).
+    confirmed: bool,
     /// Send stamps (real and placeholder), ascending.
     sends: VecDeque<Instant>,
     blocked_until: Option<Instant>,
@@ -134,6 +138,7 @@ impl Budget {
             limit: default.map(|d| d.0),
             window: default.map(|d| d.1),
             remaining: None,
+            confirmed: false,
             sends: VecDeque::new(),
             blocked_until: None,
             requests: 0,
@@ -324,9 +329,23 @@ impl Scheduler {
                 .or_insert_with(|| Budget::new(&group));
             if let Some(l) = h.limit {
                 b.limit = Some(l);
+                b.confirmed = true;
             }
             if let Some(w) = h.window {
                 b.window = Some(w);
+                b.confirmed = true;
+            }
+            if (200..300).contains(&status)
+                && h.limit.is_none()
+                && h.window.is_none()
+                && !b.confirmed
+                && b.limit.is_some()
+            {
+                // A success without rate headers for a group paced only by
+                // the documented defaults: this server does not limit it.
+                tracing::info!(group = %group, "no rate-limit headers on success; group unpaced until headers appear");
+                b.limit = None;
+                b.window = None;
             }
             if h.remaining.is_some() {
                 b.remaining = h.remaining;
@@ -608,6 +627,31 @@ mod tests {
         assert_eq!(Instant::now(), t1);
         let m = metrics_of(&s, "media-download");
         assert_eq!((m.limit, m.requests), (Some(2), 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn documented_defaults_are_dropped_when_successes_carry_no_rate_headers() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &HeaderMap::new());
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            s.acquire(Endpoint::RecordingContent).await;
+        }
+        assert_eq!(Instant::now(), t0, "a server without limits is not paced");
+        assert_eq!(metrics_of(&s, "heavy").limit, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limits_learned_from_headers_survive_a_response_without_headers() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &headers("heavy", 2, 1, 10));
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &HeaderMap::new());
+        let t0 = Instant::now();
+        s.acquire(Endpoint::CallLogList).await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(10));
     }
 
     #[tokio::test(start_paused = true)]
