@@ -1047,3 +1047,59 @@ async fn a_webhook_subscription_is_created_with_its_filters_and_verification_tok
     let call = fake.api_calls()[0].clone();
     assert_eq!(call.method, "POST");
 }
+
+#[tokio::test]
+async fn no_token_or_credential_reaches_the_logs_even_at_trace_level() {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A download cut once (resume), then a revoked token (401 → refresh), then revoke.
+    let fake = Fake::new(content(20_000));
+    let router = Router::new().route(
+        CONTENT_PATH,
+        get(|State(f): State<Arc<Fake>>, h: HeaderMap| async move {
+            let n = f.hits.fetch_add(1, Ordering::SeqCst);
+            content_response(&f, &h, n == 0, true)
+        }),
+    );
+    let base = serve(fake.clone(), router).await;
+    let c = client(&base);
+    let uri = format!("{base}{CONTENT_PATH}");
+    c.download_recording(&uri, &mut Vec::new()).await.unwrap();
+    fake.valid.lock().unwrap().clear();
+    c.download_recording(&uri, &mut Vec::new()).await.unwrap();
+    c.revoke().await.unwrap();
+
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("refreshing the token once"),
+        "logging was captured:\n{logs}"
+    );
+    for secret in [
+        "access-token-number",
+        "refresh-token-number",
+        "test-jwt-credential",
+        CLIENT_SECRET,
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret} leaked into the logs:\n{logs}"
+        );
+    }
+}
