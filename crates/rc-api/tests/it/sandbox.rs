@@ -508,7 +508,7 @@ async fn after_revoking_the_session_the_next_call_signs_in_again() {
 }
 
 #[tokio::test]
-async fn downloads_survive_every_http_fault_with_exact_bytes() {
+async fn downloads_survive_server_errors_cut_bodies_and_revoked_tokens_with_exact_bytes() {
     let sandbox = spawn(|c| {
         c.rate_limits = None;
         c.faults = rc_sandbox::faults::FaultConfig {
@@ -516,6 +516,7 @@ async fn downloads_survive_every_http_fault_with_exact_bytes() {
             http503: 0.1,
             reset_mid_body: 0.3,
             truncated_body: 0.3,
+            revoke_token: 0.2,
             ..Default::default()
         };
     })

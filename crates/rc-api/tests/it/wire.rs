@@ -691,7 +691,7 @@ async fn a_401_mid_run_refreshes_the_token_once_with_the_refresh_grant() {
 }
 
 #[tokio::test]
-async fn a_token_refused_even_after_refresh_is_unauthorized_without_looping() {
+async fn a_token_refused_on_every_retry_is_unauthorized_once_the_attempt_budget_is_spent() {
     let fake = Fake::new(Vec::new());
     let router = Router::new().route(META_PATH, get(|| async { unauthorized() }));
     let base = serve(fake.clone(), router).await;
@@ -703,8 +703,9 @@ async fn a_token_refused_even_after_refresh_is_unauthorized_without_looping() {
         matches!(err, Error::Unauthorized { status: 401, ref code } if code.as_deref() == Some("OAU-213")),
         "{err}"
     );
-    assert_eq!(fake.api_calls().len(), 2, "one retry after one refresh");
-    assert_eq!(fake.grants.lock().unwrap().len(), 2);
+    // One free refresh, then the 4-attempt budget: 5 calls, each with a fresh token.
+    assert_eq!(fake.api_calls().len(), 5);
+    assert_eq!(fake.grants.lock().unwrap().len(), 5);
 }
 
 #[tokio::test]
