@@ -27,7 +27,11 @@ impl std::str::FromStr for Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "[empty]" } else { "[redacted]" })
+        f.write_str(if self.0.is_empty() {
+            "[empty]"
+        } else {
+            "[redacted]"
+        })
     }
 }
 
@@ -35,7 +39,11 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone, Args)]
 pub struct RcArgs {
     /// Platform base URL.
-    #[arg(long, env = "RC_SERVER_URL", default_value = "https://platform.ringcentral.com")]
+    #[arg(
+        long,
+        env = "RC_SERVER_URL",
+        default_value = "https://platform.ringcentral.com"
+    )]
     pub server_url: String,
     /// Media base URL (recording content); defaults to the media host of the platform.
     #[arg(long, env = "RC_MEDIA_URL")]
@@ -44,7 +52,12 @@ pub struct RcArgs {
     #[arg(long, env = "RC_CLIENT_ID", default_value = "")]
     pub client_id: String,
     /// OAuth client secret of the app.
-    #[arg(long, env = "RC_CLIENT_SECRET", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RC_CLIENT_SECRET",
+        default_value = "",
+        hide_env_values = true
+    )]
     pub client_secret: Secret,
     /// The JWT credential of the (admin) user.
     #[arg(long, env = "RC_JWT", default_value = "", hide_env_values = true)]
@@ -55,7 +68,11 @@ pub struct RcArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Folder for the SQLite catalog and the recordings.
-    #[arg(long = "data", env = "CALLVAULT_DATA", default_value = "./callvault-data")]
+    #[arg(
+        long = "data",
+        env = "CALLVAULT_DATA",
+        default_value = "./callvault-data"
+    )]
     pub data_dir: PathBuf,
     /// Catalog URL (`sqlite:…` or `postgres://…`); overrides `--data` for the catalog.
     #[arg(long, env = "CALLVAULT_DATABASE")]
@@ -69,7 +86,10 @@ impl StoreArgs {
     /// The catalog URL in force.
     pub fn database_url(&self) -> String {
         self.database.clone().unwrap_or_else(|| {
-            format!("sqlite:{}?mode=rwc", self.data_dir.join("catalog.sqlite").display())
+            format!(
+                "sqlite:{}?mode=rwc",
+                self.data_dir.join("catalog.sqlite").display()
+            )
         })
     }
 

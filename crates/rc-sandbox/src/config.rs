@@ -30,6 +30,9 @@ pub struct SandboxConfig {
     pub scenario: crate::scenario::ScenarioConfig,
     /// Subscription limits.
     pub subscriptions: crate::subscriptions::SubscriptionConfig,
+    /// Live traffic at startup, in new calls per sandbox minute (0 = none;
+    /// changeable through `POST /sandbox/live`).
+    pub live_calls_per_minute: f64,
     /// Fault injection rates (all zero by default).
     pub faults: crate::faults::FaultConfig,
     /// Where the platform (REST + OAuth) listener binds (`None`: an ephemeral loopback port).
@@ -76,6 +79,7 @@ impl Default for SandboxConfig {
             audio: Default::default(),
             scenario: Default::default(),
             subscriptions: Default::default(),
+            live_calls_per_minute: 0.0,
             faults: Default::default(),
             platform_addr: None,
             media_addr: None,

@@ -91,6 +91,27 @@ struct Cli {
     /// WAV sample encoding: pcm16 (format tag 1) or mulaw (G.711, tag 7).
     #[arg(long, value_enum, default_value_t = WavEncodingArg::Pcm16)]
     wav_encoding: WavEncodingArg,
+    /// Sandbox clock speed (1.0 = real time, 60 = a minute per second).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Live traffic: new calls per sandbox minute (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    live: f64,
+    /// Real-time limit for the webhook validation handshake and each delivery.
+    #[arg(long, default_value_t = 3000)]
+    webhook_timeout_ms: u64,
+    /// Consecutive failed deliveries before a subscription is blacklisted (0 = never).
+    #[arg(long, default_value_t = 3)]
+    blacklist_after: u32,
+    /// Largest subscription `expiresIn` in seconds (larger requests are clamped).
+    #[arg(long, default_value_t = 315_360_000)]
+    max_expires_in: i64,
+    /// Probability that a webhook notification is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_duplicate: f64,
+    /// Probability that a webhook notification is delivered after the next one of its session.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_reorder: f64,
 }
 
 /// `--audio-format` values.
@@ -165,6 +186,13 @@ async fn main() -> anyhow::Result<()> {
             c.scenario = scenario;
             c.audio = audio;
             cli.apply_rest(c);
+            c.speed = cli.speed;
+            c.live_calls_per_minute = cli.live;
+            c.subscriptions.webhook_timeout_ms = cli.webhook_timeout_ms;
+            c.subscriptions.blacklist_after = cli.blacklist_after;
+            c.subscriptions.max_expires_in = cli.max_expires_in;
+            c.faults.webhook_duplicate = cli.webhook_duplicate;
+            c.faults.webhook_reorder = cli.webhook_reorder;
         })
         .spawn()
         .await?;

@@ -69,7 +69,10 @@ impl SandboxBuilder {
         let state = AppState::new(config, clock, world, urls.clone());
 
         let (stop_tx, stop_rx) = watch::channel(false);
+        state.subscriptions().set_shutdown(stop_rx.clone());
         let tasks = vec![
+            tokio::spawn(crate::telephony::run_engine(state.clone(), stop_rx.clone())),
+            tokio::spawn(crate::control::live::run(state.clone(), stop_rx.clone())),
             tokio::spawn(serve(
                 platform,
                 platform_router(state.clone()),
@@ -109,6 +112,7 @@ pub fn platform_router(state: AppState) -> Router {
         .merge(crate::calllog::routes())
         .merge(crate::recordings::platform_routes())
         .merge(crate::subscriptions::routes())
+        .merge(crate::telephony::routes())
         .merge(crate::control::routes())
         .fallback(|| async { ApiError::invalid_uri() })
         .with_state(state)

@@ -21,6 +21,8 @@ struct Inner {
     faults: crate::faults::Faults,
     audio: crate::audio::AudioCache,
     urls: BaseUrls,
+    telephony: crate::telephony::Engine,
+    live: crate::control::LiveTraffic,
 }
 
 /// Where the two listeners are reachable.
@@ -41,6 +43,7 @@ impl AppState {
         urls: BaseUrls,
     ) -> AppState {
         let faults = crate::faults::Faults::new(config.faults.clone());
+        let live = crate::control::LiveTraffic::new(config.live_calls_per_minute);
         AppState(Arc::new(Inner {
             config,
             clock,
@@ -51,6 +54,8 @@ impl AppState {
             faults,
             audio: Default::default(),
             urls,
+            telephony: Default::default(),
+            live,
         }))
     }
 
@@ -97,6 +102,16 @@ impl AppState {
     /// Rendered recording audio.
     pub fn audio(&self) -> &crate::audio::AudioCache {
         &self.0.audio
+    }
+
+    /// The call engine (wake it after adding conversations).
+    pub fn telephony(&self) -> &crate::telephony::Engine {
+        &self.0.telephony
+    }
+
+    /// The live-traffic switch.
+    pub fn live(&self) -> &crate::control::LiveTraffic {
+        &self.0.live
     }
 
     /// The two base URLs.

@@ -9,11 +9,12 @@ use rc_sandbox::model::{
 use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use serde_json::Value;
 
-/// A sandbox with rate limits and faults off and no lags, changed by `f`.
+/// A sandbox with an empty history, rate limits and faults off and no lags, changed by `f`.
 pub async fn spawn(f: impl FnOnce(&mut SandboxConfig)) -> SandboxHandle {
     Sandbox::builder()
         .seed(11)
         .configure(|c| {
+            c.scenario.calls = 0;
             c.rate_limits = None;
             c.call_log_lag = Duration::zero();
             c.recording_lag = Duration::zero();

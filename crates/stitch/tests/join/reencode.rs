@@ -1,0 +1,109 @@
+use std::io::Cursor;
+
+use mp3lame_encoder::Bitrate;
+use stitch::{JoinOptions, JoinPath, Leg, OutputFormat, join};
+
+use crate::helpers::*;
+
+const TONES: [f64; 4] = [440.0, 1000.0, 1750.0, 700.0];
+
+fn mixed_legs() -> Vec<Leg<Cursor<Vec<u8>>>> {
+    let a = mp3(
+        Mp3Spec::cbr(8000, 1, Bitrate::Kbps32),
+        &tone(8000, TONES[0], 2.0),
+    );
+    let b = mp3(
+        Mp3Spec::cbr(16_000, 1, Bitrate::Kbps48),
+        &tone(16_000, TONES[1], 2.0),
+    );
+    let c = mp3(
+        Mp3Spec::cbr(44_100, 2, Bitrate::Kbps64),
+        &tone(44_100, TONES[2], 2.0),
+    );
+    let d = wav_mulaw(8000, &tone(8000, TONES[3], 2.0));
+    [a, b, c, d]
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| Leg::new(format!("r{i}"), format!("Leg {}", i + 1), Cursor::new(f)))
+        .collect()
+}
+
+#[test]
+fn mixed_8k_16k_44k_mp3_and_mulaw_wav_take_the_reencode_path_and_play_in_order() {
+    let mut out = Vec::new();
+    let m = join(mixed_legs(), &JoinOptions::default(), &mut out).unwrap();
+    assert_eq!(m.path, JoinPath::Reencode);
+    assert_eq!(m.sample_rate, 16_000);
+    assert!(m.reason.starts_with("legs differ"), "{}", m.reason);
+    let (pcm, rate) = decode(&out);
+    assert_eq!(rate, 16_000);
+    // 4 legs × 2 s; each MP3 leg decodes to its gapless length, so allow one frame per leg.
+    let secs = pcm.len() as f64 / f64::from(rate);
+    assert!((secs - 8.0).abs() < 4.0 * 1152.0 / 16_000.0, "{secs} s");
+    assert!((m.duration_ms as f64 / 1000.0 - secs).abs() < 0.1);
+    for (i, leg) in m.legs.iter().enumerate() {
+        let mid = (leg.start_ms + leg.end_ms) / 2;
+        assert_eq!(dominant(&pcm, rate, mid, &TONES), TONES[i], "leg {i}");
+    }
+    // The Info frame counts the frames of the re-encoded stream, and chapters are there.
+    let (frames, tag, _) = frames_and_tag(&out);
+    assert_eq!(tag.unwrap().frames, Some(frames as u32));
+    assert_eq!(
+        id3::Tag::read_from2(Cursor::new(&out))
+            .unwrap()
+            .chapters()
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn the_reencode_path_is_deterministic() {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    join(mixed_legs(), &JoinOptions::default(), &mut a).unwrap();
+    join(mixed_legs(), &JoinOptions::default(), &mut b).unwrap();
+    assert!(a == b);
+}
+
+#[test]
+fn wav_output_of_mixed_legs_is_16bit_pcm_at_the_target_rate() {
+    let mut out = Vec::new();
+    let m = join(
+        mixed_legs(),
+        &JoinOptions {
+            format: OutputFormat::Wav,
+            ..Default::default()
+        },
+        &mut out,
+    )
+    .unwrap();
+    let r = hound::WavReader::new(Cursor::new(&out)).unwrap();
+    assert_eq!(r.spec().sample_rate, 16_000);
+    assert_eq!(r.spec().bits_per_sample, 16);
+    let end_ms = m.legs.last().unwrap().end_ms;
+    assert_eq!(
+        u64::from(r.duration()) / 16,
+        end_ms,
+        "WAV length matches the manifest"
+    );
+    assert!(
+        (end_ms as i64 - 8000).abs() < 4 * 72,
+        "{end_ms} ms for 4 × 2 s"
+    );
+}
+
+#[test]
+fn flac_output_is_unsupported_and_says_so() {
+    let err = join(
+        mixed_legs(),
+        &JoinOptions {
+            format: OutputFormat::Flac,
+            ..Default::default()
+        },
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, stitch::Error::Unsupported(_)));
+    assert!(err.to_string().starts_with("flac:"));
+}
