@@ -1,7 +1,7 @@
 //! Against the real simulator (`rc-sandbox`), in-process on loopback.
 //!
-//! The subscription routes of the sandbox are still a stub: that test is
-//! ignored until they land (run it with `-- --include-ignored`).
+//! Every test here runs the client end to end: OAuth, call log, recordings,
+//! rate limits, faults and subscriptions as the simulator serves them.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -567,7 +567,6 @@ async fn webhook_receiver() -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs the sandbox subscription routes (still a stub in main)"]
 async fn a_webhook_subscription_goes_through_its_whole_lifecycle() {
     use rc_api::models::{CreateSubscriptionRequest, SubscriptionStatus};
     let sandbox = spawn(|_| {}).await;
@@ -593,4 +592,141 @@ async fn a_webhook_subscription_goes_through_its_whole_lifecycle() {
     client.delete_subscription(&created.id).await.unwrap();
     let err = client.get_subscription(&created.id).await.unwrap_err();
     assert!(matches!(err, Error::Gone { .. }), "{err}");
+}
+
+/// Deliveries seen by [`recording_receiver`]: (`Verification-Token` header, body).
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, String)>>>;
+
+/// A WebHook receiver that answers the handshake and keeps every delivery.
+async fn recording_receiver() -> (String, Deliveries) {
+    use axum::http::HeaderMap;
+    let seen: Deliveries = Default::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |h: HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let mut out = HeaderMap::new();
+                if let Some(v) = h.get("validation-token") {
+                    out.insert("validation-token", v.clone());
+                } else {
+                    let token = h
+                        .get("verification-token")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    kept.lock().unwrap().push((token, body));
+                }
+                (out, "")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), seen)
+}
+
+#[tokio::test]
+async fn telephony_notifications_delivered_by_the_sandbox_parse_into_the_models() {
+    use rc_api::models::{
+        CreateSubscriptionRequest, PartyStatusCode, TelephonySessionNotification,
+    };
+    let sandbox = spawn(|_| {}).await;
+    let client = client_for(&sandbox);
+    let (address, deliveries) = recording_receiver().await;
+    let req = CreateSubscriptionRequest::webhook(
+        vec!["/restapi/v1.0/account/~/telephony/sessions".into()],
+        address,
+        Some(rc_api::Secret::new("verification-token-0123")),
+        None,
+    );
+    client.create_subscription(&req).await.unwrap();
+
+    // A blind transfer in progress, then time passes until it is over.
+    let now = sandbox.state().clock().now();
+    let (index, tsid, recordings): (usize, String, BTreeSet<String>) = {
+        let mut world = sandbox.state().world_mut();
+        let conv = world
+            .add(script(
+                now - chrono::Duration::seconds(5),
+                vec![
+                    segment(0, 40, true, Handoff::BlindTransfer),
+                    segment(1, 40, true, Handoff::HangUp),
+                ],
+            ))
+            .unwrap();
+        (
+            conv.index,
+            conv.sessions[0].telephony_session_id.clone(),
+            conv.ordered_recordings().map(|r| r.id.clone()).collect(),
+        )
+    };
+    // Announce it live (as the control API does), then let time pass.
+    sandbox.state().telephony().conversation_added(index, now);
+    sandbox
+        .state()
+        .clock()
+        .advance(chrono::Duration::minutes(3));
+
+    // Wait (with a deadline) for the final hang-up to be delivered.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let events: Vec<TelephonySessionNotification> = loop {
+        let parsed: Vec<TelephonySessionNotification> = deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, body)| serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
+            .collect();
+        let over = parsed
+            .iter()
+            .filter(|n| n.body.telephony_session_id.as_str() == tsid)
+            .any(|n| {
+                n.body.parties.iter().any(|p| {
+                    p.extension_id.is_none()
+                        && p.status
+                            .as_ref()
+                            .is_some_and(|s| s.code == PartyStatusCode::Disconnected)
+                })
+            });
+        if over {
+            break parsed;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no final hang-up delivered: {parsed:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    assert!(
+        deliveries
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(token, _)| token.as_deref() == Some("verification-token-0123")),
+        "every delivery carries our Verification-Token"
+    );
+    let ours: Vec<_> = events
+        .iter()
+        .filter(|n| n.body.telephony_session_id.as_str() == tsid)
+        .collect();
+    let mut seqs: Vec<i64> = ours.iter().filter_map(|n| n.body.sequence).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert!(seqs.len() >= 4, "{seqs:?}");
+    let named: BTreeSet<String> = ours
+        .iter()
+        .flat_map(|n| n.body.parties.iter())
+        .flat_map(|p| p.recordings.iter())
+        .map(|r| r.id.as_str().to_owned())
+        .collect();
+    assert_eq!(named, recordings, "events name the call-log recording ids");
+    assert!(ours.iter().any(|n| n.body.parties.iter().any(|p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| s.reason == Some(rc_api::models::PartyStatusReason::BlindTransfer))
+    })));
 }
