@@ -32,6 +32,9 @@ use crate::secret::Secret;
 
 /// Longest lead time for a proactive refresh.
 const MAX_REFRESH_LEAD: Duration = Duration::from_secs(300);
+/// Lifetimes from the server are clamped to this (untrusted numbers must not
+/// overflow `Instant` arithmetic; real ones are at most 30 days).
+const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// The access token to put on one request, and which grant produced it.
 #[derive(Debug, Clone)]
@@ -286,7 +289,7 @@ fn parse_token(bytes: &[u8], secrets: &[&Secret]) -> Result<TokenSet> {
         });
     }
     let now = Instant::now();
-    let lifetime = Duration::from_secs(info.expires_in);
+    let lifetime = Duration::from_secs(info.expires_in).min(MAX_LIFETIME);
     let lead = (lifetime / 10).min(MAX_REFRESH_LEAD);
     Ok(TokenSet {
         access: info.access_token,
@@ -295,7 +298,7 @@ fn parse_token(bytes: &[u8], secrets: &[&Secret]) -> Result<TokenSet> {
         refresh: info.refresh_token.filter(|r| !r.is_empty()),
         refresh_expires_at: info
             .refresh_token_expires_in
-            .map(|s| now + Duration::from_secs(s)),
+            .map(|s| now + Duration::from_secs(s).min(MAX_LIFETIME)),
         owner_id: info.owner_id,
     })
 }

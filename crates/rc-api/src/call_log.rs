@@ -59,6 +59,29 @@ impl CallLogQuery {
         }
     }
 
+    /// Splits `[from, to]` into consecutive windows of at most `span` (oldest
+    /// first), so that each page walk stays bounded however long the backfill.
+    /// Adjacent windows share their boundary instant: a record starting
+    /// exactly there may be listed twice, so callers upsert by record id.
+    /// A non-positive `span` yields the whole range as one window.
+    pub fn windows(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        span: chrono::Duration,
+    ) -> Vec<CallLogQuery> {
+        if span <= chrono::Duration::zero() || to <= from {
+            return vec![CallLogQuery::new(from, to)];
+        }
+        let mut out = Vec::new();
+        let mut start = from;
+        while start < to {
+            let end = start.checked_add_signed(span).unwrap_or(to).min(to);
+            out.push(CallLogQuery::new(start, end));
+            start = end;
+        }
+        out
+    }
+
     /// `…/restapi/v1.0/account/~/call-log?…` on `platform`.
     pub(crate) fn url(&self, platform: &Url, per_page: u32) -> Result<Url> {
         let mut url = platform
@@ -268,6 +291,27 @@ impl RcClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_range_is_split_into_bounded_adjacent_windows() {
+        let from = DateTime::parse_from_rfc3339("2026-08-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let to = from + chrono::Duration::hours(50);
+        let w = CallLogQuery::windows(from, to, chrono::Duration::days(1));
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0].date_from, from);
+        assert_eq!(w[0].date_to, w[1].date_from);
+        assert_eq!(w[2].date_to, to);
+        assert!(
+            w.iter()
+                .all(|q| q.date_to - q.date_from <= chrono::Duration::days(1))
+        );
+        assert_eq!(
+            CallLogQuery::windows(from, to, chrono::Duration::zero()).len(),
+            1
+        );
+    }
 
     #[test]
     fn the_query_always_carries_an_explicit_window_and_detailed_view() {

@@ -162,7 +162,9 @@ impl RcClient {
     }
 
     /// Runs one API call to completion: retries transport errors, 5xx and
-    /// 429 within the retry policy, refreshes the token once on 401.
+    /// 429 within the retry policy; on 401 drops the token and retries with a
+    /// fresh one (the first time without counting an attempt, then within the
+    /// attempt budget, so a session revoked mid-run does not fail the call).
     pub(crate) async fn execute(&self, spec: &RequestSpec, map: StatusMap) -> Result<Response> {
         let mut attempts = 0u32;
         let mut refreshed = false;
@@ -176,11 +178,26 @@ impl RcClient {
                 .await
             {
                 Ok(resp) => return Ok(resp),
-                Err(Failure::Unauthorized { .. }) if !refreshed => {
-                    tracing::info!(path = spec.url.path(), "401: refreshing the token once");
-                    refreshed = true;
-                    attempts -= 1;
+                Err(Failure::Unauthorized { status, code }) => {
+                    // The token was refused: drop it so the next attempt gets a
+                    // fresh grant. The first refresh is free; later ones (a
+                    // session revoked again mid-run) spend the attempt budget.
                     self.inner.auth.invalidate(bearer.generation).await;
+                    if !refreshed {
+                        tracing::info!(path = spec.url.path(), "401: refreshing the token once");
+                        refreshed = true;
+                        attempts -= 1;
+                        continue;
+                    }
+                    if !self.inner.core.retry.allows_another(attempts) {
+                        return Err(Error::Unauthorized { status, code });
+                    }
+                    tracing::info!(
+                        path = spec.url.path(),
+                        attempt = attempts,
+                        "401 again with a fresh token; retrying"
+                    );
+                    tokio::time::sleep(self.inner.core.retry.backoff(attempts)).await;
                     continue;
                 }
                 Err(f) => f,

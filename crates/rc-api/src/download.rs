@@ -262,7 +262,7 @@ impl RcClient {
             }
             p.hasher.update(data);
             sink.write_all(data).await.map_err(Error::Sink)?;
-            p.written += len;
+            p.written = p.written.saturating_add(len);
         }
         if skip > 0 {
             return Ok(BodyEnd::Interrupted(Error::Transport {

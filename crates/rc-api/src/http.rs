@@ -150,6 +150,7 @@ impl HttpCore {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
+                self.scheduler.failed(&permit);
                 tracing::debug!(method = %spec.method, path = spec.url.path(), error = %error_chain(&e), "request failed");
                 return Err(if e.is_builder() {
                     Failure::Fatal(Error::Invalid {

@@ -15,7 +15,9 @@
 //!   jittered backoff for resets, 5xx and 429 ([`RetryPolicy`]).
 //! - Call log: [`RcClient::list_company_call_log`] yields pages of
 //!   [`models::CallLogRecord`] for a [`CallLogQuery`] (explicit window,
-//!   Detailed view, `perPage` 1000, `nextPage` validated).
+//!   Detailed view, `perPage` 1000, `nextPage` validated);
+//!   [`CallLogQuery::windows`] cuts a long backfill into bounded windows;
+//!   [`RcClient::call_log_by_session`] gathers one telephony session's records.
 //! - Recordings: [`RcClient::download_recording`] streams into any
 //!   `AsyncWrite`, checks `Content-Length`, hashes SHA-256, resumes with
 //!   `Range`; [`RcClient::recording_metadata`].

@@ -1,6 +1,6 @@
 //! WebHook subscriptions (API.md §6): create, get, list, update, renew, delete.
-//! A 404 on an existing id is [`Error::Gone`]: the subscription must be
-//! recreated.
+//! A 404 on a subscription id is [`Error::Gone`]: the subscription must be
+//! recreated. (Create and list map statuses plainly.)
 
 use reqwest::Method;
 
@@ -31,7 +31,7 @@ impl RcClient {
             )
         }
         .with_json_body(to_json(request)?);
-        self.execute_json(&spec, StatusMap::Subscription, "subscription")
+        self.execute_json(&spec, StatusMap::Plain, "subscription")
             .await
     }
 
@@ -45,7 +45,7 @@ impl RcClient {
     /// `GET /restapi/v1.0/subscription`: this user's and app's subscriptions.
     pub async fn list_subscriptions(&self) -> Result<SubscriptionList> {
         let spec = RequestSpec::get(self.core().platform_url(BASE)?, Endpoint::SubscriptionList);
-        self.execute_json(&spec, StatusMap::Subscription, "subscription list")
+        self.execute_json(&spec, StatusMap::Plain, "subscription list")
             .await
     }
 

@@ -71,3 +71,24 @@ impl ApiErrorBody {
             .is_some_and(|m| m.contains(&bracketed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_is_found_by_name_or_in_brackets_in_the_message() {
+        let by_name: ApiErrorBody = serde_json::from_str(
+            r#"{"errors":[{"errorCode":"CMN-101","message":"x","parameterName":"perPage"}]}"#,
+        )
+        .unwrap();
+        assert!(by_name.mentions_parameter("perPage"));
+        let by_text: ApiErrorBody = serde_json::from_str(
+            r#"{"errors":[{"errorCode":"CMN-101","message":"Parameter [view] value is invalid."}]}"#,
+        )
+        .unwrap();
+        assert!(by_text.mentions_parameter("view"));
+        assert!(!by_text.mentions_parameter("perPage"));
+        assert_eq!(by_text.code(), Some("CMN-101"));
+    }
+}

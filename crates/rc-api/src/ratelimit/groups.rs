@@ -106,6 +106,10 @@ impl Endpoint {
     }
 }
 
+/// Longest window or `Retry-After` believed from a header: larger values are
+/// clamped (a hostile or broken header must not overflow time arithmetic).
+pub const MAX_HEADER_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 /// The `X-Rate-Limit-*` headers of one response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateHeaders {
@@ -115,9 +119,9 @@ pub struct RateHeaders {
     pub limit: Option<u32>,
     /// `X-Rate-Limit-Remaining`.
     pub remaining: Option<u32>,
-    /// `X-Rate-Limit-Window` (seconds).
+    /// `X-Rate-Limit-Window` (seconds, at most [`MAX_HEADER_DURATION`]).
     pub window: Option<Duration>,
-    /// `Retry-After` (seconds form only).
+    /// `Retry-After` (seconds form only, at most [`MAX_HEADER_DURATION`]).
     pub retry_after: Option<Duration>,
 }
 
@@ -132,8 +136,9 @@ impl RateHeaders {
             remaining: number("x-rate-limit-remaining").and_then(|n| u32::try_from(n).ok()),
             window: number("x-rate-limit-window")
                 .filter(|&n| n > 0)
-                .map(Duration::from_secs),
-            retry_after: number("retry-after").map(Duration::from_secs),
+                .map(|n| Duration::from_secs(n).min(MAX_HEADER_DURATION)),
+            retry_after: number("retry-after")
+                .map(|n| Duration::from_secs(n).min(MAX_HEADER_DURATION)),
         }
     }
 }
@@ -170,6 +175,19 @@ mod tests {
         assert_eq!(r.remaining, Some(7));
         assert_eq!(r.window, Some(Duration::from_secs(60)));
         assert_eq!(r.retry_after, None);
+    }
+
+    #[test]
+    fn absurd_durations_are_clamped_instead_of_overflowing() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            "X-Rate-Limit-Window",
+            "18446744073709551615".parse().unwrap(),
+        );
+        h.insert("Retry-After", "18446744073709551615".parse().unwrap());
+        let r = RateHeaders::parse(&h);
+        assert_eq!(r.window, Some(MAX_HEADER_DURATION));
+        assert_eq!(r.retry_after, Some(MAX_HEADER_DURATION));
     }
 
     #[test]

@@ -4,5 +4,5 @@
 mod groups;
 mod scheduler;
 
-pub use groups::{Endpoint, RateGroup, RateHeaders};
+pub use groups::{Endpoint, MAX_HEADER_DURATION, RateGroup, RateHeaders};
 pub use scheduler::{GroupMetrics, Permit, Scheduler, SchedulerConfig};

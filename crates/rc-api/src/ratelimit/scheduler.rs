@@ -10,12 +10,16 @@
 //!   `X-Rate-Limit-Limit/-Window` headers of every response; before the first
 //!   response of a group the documented defaults apply (Heavy 10/60 s, Medium
 //!   40, Light 50, Auth 5); a group never heard of is unpaced until its first
-//!   headers arrive.
-//! * **Sliding log.** Each send is stamped; a request may go only while fewer
-//!   than `limit` sends fall inside `window + margin` (the margin absorbs the
-//!   delay between our send and the server's count). Once half the budget is
-//!   used, sends are also spread `window / limit` apart, so the window is used
-//!   evenly instead of in bursts.
+//!   headers arrive, and so is a group whose successful responses carry no
+//!   rate headers at all (a server without limits, e.g. the simulator with
+//!   limits off). Limits once learned from headers are kept.
+//! * **Sliding log.** Each send is stamped when it leaves and re-stamped when
+//!   its response (or its failure) arrives: the server counted it somewhere in
+//!   between, so expiring our copy `window + margin` after the *later* stamp is
+//!   safe whatever the latency. A request may go only while fewer than `limit`
+//!   stamps fall inside that window. Once half the budget is used, sends are
+//!   also spread `window / limit` apart, so the window is used evenly instead
+//!   of in bursts.
 //! * **Foreign usage.** If `X-Rate-Limit-Remaining` says more requests were
 //!   counted than this process sent (another process, a previous run), the gap
 //!   is filled with placeholder stamps, so `Remaining` reaching 0 makes us wait
@@ -55,8 +59,8 @@ pub struct SchedulerConfig {
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
-            margin_fraction: 0.02,
-            min_margin: Duration::from_millis(15),
+            margin_fraction: 0.01,
+            min_margin: Duration::from_millis(10),
             spread: true,
             fallback_penalty: Duration::from_secs(30),
         }
@@ -119,6 +123,8 @@ struct Budget {
     limit: Option<u32>,
     window: Option<Duration>,
     remaining: Option<u32>,
+    /// True once limit/window came from the server's headers (not the docs).
+    confirmed: bool,
     /// Send stamps (real and placeholder), ascending.
     sends: VecDeque<Instant>,
     blocked_until: Option<Instant>,
@@ -134,6 +140,7 @@ impl Budget {
             limit: default.map(|d| d.0),
             window: default.map(|d| d.1),
             remaining: None,
+            confirmed: false,
             sends: VecDeque::new(),
             blocked_until: None,
             requests: 0,
@@ -189,6 +196,14 @@ impl Budget {
     fn insert_sorted(&mut self, t: Instant) {
         let at = self.sends.partition_point(|&s| s <= t);
         self.sends.insert(at, t);
+    }
+
+    /// Moves one stamp `from` → `to` (no-op if it already expired).
+    fn restamp(&mut self, from: Instant, to: Instant) {
+        if let Some(pos) = self.sends.iter().position(|&t| t == from) {
+            self.sends.remove(pos);
+            self.insert_sorted(to);
+        }
     }
 }
 
@@ -314,9 +329,11 @@ impl Scheduler {
                     .budgets
                     .entry(named.clone())
                     .or_insert_with(|| Budget::new(&named));
-                b.insert_sorted(permit.sent_at);
+                b.insert_sorted(now);
                 b.requests += 1;
                 group = named;
+            } else if let Some(b) = st.budgets.get_mut(&group) {
+                b.restamp(permit.sent_at, now);
             }
             let b = st
                 .budgets
@@ -324,9 +341,23 @@ impl Scheduler {
                 .or_insert_with(|| Budget::new(&group));
             if let Some(l) = h.limit {
                 b.limit = Some(l);
+                b.confirmed = true;
             }
             if let Some(w) = h.window {
                 b.window = Some(w);
+                b.confirmed = true;
+            }
+            if (200..300).contains(&status)
+                && h.limit.is_none()
+                && h.window.is_none()
+                && !b.confirmed
+                && b.limit.is_some()
+            {
+                // A success without rate headers for a group paced only by
+                // the documented defaults: this server does not limit it.
+                tracing::info!(group = %group, "no rate-limit headers on success; group unpaced until headers appear");
+                b.limit = None;
+                b.window = None;
             }
             if h.remaining.is_some() {
                 b.remaining = h.remaining;
@@ -357,6 +388,19 @@ impl Scheduler {
         }
         self.inner.changed.notify_waiters();
         penalty
+    }
+
+    /// A request that got no response (connection error, timeout): the
+    /// server may have counted it as late as now, so its stamp moves to now.
+    pub fn failed(&self, permit: &Permit) {
+        let now = Instant::now();
+        {
+            let mut st = self.lock();
+            if let Some(b) = st.budgets.get_mut(&permit.group) {
+                b.restamp(permit.sent_at, now);
+            }
+        }
+        self.inner.changed.notify_waiters();
     }
 
     /// Per-group figures, sorted by group name.
@@ -470,6 +514,30 @@ mod tests {
             span <= Duration::from_millis(8_300),
             "pacing wastes budget: {span:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_send_counts_from_its_response_so_latency_cannot_squeeze_the_window() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::CallLogList).await;
+        let t_sent = Instant::now();
+        // The response takes 3 s to arrive (the server counted it in between).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        s.observe(&p, 200, &headers("heavy", 1, 0, 10));
+        s.acquire(Endpoint::CallLogList).await;
+        assert!(Instant::now() - t_sent >= Duration::from_millis(13_010));
+
+        let p = s.acquire(Endpoint::SubscriptionGet).await;
+        let t_sent = Instant::now();
+        let mut h = headers("light", 1, 0, 5);
+        h.remove("x-rate-limit-remaining");
+        s.observe(&p, 200, &h);
+        let p = s.acquire(Endpoint::SubscriptionGet).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        s.failed(&p); // connection reset after 2 s
+        s.acquire(Endpoint::SubscriptionGet).await;
+        // Second send at +5.01 s, failed at +7.01 s, so the next one waits until +12.02 s.
+        assert!(Instant::now() - t_sent >= Duration::from_millis(12_020));
     }
 
     #[tokio::test(start_paused = true)]
@@ -608,6 +676,31 @@ mod tests {
         assert_eq!(Instant::now(), t1);
         let m = metrics_of(&s, "media-download");
         assert_eq!((m.limit, m.requests), (Some(2), 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn documented_defaults_are_dropped_when_successes_carry_no_rate_headers() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &HeaderMap::new());
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            s.acquire(Endpoint::RecordingContent).await;
+        }
+        assert_eq!(Instant::now(), t0, "a server without limits is not paced");
+        assert_eq!(metrics_of(&s, "heavy").limit, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limits_learned_from_headers_survive_a_response_without_headers() {
+        let s = Scheduler::new(exact());
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &headers("heavy", 2, 1, 10));
+        let p = s.acquire(Endpoint::CallLogList).await;
+        s.observe(&p, 200, &HeaderMap::new());
+        let t0 = Instant::now();
+        s.acquire(Endpoint::CallLogList).await;
+        assert!(Instant::now() - t0 >= Duration::from_secs(10));
     }
 
     #[tokio::test(start_paused = true)]

@@ -691,7 +691,7 @@ async fn a_401_mid_run_refreshes_the_token_once_with_the_refresh_grant() {
 }
 
 #[tokio::test]
-async fn a_token_refused_even_after_refresh_is_unauthorized_without_looping() {
+async fn a_token_refused_on_every_retry_is_unauthorized_once_the_attempt_budget_is_spent() {
     let fake = Fake::new(Vec::new());
     let router = Router::new().route(META_PATH, get(|| async { unauthorized() }));
     let base = serve(fake.clone(), router).await;
@@ -703,8 +703,9 @@ async fn a_token_refused_even_after_refresh_is_unauthorized_without_looping() {
         matches!(err, Error::Unauthorized { status: 401, ref code } if code.as_deref() == Some("OAU-213")),
         "{err}"
     );
-    assert_eq!(fake.api_calls().len(), 2, "one retry after one refresh");
-    assert_eq!(fake.grants.lock().unwrap().len(), 2);
+    // One free refresh, then the 4-attempt budget: 5 calls, each with a fresh token.
+    assert_eq!(fake.api_calls().len(), 5);
+    assert_eq!(fake.grants.lock().unwrap().len(), 5);
 }
 
 #[tokio::test]
@@ -1046,4 +1047,60 @@ async fn a_webhook_subscription_is_created_with_its_filters_and_verification_tok
     assert!(sent.get("expiresIn").is_none());
     let call = fake.api_calls()[0].clone();
     assert_eq!(call.method, "POST");
+}
+
+#[tokio::test]
+async fn no_token_or_credential_reaches_the_logs_even_at_trace_level() {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // A download cut once (resume), then a revoked token (401 → refresh), then revoke.
+    let fake = Fake::new(content(20_000));
+    let router = Router::new().route(
+        CONTENT_PATH,
+        get(|State(f): State<Arc<Fake>>, h: HeaderMap| async move {
+            let n = f.hits.fetch_add(1, Ordering::SeqCst);
+            content_response(&f, &h, n == 0, true)
+        }),
+    );
+    let base = serve(fake.clone(), router).await;
+    let c = client(&base);
+    let uri = format!("{base}{CONTENT_PATH}");
+    c.download_recording(&uri, &mut Vec::new()).await.unwrap();
+    fake.valid.lock().unwrap().clear();
+    c.download_recording(&uri, &mut Vec::new()).await.unwrap();
+    c.revoke().await.unwrap();
+
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("refreshing the token once"),
+        "logging was captured:\n{logs}"
+    );
+    for secret in [
+        "access-token-number",
+        "refresh-token-number",
+        "test-jwt-credential",
+        CLIENT_SECRET,
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "{secret} leaked into the logs:\n{logs}"
+        );
+    }
 }
