@@ -7,6 +7,7 @@
 mod app;
 mod commands;
 mod configuration;
+mod stitching;
 mod sync;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Command {
     Sync(commands::sync::SyncArgs),
     /// Join local recordings into one file with a chapter per leg.
     Join(commands::join::JoinArgs),
+    /// Stitch the legs of a conversation (or `--all`) from the catalog into one file.
+    Stitch(commands::stitch::StitchArgs),
 }
 
 #[tokio::main]
@@ -52,6 +55,9 @@ async fn main() -> std::process::ExitCode {
             Err(e) => Err(e),
         },
         Command::Join(args) => commands::join::run(args),
+        Command::Stitch(args) => commands::stitch::run(&args)
+            .await
+            .and_then(|o| commands::stitch::print(&o, args.json)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

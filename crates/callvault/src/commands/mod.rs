@@ -2,4 +2,5 @@
 
 pub mod demo;
 pub mod join;
+pub mod stitch;
 pub mod sync;
