@@ -123,8 +123,8 @@ pub async fn from_call_log(
             ),
             None => (Utc::now() - Duration::days(UNDATED_DAYS), Utc::now()),
         };
-        let tsid = rc_api::ids::TelephonySessionId::parse(s.as_str())
-            .context("telephony session id")?;
+        let tsid =
+            rc_api::ids::TelephonySessionId::parse(s.as_str()).context("telephony session id")?;
         let records = client
             .call_log_by_session(&tsid, from, to)
             .await
@@ -141,7 +141,11 @@ pub async fn from_call_log(
 
 /// Breadth-first over sessions linked by transfers; sessions end up ordered
 /// by their earliest record.
-async fn walk<F, Fut>(start: &TelephonySessionId, follow: bool, fetch: F) -> anyhow::Result<Gathered>
+async fn walk<F, Fut>(
+    start: &TelephonySessionId,
+    follow: bool,
+    fetch: F,
+) -> anyhow::Result<Gathered>
 where
     F: Fn(TelephonySessionId) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Vec<CallLogRecord>>>,

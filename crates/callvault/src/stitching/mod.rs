@@ -111,6 +111,10 @@ pub struct Stitcher {
 
 impl Stitcher {
     /// Stitches the conversation of telephony session `session`.
+    ///
+    /// RingCentral is asked (when configured) only if the catalog lacks the
+    /// session, one of its recordings, or — by a hole between its legs —
+    /// a leg without a recording, which the sync does not list.
     pub async fn stitch_session(
         &self,
         session: &TelephonySessionId,
@@ -120,7 +124,8 @@ impl Stitcher {
             gather::from_catalog(&self.catalog, session, options.follow_transfers).await?;
         let mut legs = plan::order_legs(&gathered.records, &gathered.sessions);
         let pending = self.pending(&legs).await?;
-        if gathered.records.is_empty() || !pending.is_empty() {
+        let incomplete = plan::looks_incomplete(&gathered.records);
+        if gathered.records.is_empty() || !pending.is_empty() || incomplete {
             if let Some(client) = self.client()? {
                 tracing::info!(session = %session, "reading the call log and fetching recordings");
                 gathered = gather::from_call_log(
@@ -132,6 +137,12 @@ impl Stitcher {
                 .await?;
                 self.download(&client, options.max_wait_secs).await?;
                 legs = plan::order_legs(&gathered.records, &gathered.sessions);
+            } else if incomplete && !gathered.records.is_empty() {
+                tracing::warn!(
+                    session = %session,
+                    "the catalog may lack unrecorded legs and RingCentral is not configured; \
+                     stitching what the catalog has"
+                );
             } else if gathered.records.is_empty() {
                 anyhow::bail!(
                     "session {session} is not in the catalog and RingCentral is not configured \
@@ -180,7 +191,12 @@ impl Stitcher {
                     let reason = format!("{e:#}");
                     tracing::error!(conversation = %id, %reason, "stitch failed");
                     self.catalog
-                        .set_conversation_state(&id, ConversationState::Waiting, Some(&reason), None)
+                        .set_conversation_state(
+                            &id,
+                            ConversationState::Waiting,
+                            Some(&reason),
+                            None,
+                        )
                         .await?;
                     outcomes.push(Outcome::Waiting {
                         conversation: id.as_str().to_owned(),
@@ -376,15 +392,16 @@ impl Stitcher {
             &mut report,
         )
         .await?;
-        tracing::info!(stored = report.stored, failed = report.failed, "downloads done");
+        tracing::info!(
+            stored = report.stored,
+            failed = report.failed,
+            "downloads done"
+        );
         Ok(())
     }
 }
 
 /// States `--all` looks at.
 fn todo(state: ConversationState) -> bool {
-    matches!(
-        state,
-        ConversationState::Ended | ConversationState::Waiting
-    )
+    matches!(state, ConversationState::Ended | ConversationState::Waiting)
 }

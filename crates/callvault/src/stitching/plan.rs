@@ -120,6 +120,39 @@ pub fn order_legs(records: &[CallLogRecord], sessions: &[String]) -> Vec<Planned
     legs
 }
 
+/// Longest silence between one leg's end and the next one's start that
+/// still counts as a hand-over (ringing of the next extension).
+pub const HANDOVER_GAP_SECS: i64 = 2;
+
+/// Whether the records look like only part of the conversation: the sync
+/// stores only recorded calls (`recordingType=All`), so a leg without a
+/// recording shows as a hole between two legs, or as a first leg that was
+/// itself handed over (`legType: TransferCall`).
+pub fn looks_incomplete(records: &[CallLogRecord]) -> bool {
+    let mut sorted: Vec<&CallLogRecord> = records.iter().collect();
+    sorted.sort_by_key(|r| r.start_time);
+    let handed_over_first = sorted.first().is_some_and(|r| {
+        r.legs.iter().any(|l| {
+            l.master
+                && l.leg_type
+                    .as_ref()
+                    .is_some_and(|t| t.as_str() == "TransferCall")
+        })
+    });
+    let mut latest_end: Option<DateTime<Utc>> = None;
+    let mut hole = false;
+    for r in &sorted {
+        if let Some(end) = latest_end
+            && r.start_time - end > chrono::Duration::seconds(HANDOVER_GAP_SECS)
+        {
+            hole = true;
+        }
+        let end = crate::sync::ledger::call_end(r);
+        latest_end = Some(latest_end.map_or(end, |e| e.max(end)));
+    }
+    handed_over_first || hole
+}
+
 /// `FROM → TO (ext X)` of a record; the extension is the company side's.
 fn describe(rec: &CallLogRecord) -> String {
     let from = party(rec.from.as_ref());
@@ -201,9 +234,22 @@ mod tests {
     }
 
     #[test]
+    fn a_hole_between_legs_or_a_handed_over_first_leg_marks_the_records_incomplete() {
+        let a = record("a", "s-1", "2026-11-01T10:00:00Z", Some("1"));
+        let b = record("b", "s-1", "2026-11-01T10:00:41Z", Some("2"));
+        let c = record("c", "s-1", "2026-11-01T10:02:00Z", Some("3"));
+        assert!(!looks_incomplete(&[a.clone(), b.clone()]));
+        assert!(looks_incomplete(&[a, c]));
+        let mut v = serde_json::to_value(b).unwrap();
+        v["legs"] = serde_json::json!([{"legType": "TransferCall", "master": true}]);
+        let b: CallLogRecord = serde_json::from_value(v).unwrap();
+        assert!(looks_incomplete(&[b]));
+    }
+
+    #[test]
     fn transfer_links_are_read_from_the_record_and_its_legs() {
-        let mut v = serde_json::to_value(record("a", "s-1", "2026-11-01T10:00:00Z", Some("1")))
-            .unwrap();
+        let mut v =
+            serde_json::to_value(record("a", "s-1", "2026-11-01T10:00:00Z", Some("1"))).unwrap();
         v["transferTarget"] = serde_json::json!({"telephonySessionId": "s-2"});
         v["legs"] = serde_json::json!([{"transferee": {"telephonySessionId": "s-0"}},
                                        {"transferTarget": {"telephonySessionId": "s-2"}}]);

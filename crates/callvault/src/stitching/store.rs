@@ -67,15 +67,17 @@ pub async fn stitch_and_store(
         join.title = Some(format!("Conversation {conversation}"));
     }
     let joined_path = out_path.clone();
-    let manifest = tokio::task::spawn_blocking(move || {
-        stitch::join_to_path(inputs, &joined_path, &join)
-    })
-    .await
-    .context("the joiner panicked")?
-    .with_context(|| format!("joining the legs of conversation {conversation}"))?;
+    let manifest =
+        tokio::task::spawn_blocking(move || stitch::join_to_path(inputs, &joined_path, &join))
+            .await
+            .context("the joiner panicked")?
+            .with_context(|| format!("joining the legs of conversation {conversation}"))?;
 
     let ext = BlobExt::for_audio_content_type(&manifest.content_type).with_context(|| {
-        format!("the joiner produced {:?}, which the vault does not store", manifest.content_type)
+        format!(
+            "the joiner produced {:?}, which the vault does not store",
+            manifest.content_type
+        )
     })?;
     let key = layout.conversation(start, conversation, ext);
     let blob = blobs
