@@ -140,3 +140,42 @@ pub fn print(outcomes: &[Outcome], json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: StitchArgs,
+    }
+
+    #[test]
+    fn a_session_or_all_is_required_and_output_goes_with_one_session_only() {
+        assert!(Cli::try_parse_from(["stitch"]).is_err());
+        assert!(Cli::try_parse_from(["stitch", "s-1", "--all"]).is_err());
+        assert!(Cli::try_parse_from(["stitch", "--all", "-o", "x.mp3"]).is_err());
+        let cli = Cli::try_parse_from([
+            "stitch",
+            "s-1",
+            "-o",
+            "x.mp3",
+            "--gaps",
+            "real",
+            "--gap-cap-secs",
+            "5",
+            "--no-follow-transfers",
+            "--format",
+            "wav",
+        ])
+        .unwrap();
+        let o = cli.args.options();
+        assert_eq!(o.join.gaps, stitch::Gaps::Real { cap_ms: 5000 });
+        assert_eq!(o.join.format, stitch::OutputFormat::Wav);
+        assert!(!o.follow_transfers);
+        assert_eq!(o.output.as_deref(), Some(std::path::Path::new("x.mp3")));
+    }
+}
