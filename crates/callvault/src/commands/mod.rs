@@ -3,3 +3,6 @@
 pub mod demo;
 pub mod join;
 pub mod sync;
+pub mod ls;
+pub mod status;
+pub mod verify;
