@@ -4,12 +4,7 @@
 //! (back up recordings), `join` (the joiner on local files). Each command
 //! lives in `commands/`; the backup machinery in `sync/`.
 
-mod app;
-mod commands;
-mod configuration;
-mod stitching;
-mod sync;
-
+use callvault::commands;
 use clap::{Parser, Subcommand};
 
 /// Back up, stitch and play RingCentral call recordings.
@@ -30,6 +25,12 @@ enum Command {
     Join(commands::join::JoinArgs),
     /// Stitch the legs of a conversation (or `--all`) from the catalog into one file.
     Stitch(commands::stitch::StitchArgs),
+    /// Counts by state, the last sync, and failures with their reasons.
+    Status(commands::status::StatusArgs),
+    /// Conversations with their recordings, states and storage keys.
+    Ls(commands::ls::LsArgs),
+    /// Re-hash every stored recording against the catalog.
+    Verify(commands::verify::VerifyArgs),
 }
 
 #[tokio::main]
@@ -58,6 +59,21 @@ async fn main() -> std::process::ExitCode {
         Command::Stitch(args) => commands::stitch::run(&args)
             .await
             .and_then(|o| commands::stitch::print(&o, args.json)),
+        Command::Status(args) => commands::status::run(&args)
+            .await
+            .and_then(|s| commands::status::print(&s, args.json)),
+        Command::Ls(args) => commands::ls::run(&args)
+            .await
+            .and_then(|l| commands::ls::print(&l, args.json)),
+        Command::Verify(args) => commands::verify::run(&args).await.and_then(|report| {
+            let clean = commands::verify::print_report(&report, args.json)?;
+            anyhow::ensure!(
+                clean,
+                "{} stored recordings are missing or altered",
+                report.problems.len()
+            );
+            Ok(())
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

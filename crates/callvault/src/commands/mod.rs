@@ -4,3 +4,6 @@ pub mod demo;
 pub mod join;
 pub mod stitch;
 pub mod sync;
+pub mod ls;
+pub mod status;
+pub mod verify;
