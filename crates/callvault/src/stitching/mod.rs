@@ -56,7 +56,11 @@ impl Default for StitchOptions {
 
 /// What stitching one conversation came to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase", tag = "outcome")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "outcome"
+)]
 pub enum Outcome {
     /// Joined and stored; the conversation is `stitched`.
     Stitched {
