@@ -6,6 +6,7 @@
 //! * [`gather`] reads the call-log records of a conversation: from the
 //!   catalog, or from the company call log when the catalog lacks them.
 //! * [`plan`] orders the records into legs (`startTime`, missing legs kept).
+//! * [`job`] runs a stitch as a queue job (kind `stitch`) for workers.
 //! * [`store`] fetches the legs' blobs, joins, and writes the stitched file,
 //!   its manifest and its WebVTT chapters to the blob store.
 //!
@@ -13,6 +14,7 @@
 //! of its recordings: a conversation already in the vault stitches offline.
 
 pub mod gather;
+pub mod job;
 pub mod plan;
 pub mod store;
 #[cfg(test)]

@@ -539,3 +539,70 @@ async fn stitch_all_joins_every_multi_leg_conversation_leaves_singles_single_and
         "{again:?}"
     );
 }
+
+#[tokio::test]
+async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_missing() {
+    let sandbox = sandbox(AudioFormat::Wav).await;
+    let now = sandbox.state().clock().now();
+    let (sessions, truth, recs) = add(
+        &sandbox,
+        now - chrono::Duration::hours(3),
+        vec![
+            seg(0, 31, Handoff::BlindTransfer),
+            seg(1, 31, Handoff::HangUp),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&sandbox, dir.path()).await;
+    sandbox.shutdown().await;
+    let s = stitcher(dir.path(), None).await;
+    listed_only(&s, "s-waiting-2", now - chrono::Duration::hours(1)).await;
+
+    let ready = vault::ConversationId::from(TelephonySessionId::parse(&sessions[0]).unwrap());
+    let waiting = vault::ConversationId::parse("s-waiting-2").unwrap();
+    let ready_job = super::job::enqueue(&s.catalog, &ready).await.unwrap().id();
+    let waiting_job = super::job::enqueue(&s.catalog, &waiting)
+        .await
+        .unwrap()
+        .id();
+    assert_eq!(
+        super::job::enqueue(&s.catalog, &ready).await.unwrap().id(),
+        ready_job
+    );
+
+    for _ in 0..2 {
+        let job = s
+            .catalog
+            .claim(
+                "test",
+                &[super::job::STITCH_JOB],
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        s.run_job(&job, &StitchOptions::default()).await.unwrap();
+    }
+    let done = s.catalog.job(ready_job).await.unwrap().unwrap();
+    assert_eq!(done.state, vault::JobState::Done);
+    let row = s.catalog.conversation(&ready).await.unwrap().unwrap();
+    check_audio(&s, row.stitched_key.unwrap().as_str(), &truth, &recs).await;
+    let slept = s.catalog.job(waiting_job).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            slept.state,
+            vault::JobState::Queued | vault::JobState::Retry
+        ),
+        "{slept:?}"
+    );
+    assert!(slept.run_at > Utc::now() + chrono::Duration::minutes(5));
+    assert_eq!(
+        s.catalog
+            .conversation(&waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        ConversationState::Waiting
+    );
+}
