@@ -2,8 +2,8 @@
 
 pub mod demo;
 pub mod join;
-pub mod stitch;
-pub mod sync;
 pub mod ls;
 pub mod status;
+pub mod stitch;
+pub mod sync;
 pub mod verify;

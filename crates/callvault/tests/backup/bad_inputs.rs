@@ -53,8 +53,16 @@ async fn assert_only_victim_failed(app: &TestApp, victim: &RecordingId, words: &
     let counts = catalog.recording_counts().await.unwrap();
     assert_eq!(counts.stored, truth.present.len() as u64 - 1);
     assert_eq!(counts.failed, 1);
-    for (id, sha) in truth.present.iter().filter(|(id, _)| *id != victim.as_str()) {
-        let rec = catalog.recording(&RecordingId::parse(id).unwrap()).await.unwrap().unwrap();
+    for (id, sha) in truth
+        .present
+        .iter()
+        .filter(|(id, _)| *id != victim.as_str())
+    {
+        let rec = catalog
+            .recording(&RecordingId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(rec.sha256.map(|s| s.to_hex()).as_ref(), Some(sha), "{id}");
     }
     let blobs = app.blobs().list(None).await.unwrap();
