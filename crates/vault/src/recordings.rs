@@ -1,0 +1,462 @@
+//! Recordings: what RingCentral holds, and how far we are with our copy.
+//!
+//! States: `listed` → `stored` (verified), or `not_ready` (try again at
+//! `next_attempt_at`, counted from the call's end by the caller), `gone`
+//! (deleted or purged at the source) or `failed` (needs a person). No
+//! transition ever leaves `stored`: every marking statement is guarded by
+//! `state <> 'stored'`, so a late or duplicate worker cannot undo a copy.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{Catalog, sql, with_pool};
+use crate::digest::Sha256Digest;
+use crate::error::CatalogError;
+use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
+use crate::key::StorageKey;
+use crate::time::{from_ms, from_opt_ms, to_ms};
+
+/// Where a recording stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingState {
+    /// Known from the call log or a webhook; not yet copied.
+    Listed,
+    /// Copied, with size and sha256 known.
+    Stored,
+    /// RingCentral does not serve it yet; try again later.
+    NotReady,
+    /// Deleted or purged at the source; nothing more to do.
+    Gone,
+    /// Failed for a reason a person must look at.
+    Failed,
+}
+
+impl RecordingState {
+    /// The value in the `state` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingState::Listed => "listed",
+            RecordingState::Stored => "stored",
+            RecordingState::NotReady => "not_ready",
+            RecordingState::Gone => "gone",
+            RecordingState::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "listed" => RecordingState::Listed,
+            "stored" => RecordingState::Stored,
+            "not_ready" => RecordingState::NotReady,
+            "gone" => RecordingState::Gone,
+            "failed" => RecordingState::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Every state, for reports.
+    pub const ALL: [RecordingState; 5] = [
+        RecordingState::Listed,
+        RecordingState::Stored,
+        RecordingState::NotReady,
+        RecordingState::Gone,
+        RecordingState::Failed,
+    ];
+}
+
+/// A recording as listed by RingCentral, for [`Catalog::upsert_recording`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecording {
+    /// `recording.id`.
+    pub id: RecordingId,
+    /// The call record that carries it.
+    pub call_record_id: Option<CallRecordId>,
+    /// Its telephony session.
+    pub telephony_session_id: Option<TelephonySessionId>,
+    /// `recording.contentUri`.
+    pub content_uri: Option<String>,
+    /// `recording.contentType`, if the listing had one.
+    pub content_type: Option<String>,
+    /// When the call started (dates the storage key).
+    pub call_start_time: DateTime<Utc>,
+    /// When the call ended (not-ready retries count from here).
+    pub call_end_time: Option<DateTime<Utc>>,
+}
+
+/// A recording row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// `recording.id`.
+    pub id: RecordingId,
+    /// The call record that carries it.
+    pub call_record_id: Option<CallRecordId>,
+    /// Its telephony session.
+    pub telephony_session_id: Option<TelephonySessionId>,
+    /// Where RingCentral serves it.
+    pub content_uri: Option<String>,
+    /// Where we stand.
+    pub state: RecordingState,
+    /// `Content-Type` (from the listing, then from the download).
+    pub content_type: Option<String>,
+    /// Stored size in bytes.
+    pub size: Option<u64>,
+    /// Stored sha256.
+    pub sha256: Option<Sha256Digest>,
+    /// Where the blob is.
+    pub storage_key: Option<StorageKey>,
+    /// Failed or not-ready tries so far.
+    pub attempts: u32,
+    /// The last reason it was not stored.
+    pub last_error: Option<String>,
+    /// When a `not_ready` recording is due again.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the call started.
+    pub call_start_time: Option<DateTime<Utc>>,
+    /// When the call ended.
+    pub call_end_time: Option<DateTime<Utc>>,
+    /// When it became `stored`.
+    pub stored_at: Option<DateTime<Utc>>,
+    /// First seen (database clock).
+    pub created_at: DateTime<Utc>,
+    /// Last change (database clock).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Recording counts per state, for `status` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RecordingCounts {
+    /// `listed`.
+    pub listed: u64,
+    /// `stored`.
+    pub stored: u64,
+    /// `not_ready`.
+    pub not_ready: u64,
+    /// `gone`.
+    pub gone: u64,
+    /// `failed`.
+    pub failed: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordingSql {
+    id: String,
+    call_record_id: Option<String>,
+    telephony_session_id: Option<String>,
+    content_uri: Option<String>,
+    state: String,
+    content_type: Option<String>,
+    size_bytes: Option<i64>,
+    sha256: Option<String>,
+    storage_key: Option<String>,
+    attempts: i64,
+    last_error: Option<String>,
+    next_attempt_at: Option<i64>,
+    call_start_time: Option<i64>,
+    call_end_time: Option<i64>,
+    stored_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const TABLE: &str = "recordings";
+const COLUMNS: &str = "id, call_record_id, telephony_session_id, content_uri, state, content_type, size_bytes, sha256, storage_key, attempts, last_error, next_attempt_at, call_start_time, call_end_time, stored_at, created_at, updated_at";
+
+fn corrupt(what: impl std::fmt::Display) -> CatalogError {
+    CatalogError::CorruptRow {
+        table: TABLE,
+        what: what.to_string(),
+    }
+}
+
+impl TryFrom<RecordingSql> for Recording {
+    type Error = CatalogError;
+    fn try_from(r: RecordingSql) -> Result<Self, CatalogError> {
+        Ok(Recording {
+            id: RecordingId::parse(&r.id).map_err(corrupt)?,
+            call_record_id: r
+                .call_record_id
+                .as_deref()
+                .map(CallRecordId::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            telephony_session_id: r
+                .telephony_session_id
+                .as_deref()
+                .map(TelephonySessionId::parse)
+                .transpose()
+                .map_err(corrupt)?,
+            content_uri: r.content_uri,
+            state: RecordingState::parse(&r.state)
+                .ok_or_else(|| corrupt(format!("unknown state {:?}", r.state)))?,
+            content_type: r.content_type,
+            size: r
+                .size_bytes
+                .map(u64::try_from)
+                .transpose()
+                .map_err(corrupt)?,
+            sha256: r
+                .sha256
+                .as_deref()
+                .map(Sha256Digest::parse_hex)
+                .transpose()
+                .map_err(corrupt)?,
+            storage_key: r
+                .storage_key
+                .as_deref()
+                .map(StorageKey::from_stored)
+                .transpose()
+                .map_err(corrupt)?,
+            attempts: u32::try_from(r.attempts).map_err(corrupt)?,
+            last_error: r.last_error,
+            next_attempt_at: from_opt_ms(TABLE, r.next_attempt_at)?,
+            call_start_time: from_opt_ms(TABLE, r.call_start_time)?,
+            call_end_time: from_opt_ms(TABLE, r.call_end_time)?,
+            stored_at: from_opt_ms(TABLE, r.stored_at)?,
+            created_at: from_ms(TABLE, r.created_at)?,
+            updated_at: from_ms(TABLE, r.updated_at)?,
+        })
+    }
+}
+
+fn to_recordings(rows: Vec<RecordingSql>) -> Result<Vec<Recording>, CatalogError> {
+    rows.into_iter().map(Recording::try_from).collect()
+}
+
+impl Catalog {
+    /// Records that a recording exists. New rows start `listed`; a known row
+    /// has its listing facts refreshed (absent facts keep their old value) and
+    /// keeps its state. Returns whether the row was new.
+    pub async fn upsert_recording(&self, rec: &NewRecording) -> Result<bool, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let mut tx = pool.begin().await?;
+            let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
+                "INSERT INTO recordings (id, call_record_id, telephony_session_id, content_uri,
+                    content_type, call_start_time, call_end_time, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, {now}, {now})
+                 ON CONFLICT (id) DO NOTHING RETURNING id"))
+                .bind(rec.id.as_str())
+                .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
+                .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
+                .bind(rec.content_uri.as_deref())
+                .bind(rec.content_type.as_deref())
+                .bind(to_ms(rec.call_start_time))
+                .bind(rec.call_end_time.map(to_ms))
+                .fetch_optional(&mut *tx)
+                .await?;
+            if inserted.is_none() {
+                sqlx::query(sql!(backend,
+                    "UPDATE recordings SET call_record_id = COALESCE($2, call_record_id),
+                        telephony_session_id = COALESCE($3, telephony_session_id),
+                        content_uri = COALESCE($4, content_uri),
+                        content_type = CASE WHEN state = 'stored' THEN content_type
+                                            ELSE COALESCE($5, content_type) END,
+                        call_start_time = $6,
+                        call_end_time = COALESCE($7, call_end_time),
+                        updated_at = {now}
+                     WHERE id = $1"))
+                    .bind(rec.id.as_str())
+                    .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
+                    .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
+                    .bind(rec.content_uri.as_deref())
+                    .bind(rec.content_type.as_deref())
+                    .bind(to_ms(rec.call_start_time))
+                    .bind(rec.call_end_time.map(to_ms))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(inserted.is_some())
+        })
+    }
+
+    /// One recording, if known.
+    pub async fn recording(&self, id: &RecordingId) -> Result<Option<Recording>, CatalogError> {
+        let row: Option<RecordingSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM recordings WHERE id = $1")))
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(Recording::try_from).transpose()
+    }
+
+    /// The recordings of one telephony session, oldest call first.
+    pub async fn recordings_for_session(
+        &self,
+        session: &TelephonySessionId,
+    ) -> Result<Vec<Recording>, CatalogError> {
+        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM recordings WHERE telephony_session_id = $1
+                 ORDER BY call_start_time, id")))
+                .bind(session.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        to_recordings(rows)
+    }
+
+    /// Up to `limit` recordings that should be downloaded now: every `listed`
+    /// one and every `not_ready` one whose time has come (database clock),
+    /// oldest call first (retention drops the oldest first).
+    pub async fn recordings_to_download(&self, limit: u32) -> Result<Vec<Recording>, CatalogError> {
+        let rows: Vec<RecordingSql> = with_pool!(self, pool, backend => {
+            let text = match backend {
+                crate::db::Backend::Sqlite => format!(
+                    "SELECT {COLUMNS} FROM recordings
+                     WHERE state = 'listed' OR (state = 'not_ready' AND next_attempt_at <= {})
+                     ORDER BY call_start_time, id LIMIT $1", crate::db::SQLITE_NOW),
+                crate::db::Backend::Postgres => format!(
+                    "SELECT {COLUMNS} FROM recordings
+                     WHERE state = 'listed' OR (state = 'not_ready' AND next_attempt_at <= {})
+                     ORDER BY call_start_time, id LIMIT $1", crate::db::PG_NOW),
+            };
+            sqlx::query_as(sqlx::AssertSqlSafe(text))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        to_recordings(rows)
+    }
+
+    /// Stored recordings in id order after `after`, for `verify` to page through.
+    pub async fn stored_recordings(
+        &self,
+        after: Option<&RecordingId>,
+        limit: u32,
+    ) -> Result<Vec<Recording>, CatalogError> {
+        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM recordings WHERE state = 'stored' AND ($1 IS NULL OR id > $1)
+                 ORDER BY id LIMIT $2")))
+                .bind(after.map(|a| a.as_str()))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        to_recordings(rows)
+    }
+
+    /// Marks a recording `stored` once its blob exists and its hash is known.
+    /// Returns `false` when it was already stored (the first copy wins) or is
+    /// unknown.
+    pub async fn mark_recording_stored(
+        &self,
+        id: &RecordingId,
+        key: &StorageKey,
+        sha256: &Sha256Digest,
+        size: u64,
+        content_type: &str,
+    ) -> Result<bool, CatalogError> {
+        let size = i64::try_from(size).map_err(|_| CatalogError::OutOfRange {
+            column: "size_bytes",
+        })?;
+        let done = with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE recordings SET state = 'stored', storage_key = $2, sha256 = $3,
+                    size_bytes = $4, content_type = $5, last_error = NULL, next_attempt_at = NULL,
+                    stored_at = {now}, updated_at = {now}
+                 WHERE id = $1 AND state <> 'stored'"))
+                .bind(id.as_str())
+                .bind(key.as_str())
+                .bind(sha256.to_hex())
+                .bind(size)
+                .bind(content_type)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Marks a recording `not_ready`, due again at `next_at`; counts an attempt.
+    pub async fn mark_recording_not_ready(
+        &self,
+        id: &RecordingId,
+        next_at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool, CatalogError> {
+        self.mark_recording(id, RecordingState::NotReady, Some(next_at), reason)
+            .await
+    }
+
+    /// Marks a recording `gone` (deleted or purged at the source).
+    pub async fn mark_recording_gone(
+        &self,
+        id: &RecordingId,
+        reason: &str,
+    ) -> Result<bool, CatalogError> {
+        self.mark_recording(id, RecordingState::Gone, None, reason)
+            .await
+    }
+
+    /// Marks a recording `failed`, for a person to look at.
+    pub async fn mark_recording_failed(
+        &self,
+        id: &RecordingId,
+        reason: &str,
+    ) -> Result<bool, CatalogError> {
+        self.mark_recording(id, RecordingState::Failed, None, reason)
+            .await
+    }
+
+    /// Puts a `failed` or `gone` recording back to `listed` (a person's retry).
+    pub async fn relist_recording(&self, id: &RecordingId) -> Result<bool, CatalogError> {
+        let done = with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE recordings SET state = 'listed', next_attempt_at = NULL, updated_at = {now}
+                 WHERE id = $1 AND state IN ('failed', 'gone')"))
+                .bind(id.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    async fn mark_recording(
+        &self,
+        id: &RecordingId,
+        state: RecordingState,
+        next_at: Option<DateTime<Utc>>,
+        reason: &str,
+    ) -> Result<bool, CatalogError> {
+        let done = with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE recordings SET state = $2, next_attempt_at = $3, last_error = $4,
+                    attempts = attempts + 1, updated_at = {now}
+                 WHERE id = $1 AND state <> 'stored'"))
+                .bind(id.as_str())
+                .bind(state.as_str())
+                .bind(next_at.map(to_ms))
+                .bind(reason)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// How many recordings are in each state.
+    pub async fn recording_counts(&self) -> Result<RecordingCounts, CatalogError> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool, _b => {
+            sqlx::query_as("SELECT state, COUNT(*) FROM recordings GROUP BY state")
+                .fetch_all(pool)
+                .await?
+        });
+        let mut counts = RecordingCounts::default();
+        for (state, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match RecordingState::parse(&state) {
+                Some(RecordingState::Listed) => counts.listed = n,
+                Some(RecordingState::Stored) => counts.stored = n,
+                Some(RecordingState::NotReady) => counts.not_ready = n,
+                Some(RecordingState::Gone) => counts.gone = n,
+                Some(RecordingState::Failed) => counts.failed = n,
+                None => return Err(corrupt(format!("unknown state {state:?}"))),
+            }
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,248 @@
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+use vault::{
+    ArrivedBy, BlobExt, CallRecordId, CallRecordRow, CallSearch, Catalog, ConversationId,
+    ConversationState, ConversationUpsert, LegRow, NewRecording, RecordingId, RecordingState,
+    Sha256Digest, Source, StorageKey, TelephonySessionId,
+};
+
+use crate::helpers::on_both_backends;
+
+fn t(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, h, m, 0).unwrap()
+}
+
+fn rid(s: &str) -> RecordingId {
+    RecordingId::parse(s).unwrap()
+}
+
+fn tsid(s: &str) -> TelephonySessionId {
+    TelephonySessionId::parse(s).unwrap()
+}
+
+fn record(id: &str, start: DateTime<Utc>, ext: &str, from: &str, to: &str) -> CallRecordRow {
+    CallRecordRow {
+        id: CallRecordId::parse(id).unwrap(),
+        telephony_session_id: Some(tsid(&format!("s-{id}"))),
+        session_id: Some(format!("9{id}")),
+        start_time: start,
+        duration_ms: Some(30_000),
+        direction: Some("Inbound".into()),
+        from_number: Some(from.into()),
+        from_name: Some("Caller".into()),
+        to_number: Some(to.into()),
+        to_name: None,
+        extension_id: Some(ext.into()),
+        raw: json!({"id": id, "unknownField": [1, 2, 3]}),
+        legs: vec![
+            LegRow {
+                index: 0,
+                leg_type: Some("Accept".into()),
+                telephony_session_id: Some(tsid(&format!("s-{id}"))),
+                recording_id: Some(rid(&format!("r{id}"))),
+                start_time: Some(start),
+                duration_ms: Some(10_000),
+                direction: Some("Inbound".into()),
+                from_number: Some(from.into()),
+                to_number: Some(to.into()),
+                extension_id: Some(ext.into()),
+                master: true,
+            },
+            LegRow {
+                index: 1,
+                leg_type: Some("SomethingNew".into()),
+                telephony_session_id: None,
+                recording_id: None,
+                start_time: None,
+                duration_ms: None,
+                direction: None,
+                from_number: None,
+                to_number: None,
+                extension_id: None,
+                master: false,
+            },
+        ],
+    }
+}
+
+fn listed(id: &str, session: &str, start: DateTime<Utc>) -> NewRecording {
+    NewRecording {
+        id: rid(id),
+        call_record_id: None,
+        telephony_session_id: Some(tsid(session)),
+        content_uri: Some(format!("https://media.example/recording/{id}/content")),
+        content_type: Some("audio/mpeg".into()),
+        call_start_time: start,
+        call_end_time: Some(start + Duration::seconds(30)),
+    }
+}
+
+async fn reopen(url: &str) -> Catalog {
+    Catalog::open(url).await.unwrap()
+}
+
+on_both_backends! {
+    async fn migrations_run_twice_harmlessly(db) {
+        db.catalog.migrate().await.unwrap();
+        let again = reopen(&db.url).await;
+        again.migrate().await.unwrap();
+        again.set_watermark("w", t(1, 0)).await.unwrap();
+        assert_eq!(db.catalog.watermark("w").await.unwrap(), Some(t(1, 0)));
+        again.close().await;
+    }
+
+    async fn a_call_record_upsert_is_idempotent_and_remembers_every_source(db) {
+        let c = &db.catalog;
+        let mut r = record("1001", t(9, 0), "ext1", "+15550001", "+15550002");
+        assert!(c.upsert_call_record(&r, Source::Sync).await.unwrap());
+        assert!(!c.upsert_call_record(&r, Source::Sync).await.unwrap());
+        let stored = c.call_record(&r.id).await.unwrap().unwrap();
+        assert_eq!(stored.arrived_by, ArrivedBy::Sync);
+        assert_eq!(stored.start_time, t(9, 0));
+        assert_eq!(c.legs(&r.id).await.unwrap(), r.legs);
+        assert_eq!(c.call_record_raw(&r.id).await.unwrap().unwrap(), r.raw);
+
+        r.legs.truncate(1);
+        r.duration_ms = Some(31_000);
+        assert!(!c.upsert_call_record(&r, Source::Webhook).await.unwrap());
+        let stored = c.call_record(&r.id).await.unwrap().unwrap();
+        assert_eq!(stored.arrived_by, ArrivedBy::Both);
+        assert_eq!(stored.duration_ms, Some(31_000));
+        assert_eq!(c.legs(&r.id).await.unwrap().len(), 1);
+        assert!(c.call_record(&CallRecordId::parse("nope").unwrap()).await.unwrap().is_none());
+    }
+
+    async fn a_recording_moves_through_its_states_and_never_leaves_stored(db) {
+        let c = &db.catalog;
+        let now = c.now().await.unwrap();
+        assert!(c.upsert_recording(&listed("r1", "s-a", t(8, 0))).await.unwrap());
+        assert!(!c.upsert_recording(&listed("r1", "s-a", t(8, 0))).await.unwrap());
+        assert!(c.upsert_recording(&listed("r2", "s-a", t(8, 5))).await.unwrap());
+        let due: Vec<_> = c.recordings_to_download(10).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(due, vec![rid("r1"), rid("r2")]);
+
+        // Not ready: hidden until its time comes, then due again.
+        assert!(c.mark_recording_not_ready(&rid("r1"), now + Duration::hours(1), "404 CMN-102").await.unwrap());
+        let due: Vec<_> = c.recordings_to_download(10).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(due, vec![rid("r2")]);
+        assert!(c.mark_recording_not_ready(&rid("r1"), now - Duration::seconds(1), "404 again").await.unwrap());
+        let r1 = c.recording(&rid("r1")).await.unwrap().unwrap();
+        assert_eq!((r1.state, r1.attempts), (RecordingState::NotReady, 2));
+        assert_eq!(r1.last_error.as_deref(), Some("404 again"));
+        assert_eq!(c.recordings_to_download(10).await.unwrap().len(), 2);
+
+        // Stored: recorded once; later markings are refused.
+        let key = StorageKey::for_recording(t(8, 0), &tsid("s-a"), &rid("r1"), BlobExt::Mp3);
+        let sha = Sha256Digest::of(b"audio");
+        assert!(c.mark_recording_stored(&rid("r1"), &key, &sha, 5, "audio/mpeg").await.unwrap());
+        assert!(!c.mark_recording_stored(&rid("r1"), &key, &Sha256Digest::of(b"other"), 6, "audio/mpeg").await.unwrap());
+        assert!(!c.mark_recording_gone(&rid("r1"), "late 404").await.unwrap());
+        assert!(!c.mark_recording_failed(&rid("r1"), "late error").await.unwrap());
+        assert!(!c.relist_recording(&rid("r1")).await.unwrap());
+        let r1 = c.recording(&rid("r1")).await.unwrap().unwrap();
+        assert_eq!(r1.state, RecordingState::Stored);
+        assert_eq!((r1.size, r1.sha256, r1.storage_key), (Some(5), Some(sha), Some(key)));
+        assert!(r1.stored_at.is_some() && r1.next_attempt_at.is_none());
+        // A re-listing keeps the state.
+        c.upsert_recording(&listed("r1", "s-a", t(8, 0))).await.unwrap();
+        assert_eq!(c.recording(&rid("r1")).await.unwrap().unwrap().state, RecordingState::Stored);
+
+        // Gone and failed, and a person's retry.
+        assert!(c.mark_recording_gone(&rid("r2"), "404 CMN-102 purged").await.unwrap());
+        assert!(c.recordings_to_download(10).await.unwrap().is_empty());
+        assert!(c.upsert_recording(&listed("r3", "s-b", t(7, 0))).await.unwrap());
+        assert!(c.mark_recording_failed(&rid("r3"), "not audio: text/html").await.unwrap());
+        let counts = c.recording_counts().await.unwrap();
+        assert_eq!((counts.stored, counts.gone, counts.failed, counts.listed), (1, 1, 1, 0));
+        assert!(c.relist_recording(&rid("r3")).await.unwrap());
+        assert_eq!(c.recordings_to_download(10).await.unwrap()[0].id, rid("r3"));
+
+        let session: Vec<_> = c.recordings_for_session(&tsid("s-a")).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(session, vec![rid("r1"), rid("r2")]);
+        let stored: Vec<_> = c.stored_recordings(None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(stored, vec![rid("r1")]);
+        assert!(c.stored_recordings(Some(&rid("r1")), 10).await.unwrap().is_empty());
+    }
+
+    async fn watermarks_are_kept_to_the_millisecond_and_only_advance_forwards(db) {
+        let c = &db.catalog;
+        assert_eq!(c.watermark("calllog").await.unwrap(), None);
+        let at = t(10, 0) + Duration::milliseconds(123);
+        assert!(c.advance_watermark("calllog", at).await.unwrap());
+        assert_eq!(c.watermark("calllog").await.unwrap(), Some(at));
+        assert!(!c.advance_watermark("calllog", t(9, 0)).await.unwrap());
+        assert_eq!(c.watermark("calllog").await.unwrap(), Some(at));
+        assert!(c.advance_watermark("calllog", t(11, 0)).await.unwrap());
+        c.set_watermark("calllog", t(8, 0)).await.unwrap();
+        assert_eq!(c.watermark("calllog").await.unwrap(), Some(t(8, 0)));
+        assert_eq!(c.watermark("other").await.unwrap(), None);
+    }
+
+    async fn search_filters_by_time_extension_and_number_and_pages(db) {
+        let c = &db.catalog;
+        let rows = [
+            record("1", t(8, 0), "ext1", "+15551230001", "+15559990000"),
+            record("2", t(9, 0), "ext1", "+15551230002", "+15559990000"),
+            record("3", t(10, 0), "ext2", "+15551230003", "+1555%_0000"),
+            record("4", t(11, 0), "ext2", "+15554440004", "+15559990000"),
+            record("5", t(12, 0), "ext1", "+15554440005", "+15551230009"),
+        ];
+        for r in &rows {
+            c.upsert_call_record(r, Source::Sync).await.unwrap();
+        }
+        let ids = |v: Vec<vault::CallRecord>| v.into_iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(c.search_calls(&CallSearch::default()).await.unwrap()), ["5", "4", "3", "2", "1"]);
+        let range = CallSearch { from: Some(t(9, 0)), to: Some(t(11, 0)), ..Default::default() };
+        assert_eq!(ids(c.search_calls(&range).await.unwrap()), ["3", "2"]);
+        let ext = CallSearch { extension_id: Some("ext2".into()), ..Default::default() };
+        assert_eq!(ids(c.search_calls(&ext).await.unwrap()), ["4", "3"]);
+        let number = CallSearch { number_contains: Some("5123".into()), ..Default::default() };
+        assert_eq!(ids(c.search_calls(&number).await.unwrap()), ["5", "3", "2", "1"]);
+        let literal = CallSearch { number_contains: Some("%_".into()), ..Default::default() };
+        assert_eq!(ids(c.search_calls(&literal).await.unwrap()), ["3"]);
+        let page2 = CallSearch { limit: 2, offset: 2, ..Default::default() };
+        assert_eq!(ids(c.search_calls(&page2).await.unwrap()), ["3", "2"]);
+    }
+
+    async fn conversations_join_sessions_and_record_how_they_arrived(db) {
+        let c = &db.catalog;
+        let a = ConversationId::parse("s-a").unwrap();
+        let b = ConversationId::parse("s-b").unwrap();
+        let up = |id: &ConversationId, sessions: Vec<TelephonySessionId>, source| ConversationUpsert {
+            id: id.clone(),
+            sessions,
+            initial_state: ConversationState::Live,
+            started_at: Some(t(9, 0)),
+            source,
+        };
+        assert!(c.upsert_conversation(&up(&a, vec![tsid("s-a")], Source::Webhook)).await.unwrap());
+        assert!(!c.upsert_conversation(&up(&a, vec![tsid("s-a")], Source::Webhook)).await.unwrap());
+        assert_eq!(c.conversation(&a).await.unwrap().unwrap().arrived_by, ArrivedBy::Webhook);
+        c.upsert_conversation(&up(&a, vec![tsid("s-a")], Source::Sync)).await.unwrap();
+        assert_eq!(c.conversation(&a).await.unwrap().unwrap().arrived_by, ArrivedBy::Both);
+
+        // An attended transfer: s-b first looked like its own conversation.
+        c.upsert_conversation(&up(&b, vec![tsid("s-b")], Source::Webhook)).await.unwrap();
+        c.attach_session(&a, &tsid("s-b"), 1).await.unwrap();
+        assert_eq!(c.conversation_for_session(&tsid("s-b")).await.unwrap(), Some(a.clone()));
+        assert!(c.conversation(&b).await.unwrap().is_none(), "the emptied conversation is gone");
+        assert_eq!(c.conversation(&a).await.unwrap().unwrap().sessions, vec![tsid("s-a"), tsid("s-b")]);
+
+        assert!(c.set_conversation_state(&a, ConversationState::Waiting, None, Some(t(9, 5))).await.unwrap());
+        let key = StorageKey::for_conversation(t(9, 0), &a, BlobExt::Mp3);
+        let manifest = json!({"legs": ["r1", "r2"], "method": "frames"});
+        assert!(c.mark_conversation_stitched(&a, &key, &Sha256Digest::of(b"x"), &manifest).await.unwrap());
+        let conv = c.conversation(&a).await.unwrap().unwrap();
+        assert_eq!(conv.state, ConversationState::Stitched);
+        assert_eq!(conv.ended_at, Some(t(9, 5)));
+        assert_eq!((conv.stitched_key, conv.manifest), (Some(key), Some(manifest)));
+
+        let lone = ConversationId::parse("s-c").unwrap();
+        c.upsert_conversation(&up(&lone, vec![tsid("s-c")], Source::Sync)).await.unwrap();
+        c.set_conversation_state(&lone, ConversationState::Incomplete, Some("recording never appeared"), None).await.unwrap();
+        let incomplete = c.list_conversations(Some(ConversationState::Incomplete), 10, 0).await.unwrap();
+        assert_eq!(incomplete.len(), 1);
+        assert_eq!(incomplete[0].reason.as_deref(), Some("recording never appeared"));
+        assert_eq!(c.list_conversations(None, 10, 0).await.unwrap().len(), 2);
+    }
+}

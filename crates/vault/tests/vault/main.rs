@@ -1,0 +1,16 @@
+//! The vault's integration tests: one binary, one module per capability.
+//! Catalog and queue tests run on a real SQLite file and, when
+//! `CALLVAULT_TEST_POSTGRES` holds a URL, on a fresh PostgreSQL schema.
+
+mod helpers;
+
+// Ids and storage keys: parsing and path safety.
+mod keys;
+// Call records, recordings, conversations, watermarks, search.
+mod catalog;
+// The leased job queue.
+mod queue;
+// Notifications, settings, singleton leases.
+mod live;
+// The blob store: atomic streamed writes, hashes, ranges.
+mod blobs;
