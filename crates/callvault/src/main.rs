@@ -15,6 +15,10 @@ struct Cli {
 enum Command {
     /// Run the whole flow against an embedded RingCentral sandbox.
     Demo,
+    /// Serve the web UI: browse, search and play recordings.
+    Serve(callvault::commands::serve::ServeArgs),
+    /// Manage web users: add, list, remove, passwd.
+    User(callvault::commands::user::UserArgs),
 }
 
 #[tokio::main]
@@ -32,6 +36,8 @@ async fn main() -> anyhow::Result<()> {
             println!("sandbox platform at {}", sandbox.platform_url());
             sandbox.shutdown().await;
         }
+        Command::Serve(args) => callvault::commands::serve::run(args).await?,
+        Command::User(args) => callvault::commands::user::run(args).await?,
     }
     Ok(())
 }

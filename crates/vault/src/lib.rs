@@ -23,6 +23,7 @@
 //! Call RingCentral or decode audio.
 #![warn(missing_docs)]
 
+pub mod audit;
 mod blob;
 mod conversations;
 mod db;
@@ -34,7 +35,9 @@ mod live;
 mod queue;
 mod recordings;
 mod records;
+pub mod search;
 mod time;
+pub mod users;
 mod watermarks;
 
 pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
