@@ -43,6 +43,8 @@ pub struct TestApp {
     /// Length of leg 1 in the stitched file, ms (leg 2 starts here).
     pub leg2_start_ms: u64,
     pub _dir: tempfile::TempDir,
+    /// (admin URL, schema) of a PostgreSQL test schema.
+    pub pg: Option<(String, String)>,
 }
 
 /// MP3 bytes of a recording whose DTMF marker is `marker`, `ms` long.
@@ -57,12 +59,41 @@ pub fn mp3(marker: u32, ms: u64) -> bytes::Bytes {
     rc_sandbox::audio::render(&rc_sandbox::audio::AudioSettings::default(), &recording)
 }
 
+/// The app over a fresh SQLite file.
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!(
         "sqlite:{}?mode=rwc",
         dir.path().join("catalog.sqlite").display()
     );
+    spawn_app_at(dir, database_url).await
+}
+
+const PG_SCHEMA_PREFIX: &str = "web_t_";
+
+/// The app over a fresh schema of the PostgreSQL named by
+/// `CALLVAULT_TEST_POSTGRES`, or `None` (with a note) when it is unset.
+/// Call [`TestApp::finish`] to drop the schema.
+pub async fn spawn_app_postgres() -> Option<TestApp> {
+    use sqlx::Connection;
+    let Ok(admin) = std::env::var("CALLVAULT_TEST_POSTGRES") else {
+        eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+        return None;
+    };
+    let schema = format!("{PG_SCHEMA_PREFIX}{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{sep}options[search_path]={schema}");
+    let mut app = spawn_app_at(tempfile::tempdir().unwrap(), url).await;
+    app.pg = Some((admin, schema));
+    Some(app)
+}
+
+async fn spawn_app_at(dir: tempfile::TempDir, database_url: String) -> TestApp {
     let storage_url = dir.path().join("blobs").display().to_string();
     let app = Application::build(Settings {
         listen: "127.0.0.1:0".into(),
@@ -83,6 +114,7 @@ pub async fn spawn_app() -> TestApp {
         blobs,
         leg2_start_ms,
         _dir: dir,
+        pg: None,
     }
 }
 
@@ -363,6 +395,19 @@ pub fn csrf_field(html: &str) -> String {
 }
 
 impl TestApp {
+    /// Drops the PostgreSQL schema, if any.
+    pub async fn finish(self) {
+        use sqlx::Connection;
+        self.catalog.close().await;
+        if let Some((admin, schema)) = &self.pg {
+            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

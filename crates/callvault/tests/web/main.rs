@@ -10,6 +10,8 @@ mod access;
 mod audio;
 // The calls list's filters, the conversation page, the status page.
 mod pages;
+// The same on PostgreSQL.
+mod postgres;
 // Handlers in-process through oneshot.
 mod oneshot;
 // Real headless Chromium (skips with a message when it is not installed).
