@@ -1,5 +1,6 @@
 //! `callvault serve`: the web UI over the catalog and the blob store.
 
+use anyhow::Context;
 use clap::Args;
 
 use crate::configuration::StoreArgs;
@@ -21,6 +22,10 @@ pub struct ServeArgs {
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.store.database.is_none() {
+        std::fs::create_dir_all(&args.store.data_dir)
+            .with_context(|| format!("creating {}", args.store.data_dir.display()))?;
+    }
     let app = Application::build(Settings {
         listen: args.listen.clone(),
         database_url: args.store.database_url(),

@@ -13,9 +13,6 @@ use crate::web::auth::password::hash_password;
 /// Options of `callvault user`.
 #[derive(Debug, Clone, Args)]
 pub struct UserArgs {
-    /// Where the catalog lives.
-    #[command(flatten)]
-    pub store: StoreArgs,
     /// What to do.
     #[command(subcommand)]
     pub action: UserAction,
@@ -35,6 +32,9 @@ pub enum RoleArg {
 pub enum UserAction {
     /// Create a user (password from the terminal, or stdin with --password-stdin).
     Add {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
         /// Login name: 1–64 of A–Z a–z 0–9 . _ @ -
         name: String,
         /// What the user may see.
@@ -48,14 +48,24 @@ pub enum UserAction {
         password_stdin: bool,
     },
     /// List users, their roles and extensions.
-    List,
+    List {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Remove a user and end their sessions.
     Remove {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
         /// Login name.
         name: String,
     },
     /// Set a new password (ends the user's sessions).
     Passwd {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
         /// Login name.
         name: String,
         /// Read the password from the first line of standard input.
@@ -131,17 +141,34 @@ async fn hash(password: String) -> anyhow::Result<String> {
     Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await??)
 }
 
+/// Opens the catalog `store` names, creating the data folder of a default
+/// SQLite catalog first.
+pub async fn open_catalog(store: &StoreArgs) -> anyhow::Result<Catalog> {
+    if store.database.is_none() {
+        std::fs::create_dir_all(&store.data_dir)
+            .with_context(|| format!("creating {}", store.data_dir.display()))?;
+    }
+    Catalog::open(&store.database_url())
+        .await
+        .context("opening the catalog")
+}
+
 /// Runs a `user` subcommand.
 pub async fn run(args: UserArgs) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&args.store.database_url())
-        .await
-        .context("opening the catalog")?;
+    let store = match &args.action {
+        UserAction::Add { store, .. }
+        | UserAction::List { store }
+        | UserAction::Remove { store, .. }
+        | UserAction::Passwd { store, .. } => store.clone(),
+    };
+    let catalog = open_catalog(&store).await?;
     match args.action {
         UserAction::Add {
             name,
             role,
             extensions,
             password_stdin,
+            ..
         } => {
             check_user_name(&name)?;
             for ext in &extensions {
@@ -166,7 +193,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             }
             println!("added {name} ({})", role.as_str());
         }
-        UserAction::List => {
+        UserAction::List { .. } => {
             for u in catalog.list_users().await? {
                 println!(
                     "{}\t{}\t{}",
@@ -180,7 +207,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        UserAction::Remove { name } => {
+        UserAction::Remove { name, .. } => {
             if !catalog.remove_user(&name).await? {
                 bail!("no user called {name:?}");
             }
@@ -189,6 +216,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
         UserAction::Passwd {
             name,
             password_stdin,
+            ..
         } => {
             if catalog.user_by_name(&name).await?.is_none() {
                 bail!("no user called {name:?}");
