@@ -110,6 +110,39 @@ struct SummarySql {
     recording_count: i64,
 }
 
+/// The calls page's columns; filters are appended as `AND …` clauses.
+const SUMMARY_SELECT: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.stitched_key,
+        (SELECT fr.id FROM conversation_sessions fs
+           JOIN call_records fr ON fr.telephony_session_id = fs.telephony_session_id
+          WHERE fs.conversation_id = c.id
+          ORDER BY fs.position, fr.start_time, fr.id LIMIT 1) AS first_record,
+        (SELECT COUNT(*) FROM conversation_sessions ns
+           JOIN call_records nr ON nr.telephony_session_id = ns.telephony_session_id
+          WHERE ns.conversation_id = c.id) AS record_count,
+        (SELECT COUNT(*) FROM conversation_sessions ms
+           JOIN recordings mr ON mr.telephony_session_id = ms.telephony_session_id
+          WHERE ms.conversation_id = c.id) AS recording_count
+     FROM conversations c WHERE 1 = 1";
+
+/// Appends "a party of call record `alias` contains `pattern`" (already a
+/// lower-cased `LIKE` pattern).
+fn push_party_match<DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<DB>, alias: &str, pattern: &str)
+where
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    for (i, column) in ["from_number", "to_number", "from_name", "to_name"]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push(format!("LOWER({alias}.{column}) LIKE "));
+        q.push_bind(pattern.to_owned());
+        q.push(" ESCAPE '\\'");
+    }
+}
+
 /// `c` (a conversation row) is visible to the user bound at `$1`, or `$1`
 /// is NULL (everything visible).
 const VISIBLE: &str = "($1 IS NULL OR EXISTS (
@@ -168,74 +201,83 @@ impl Catalog {
             Some(StateFilter::HasFailedRecording) => (None, true),
             None => (None, false),
         };
-        let statement = format!(
-            "SELECT c.id, c.state, c.started_at, c.ended_at, c.stitched_key,
-                (SELECT fr.id FROM conversation_sessions fs
-                   JOIN call_records fr ON fr.telephony_session_id = fs.telephony_session_id
-                  WHERE fs.conversation_id = c.id
-                  ORDER BY fs.position, fr.start_time, fr.id LIMIT 1) AS first_record,
-                (SELECT COUNT(*) FROM conversation_sessions ns
-                   JOIN call_records nr ON nr.telephony_session_id = ns.telephony_session_id
-                  WHERE ns.conversation_id = c.id) AS record_count,
-                (SELECT COUNT(*) FROM conversation_sessions ms
-                   JOIN recordings mr ON mr.telephony_session_id = ms.telephony_session_id
-                  WHERE ms.conversation_id = c.id) AS recording_count
-             FROM conversations c
-             WHERE {VISIBLE}
-               AND ($2 IS NULL OR COALESCE(c.started_at, c.created_at) >= $2)
-               AND ($3 IS NULL OR COALESCE(c.started_at, c.created_at) < $3)
-               AND ($4 IS NULL OR EXISTS (
-                    SELECT 1 FROM conversation_sessions xs
+        let rows: Vec<SummarySql> = with_pool!(self, pool, _b => {
+            let mut q = sqlx::QueryBuilder::new(SUMMARY_SELECT);
+            // Only the filters in use appear in the statement, so the planner
+            // sees plain predicates it can match to indexes.
+            if let Scope::User(user) = scope {
+                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
+                    JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
+                    JOIN user_extensions ue ON ue.user_id = ");
+                q.push_bind(user.get());
+                q.push(" WHERE vs.conversation_id = c.id
+                      AND (vr.extension_id = ue.extension_id
+                           OR EXISTS (SELECT 1 FROM legs vl
+                                      WHERE vl.call_record_id = vr.id
+                                        AND vl.extension_id = ue.extension_id)))");
+            }
+            if let Some(from) = filter.from {
+                q.push(" AND COALESCE(c.started_at, c.created_at) >= ");
+                q.push_bind(to_ms(from));
+            }
+            if let Some(to) = filter.to {
+                q.push(" AND COALESCE(c.started_at, c.created_at) < ");
+                q.push_bind(to_ms(to));
+            }
+            if let Some(ext) = filter.extension_id.as_deref() {
+                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions xs
                     JOIN call_records xr ON xr.telephony_session_id = xs.telephony_session_id
-                    WHERE xs.conversation_id = c.id
-                      AND (xr.extension_id = $4 OR EXISTS (SELECT 1 FROM legs xl
-                           WHERE xl.call_record_id = xr.id AND xl.extension_id = $4))))
-               AND ($5 IS NULL OR EXISTS (
-                    SELECT 1 FROM conversation_sessions ps
+                    WHERE xs.conversation_id = c.id AND (xr.extension_id = ");
+                q.push_bind(ext);
+                q.push(" OR EXISTS (SELECT 1 FROM legs xl WHERE xl.call_record_id = xr.id
+                    AND xl.extension_id = ");
+                q.push_bind(ext);
+                q.push(")))");
+            }
+            if let Some(pattern) = party.as_deref() {
+                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions ps
                     JOIN call_records pr ON pr.telephony_session_id = ps.telephony_session_id
-                    WHERE ps.conversation_id = c.id
-                      AND (LOWER(pr.from_number) LIKE $5 ESCAPE '\\'
-                           OR LOWER(pr.to_number) LIKE $5 ESCAPE '\\'
-                           OR LOWER(pr.from_name) LIKE $5 ESCAPE '\\'
-                           OR LOWER(pr.to_name) LIKE $5 ESCAPE '\\')))
-               AND ($6 IS NULL OR EXISTS (
-                    SELECT 1 FROM conversation_sessions ds
+                    WHERE ps.conversation_id = c.id AND (");
+                push_party_match(&mut q, "pr", pattern);
+                q.push("))");
+            }
+            if let Some(direction) = filter.direction.as_deref() {
+                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions ds
                     JOIN call_records dr ON dr.telephony_session_id = ds.telephony_session_id
-                    WHERE ds.conversation_id = c.id AND dr.direction = $6))
-               AND ($7 IS NULL OR c.state = $7)
-               AND ($8 = FALSE OR EXISTS (
-                    SELECT 1 FROM conversation_sessions fs2
+                    WHERE ds.conversation_id = c.id AND dr.direction = ");
+                q.push_bind(direction);
+                q.push(")");
+            }
+            if let Some(state) = state {
+                q.push(" AND c.state = ");
+                q.push_bind(state);
+            }
+            if failed {
+                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions fs2
                     JOIN recordings fr2 ON fr2.telephony_session_id = fs2.telephony_session_id
-                    WHERE fs2.conversation_id = c.id AND fr2.state = 'failed'))
-               AND ($9 IS NULL OR c.id = $10 OR EXISTS (
-                    SELECT 1 FROM conversation_sessions ts
+                    WHERE fs2.conversation_id = c.id AND fr2.state = 'failed')");
+            }
+            if let (Some(text), Some(pattern)) = (filter.text.as_deref(), text_pattern.as_deref()) {
+                q.push(" AND (c.id = ");
+                q.push_bind(text);
+                q.push(" OR EXISTS (SELECT 1 FROM conversation_sessions ts
                     JOIN call_records tr ON tr.telephony_session_id = ts.telephony_session_id
                     LEFT JOIN recordings trec ON trec.telephony_session_id = ts.telephony_session_id
-                    WHERE ts.conversation_id = c.id
-                      AND (ts.telephony_session_id = $10 OR tr.id = $10 OR trec.id = $10
-                           OR LOWER(tr.from_number) LIKE $9 ESCAPE '\\'
-                           OR LOWER(tr.to_number) LIKE $9 ESCAPE '\\'
-                           OR LOWER(tr.from_name) LIKE $9 ESCAPE '\\'
-                           OR LOWER(tr.to_name) LIKE $9 ESCAPE '\\')))
-             ORDER BY COALESCE(c.started_at, c.created_at) DESC, c.id DESC
-             LIMIT $11 OFFSET $12"
-        );
-        let rows: Vec<SummarySql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(statement))
-                .bind(scope.bind())
-                .bind(filter.from.map(to_ms))
-                .bind(filter.to.map(to_ms))
-                .bind(filter.extension_id.as_deref())
-                .bind(party.as_deref())
-                .bind(filter.direction.as_deref())
-                .bind(state)
-                .bind(failed)
-                .bind(text_pattern.as_deref())
-                .bind(filter.text.as_deref())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool)
-                .await?
+                    WHERE ts.conversation_id = c.id AND (ts.telephony_session_id = ");
+                q.push_bind(text);
+                q.push(" OR tr.id = ");
+                q.push_bind(text);
+                q.push(" OR trec.id = ");
+                q.push_bind(text);
+                q.push(" OR ");
+                push_party_match(&mut q, "tr", pattern);
+                q.push(")))");
+            }
+            q.push(" ORDER BY COALESCE(c.started_at, c.created_at) DESC, c.id DESC LIMIT ");
+            q.push_bind(limit);
+            q.push(" OFFSET ");
+            q.push_bind(offset);
+            q.build_query_as().fetch_all(pool).await?
         });
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {

@@ -105,6 +105,11 @@ pub async fn submit(
         form.csrf.as_deref(),
     )?;
     let next = safe_next(form.next.as_deref());
+    if form.username.len() > 128 || form.password.len() > 1024 {
+        return Err(AppError::BadRequest(
+            "user name or password too long".into(),
+        ));
+    }
     let user_key = format!("user:{}", form.username);
     let ip_key = format!("ip:{}", client.ip_text());
     let catalog = &state.catalog;
