@@ -225,6 +225,8 @@ impl Catalog {
                 q.push_bind(to_ms(to));
             }
             if let Some(ext) = filter.extension_id.as_deref() {
+                // A correlated EXISTS, probed along the recency index (an
+                // `IN (… UNION …)` set measured 4× slower on SQLite).
                 q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions xs
                     JOIN call_records xr ON xr.telephony_session_id = xs.telephony_session_id
                     WHERE xs.conversation_id = c.id AND (xr.extension_id = ");
