@@ -110,8 +110,11 @@ struct SummarySql {
     recording_count: i64,
 }
 
-/// The calls page's columns; filters are appended as `AND …` clauses.
-const SUMMARY_SELECT: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.stitched_key,
+/// The calls page's columns, computed only for the rows of one page: the
+/// inner query (built by the caller, ending in `ORDER BY … LIMIT … OFFSET …`)
+/// picks the page by (recency, id) alone, so a sort over many matches never
+/// evaluates these subqueries.
+const SUMMARY_OUTER: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.stitched_key,
         (SELECT fr.id FROM conversation_sessions fs
            JOIN call_records fr ON fr.telephony_session_id = fs.telephony_session_id
           WHERE fs.conversation_id = c.id
@@ -122,6 +125,10 @@ const SUMMARY_SELECT: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.
         (SELECT COUNT(*) FROM conversation_sessions ms
            JOIN recordings mr ON mr.telephony_session_id = ms.telephony_session_id
           WHERE ms.conversation_id = c.id) AS recording_count
+     FROM conversations c JOIN (";
+
+/// The inner page query; filters are appended as `AND …` clauses.
+const PAGE_INNER: &str = "SELECT c.id AS page_id, COALESCE(c.started_at, c.created_at) AS page_at
      FROM conversations c WHERE 1 = 1";
 
 /// Appends "a party of call record `alias` contains `pattern`" (already a
@@ -202,7 +209,8 @@ impl Catalog {
             None => (None, false),
         };
         let rows: Vec<SummarySql> = with_pool!(self, pool, _b => {
-            let mut q = sqlx::QueryBuilder::new(SUMMARY_SELECT);
+            let mut q = sqlx::QueryBuilder::new(SUMMARY_OUTER);
+            q.push(PAGE_INNER);
             // Only the filters in use appear in the statement, so the planner
             // sees plain predicates it can match to indexes.
             if let Scope::User(user) = scope {
@@ -279,6 +287,7 @@ impl Catalog {
             q.push_bind(limit);
             q.push(" OFFSET ");
             q.push_bind(offset);
+            q.push(") page ON page.page_id = c.id ORDER BY page.page_at DESC, c.id DESC");
             q.build_query_as().fetch_all(pool).await?
         });
         let mut out = Vec::with_capacity(rows.len());

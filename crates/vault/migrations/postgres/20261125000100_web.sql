@@ -46,5 +46,6 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at, id);
 
 CREATE INDEX conversations_recent ON conversations ((COALESCE(started_at, created_at)), id);
+CREATE INDEX conversations_state_recent ON conversations (state, (COALESCE(started_at, created_at)), id);
 CREATE INDEX legs_ext ON legs (extension_id);
 CREATE INDEX call_records_tsid_ext ON call_records (telephony_session_id, extension_id);
