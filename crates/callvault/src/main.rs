@@ -1,8 +1,9 @@
 //! The binary: glue and policy only.
 //!
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
-//! (back up recordings), `join` (the joiner on local files). Each command
-//! lives in `commands/`; the backup machinery in `sync/`.
+//! (back up recordings), `stitch` and `join` (one file per conversation),
+//! `status`, `ls`, `verify`, `serve` (the web UI) and `user`. Each command
+//! lives in the library's `commands/`.
 
 use callvault::commands;
 use clap::{Parser, Subcommand};
@@ -31,6 +32,10 @@ enum Command {
     Ls(commands::ls::LsArgs),
     /// Re-hash every stored recording against the catalog.
     Verify(commands::verify::VerifyArgs),
+    /// Serve the web UI: browse, search and play recordings.
+    Serve(commands::serve::ServeArgs),
+    /// Manage web users: add, list, remove, passwd.
+    User(commands::user::UserArgs),
 }
 
 #[tokio::main]
@@ -74,6 +79,8 @@ async fn main() -> std::process::ExitCode {
             );
             Ok(())
         }),
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::User(args) => commands::user::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
