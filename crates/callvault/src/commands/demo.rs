@@ -30,6 +30,12 @@ pub struct DemoArgs {
     /// Rate-limit window of the sandbox in seconds (production: 60).
     #[arg(long, default_value_t = 2)]
     pub rate_window: u64,
+    /// Where the web UI listens once the backup is done.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Stop after the backup and its checks instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// Runs the demo.
@@ -158,7 +164,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "stitched {stitched} multi-leg conversations; {in_order}/{stitched} play every leg in the ground-truth order"
     );
     println!("catalog and recordings are in {}", args.data_dir.display());
-    sandbox.shutdown().await;
+    drop(sandbox); // stops its listeners; the demo does not wait for in-flight webhook tasks
     anyhow::ensure!(
         matched == expected,
         "{} recordings missing or different",
@@ -169,6 +175,55 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "{} stitched files are out of order",
         stitched - in_order
     );
+    if args.no_serve {
+        return Ok(());
+    }
+    drop(stitcher);
+    catalog.close().await;
+    serve_ui(&args, &sync.store).await
+}
+
+/// Serves the web UI over the demo's catalog, with a demo admin login.
+async fn serve_ui(args: &DemoArgs, store: &StoreArgs) -> anyhow::Result<()> {
+    const USER: &str = "demo";
+    let catalog = crate::app::catalog(store).await?;
+    let password: String = {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+        let mut rng = rand::rng();
+        (0..12)
+            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .collect()
+    };
+    let hash = crate::web::auth::password::hash_password(&password)
+        .context("hashing the demo password")?;
+    if catalog.user_by_name(USER).await?.is_some() {
+        catalog.set_password_hash(USER, &hash).await?;
+    } else {
+        catalog
+            .create_user(&vault::users::NewUser {
+                name: USER.into(),
+                password_hash: hash,
+                role: vault::users::Role::Admin,
+                extensions: Vec::new(),
+            })
+            .await?;
+    }
+    catalog.close().await;
+    let app = crate::startup::Application::build(crate::startup::Settings {
+        listen: args.listen.clone(),
+        database_url: store.database_url(),
+        storage_url: store.storage_url(),
+        public_url: None,
+    })
+    .await
+    .context("starting the web UI")?;
+    println!();
+    println!(
+        "web UI: http://127.0.0.1:{}/  (log in as {USER} / {password}; Ctrl-C stops)",
+        app.port()
+    );
+    app.run_until_stopped().await?;
     Ok(())
 }
 
