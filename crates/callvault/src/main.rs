@@ -7,6 +7,7 @@
 mod app;
 mod commands;
 mod configuration;
+mod live;
 mod sync;
 
 use clap::{Parser, Subcommand};
