@@ -242,8 +242,25 @@ impl SessionRunner {
                 .with_context(|| format!("recording call {}", rec.id))?;
             listed.extend(rec.recordings().into_iter().map(|r| r.id.as_str().to_owned()));
         }
-        // The ledger may have made a conversation of a session an attended
-        // transfer already joined to this one: fold it back in.
+        // The ledger makes a one-session conversation for every session it
+        // sees; fold those back into the conversations attended transfers
+        // joined them to.
+        let mut seen: BTreeSet<TelephonySessionId> = records
+            .iter()
+            .flat_map(|r| {
+                r.legs
+                    .iter()
+                    .filter_map(|l| l.telephony_session_id.as_ref())
+                    .chain(r.telephony_session_id.as_ref())
+            })
+            .filter_map(|t| TelephonySessionId::parse(t.as_str()).ok())
+            .collect();
+        seen.insert(fold.session.clone());
+        for session in &seen {
+            if let Some(conversation) = self.catalog.conversation_for_session(session).await? {
+                drop_stray_row(&self.catalog, &conversation, session).await?;
+            }
+        }
         if let Some(conversation) = self.catalog.conversation_for_session(&fold.session).await? {
             for peer in &fold.attended_peers {
                 join_session(&self.catalog, &conversation, peer).await?;
@@ -367,10 +384,28 @@ async fn join_session(
     Ok(())
 }
 
+/// Deletes the empty one-session conversation row the ledger may have
+/// (re)created for `session` after it joined `conversation`.
+async fn drop_stray_row(
+    c: &Catalog,
+    conversation: &ConversationId,
+    session: &TelephonySessionId,
+) -> anyhow::Result<()> {
+    let own = ConversationId::from(session.clone());
+    if &own == conversation {
+        return Ok(());
+    }
+    if let Some(stray) = c.conversation(&own).await?
+        && stray.sessions.is_empty()
+    {
+        join_session(c, conversation, session).await?;
+    }
+    Ok(())
+}
+
 /// Folds the stored notifications of `session` (unparsable ones skipped).
 pub async fn load_fold(c: &Catalog, session: &TelephonySessionId) -> anyhow::Result<SessionFold> {
     let stored = c.notifications_for_session(session).await?;
-    for n in &stored { tracing::trace!(body = %n.body, "stored"); }
     let parsed: Vec<TelephonySessionNotification> = stored
         .into_iter()
         .filter_map(|n| match serde_json::from_value(n.body) {

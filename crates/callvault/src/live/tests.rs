@@ -55,7 +55,7 @@ fn fast_config() -> LiveConfig {
 async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: LiveConfig) -> Rig {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("callvault=trace,info")
+            .with_env_filter("callvault=debug,info")
             .with_test_writer()
             .try_init();
     }
@@ -309,20 +309,6 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
         all_stored(&rig.catalog, &call.recordings).await.then_some(())
     })
     .await;
-    let conv = eventually("one conversation of both sessions", Duration::from_secs(10), || async {
-        let c = rig.catalog.conversation(&first).await.unwrap()?;
-        (c.sessions == call.sessions).then_some(c)
-    })
-    .await;
-    assert!(matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both));
-    assert_eq!(
-        rig.catalog
-            .conversation_for_session(&call.sessions[1])
-            .await
-            .unwrap(),
-        Some(first.clone())
-    );
-    assert!(rig.catalog.conversation(&second).await.unwrap().is_none());
     eventually("the stitch job", Duration::from_secs(10), || async {
         rig.catalog
             .jobs_in_state(JobState::Queued, 100)
@@ -332,6 +318,24 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
             .find(|j| j.dedupe_key == format!("stitch:{first}"))
     })
     .await;
+    // Once both session jobs are finished, the catalog is settled.
+    eventually("both session jobs done", Duration::from_secs(10), || async {
+        let done = rig.catalog.jobs_in_state(JobState::Done, 100).await.unwrap();
+        let sessions = done.iter().filter(|j| j.kind == super::SESSION_JOB).count();
+        (sessions == 2).then_some(())
+    })
+    .await;
+    let conv = rig.catalog.conversation(&first).await.unwrap().unwrap();
+    assert_eq!(conv.sessions, call.sessions);
+    assert!(matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both));
+    assert_eq!(
+        rig.catalog
+            .conversation_for_session(&call.sessions[1])
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    assert!(rig.catalog.conversation(&second).await.unwrap().is_none());
     stop.cancel();
     running.await.unwrap().unwrap();
 }
