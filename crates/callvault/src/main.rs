@@ -28,6 +28,10 @@ enum Command {
     Sync(commands::sync::SyncArgs),
     /// Join local recordings into one file with a chapter per leg.
     Join(commands::join::JoinArgs),
+    /// Run the backup workers (and, with --public-url, the webhook receiver).
+    Worker(live::command::WorkerArgs),
+    /// List or delete the webhook subscriptions.
+    Subscription(live::command::SubscriptionArgs),
 }
 
 #[tokio::main]
@@ -53,6 +57,8 @@ async fn main() -> std::process::ExitCode {
             Err(e) => Err(e),
         },
         Command::Join(args) => commands::join::run(args),
+        Command::Worker(args) => live::command::worker(args).await,
+        Command::Subscription(args) => live::command::subscription(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use rc_api::models::{
-    PartyStatusCode, PartyStatusReason, TelephonySessionNotification, TelephonyParty,
+    PartyStatusCode, PartyStatusReason, TelephonyParty, TelephonySessionNotification,
 };
 use vault::{RecordingId, TelephonySessionId};
 
@@ -330,7 +330,9 @@ mod tests {
         let departures: Vec<bool> = events.iter().map(reports_a_departure).collect();
         assert_eq!(
             departures,
-            [false, false, false, false, false, true, false, false, false, true, true]
+            [
+                false, false, false, false, false, true, false, false, false, true, true
+            ]
         );
     }
 }

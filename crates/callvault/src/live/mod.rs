@@ -23,7 +23,7 @@
 //!   `stitch:<conversation id>`, payload `{"conversation": id}`) for the
 //!   stitching module, or marks a one-recording conversation `single`.
 //! * [`subscription`] creates, reuses, renews and recreates the WebHook
-//!   subscription ([`ensure_subscription`]).
+//!   subscription ([`subscription::ensure_subscription`]).
 //! * [`workers`] runs the job loop ([`run_workers`]): `download` and
 //!   `session` jobs, only while this process holds the cluster-wide
 //!   `rc-gateway` singleton (one process talks to RingCentral at a time); the
@@ -38,6 +38,7 @@
 //! UI, or keep session state in memory: everything it knows is in the
 //! catalog, so a killed process loses nothing it acknowledged.
 
+pub mod command;
 pub mod fold;
 pub mod receiver;
 pub mod schedule;
@@ -57,7 +58,7 @@ use tokio::sync::{Notify, RwLock};
 use vault::Catalog;
 
 pub use receiver::webhook_router;
-pub use subscription::{ensure_subscription, telephony_filters};
+pub use subscription::telephony_filters;
 pub use workers::{Workers, run_workers};
 
 /// Queue kind of a telephony session's follow-up (payload `{"tsid": …}`,

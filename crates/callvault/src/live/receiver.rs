@@ -142,7 +142,10 @@ async fn accept(state: &LiveState, headers: &HeaderMap, body: &Bytes) -> Result<
             tracing::error!(error = %e, session = %tsid, "enqueuing a session job failed");
             Refusal::Internal
         })?;
-        state.metrics.session_triggers.fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .session_triggers
+            .fetch_add(1, Ordering::Relaxed);
         state.wake.notify_waiters();
     }
     Ok(())

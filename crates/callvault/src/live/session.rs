@@ -25,8 +25,8 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rc_api::models::TelephonySessionNotification;
 use vault::{
-    Catalog, ConversationId, ConversationState, ConversationUpsert, LeasedJob, NewJob,
-    RecordingId, RecordingState, Source, TelephonySessionId,
+    Catalog, ConversationId, ConversationState, ConversationUpsert, LeasedJob, NewJob, RecordingId,
+    RecordingState, Source, TelephonySessionId,
 };
 
 use super::fold::SessionFold;
@@ -96,7 +96,10 @@ impl SessionRunner {
                 c.snooze(&job.lease, *next, "session still open").await?;
             }
             SessionOutcome::AwaitingCallLog { missing, next } => {
-                let why = format!("waiting for recordings {} in the call log", missing.join(", "));
+                let why = format!(
+                    "waiting for recordings {} in the call log",
+                    missing.join(", ")
+                );
                 c.snooze(&job.lease, *next, &why).await?;
             }
             SessionOutcome::AwaitingDownloads { next } => {
@@ -240,7 +243,11 @@ impl SessionRunner {
             ledger::record(&self.catalog, rec, Source::Webhook)
                 .await
                 .with_context(|| format!("recording call {}", rec.id))?;
-            listed.extend(rec.recordings().into_iter().map(|r| r.id.as_str().to_owned()));
+            listed.extend(
+                rec.recordings()
+                    .into_iter()
+                    .map(|r| r.id.as_str().to_owned()),
+            );
         }
         // The ledger makes a one-session conversation for every session it
         // sees; fold those back into the conversations attended transfers
@@ -379,8 +386,12 @@ async fn join_session(
         },
         None => 1,
     };
-    c.attach_session(conversation, peer, u32::try_from(position).unwrap_or(u32::MAX))
-        .await?;
+    c.attach_session(
+        conversation,
+        peer,
+        u32::try_from(position).unwrap_or(u32::MAX),
+    )
+    .await?;
     Ok(())
 }
 

@@ -178,7 +178,9 @@ async fn create(
 async fn delete_quietly(client: &rc_api::RcClient, info: &SubscriptionInfo) {
     match client.delete_subscription(&info.id).await {
         Ok(()) | Err(rc_api::Error::Gone { .. }) => {}
-        Err(e) => tracing::warn!(subscription = %info.id, error = %e, "deleting the old subscription failed"),
+        Err(e) => {
+            tracing::warn!(subscription = %info.id, error = %e, "deleting the old subscription failed")
+        }
     }
 }
 

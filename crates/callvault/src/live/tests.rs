@@ -13,8 +13,8 @@ use rc_sandbox::model::{
 use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use tokio_util::sync::CancellationToken;
 use vault::{
-    ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId, RecordingState,
-    TelephonySessionId,
+    ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
+    RecordingState, TelephonySessionId,
 };
 
 use super::schedule::RetrySchedule;
@@ -152,7 +152,9 @@ impl Rig {
         let now = s.clock().now();
         let (index, sessions, recordings) = {
             let mut world = s.world_mut();
-            let c = world.add(script(now - chrono::Duration::seconds(5), segments)).unwrap();
+            let c = world
+                .add(script(now - chrono::Duration::seconds(5), segments))
+                .unwrap();
             (
                 c.index,
                 c.sessions
@@ -250,9 +252,15 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
     let tsid = call.sessions[0].clone();
     assert_eq!(call.recordings.len(), 2);
 
-    eventually("both recordings stored", Duration::from_secs(40), || async {
-        all_stored(&rig.catalog, &call.recordings).await.then_some(())
-    })
+    eventually(
+        "both recordings stored",
+        Duration::from_secs(40),
+        || async {
+            all_stored(&rig.catalog, &call.recordings)
+                .await
+                .then_some(())
+        },
+    )
     .await;
     let conversation = ConversationId::from(tsid.clone());
     let stitch = eventually("the stitch job", Duration::from_secs(10), || async {
@@ -267,9 +275,18 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
     assert_eq!(stitch.dedupe_key, format!("stitch:{conversation}"));
     assert_eq!(stitch.payload["conversation"], conversation.as_str());
 
-    let conv = rig.catalog.conversation(&conversation).await.unwrap().unwrap();
+    let conv = rig
+        .catalog
+        .conversation(&conversation)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(conv.sessions, vec![tsid.clone()]);
-    assert!(matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both), "{:?}", conv.arrived_by);
+    assert!(
+        matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both),
+        "{:?}",
+        conv.arrived_by
+    );
     assert!(conv.ended_at.is_some());
 
     // Duplicates were delivered and absorbed: one row per uuid.
@@ -305,9 +322,15 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
     let first = ConversationId::from(call.sessions[0].clone());
     let second = ConversationId::from(call.sessions[1].clone());
 
-    eventually("both recordings stored", Duration::from_secs(40), || async {
-        all_stored(&rig.catalog, &call.recordings).await.then_some(())
-    })
+    eventually(
+        "both recordings stored",
+        Duration::from_secs(40),
+        || async {
+            all_stored(&rig.catalog, &call.recordings)
+                .await
+                .then_some(())
+        },
+    )
     .await;
     eventually("the stitch job", Duration::from_secs(10), || async {
         rig.catalog
@@ -319,15 +342,26 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
     })
     .await;
     // Once both session jobs are finished, the catalog is settled.
-    eventually("both session jobs done", Duration::from_secs(10), || async {
-        let done = rig.catalog.jobs_in_state(JobState::Done, 100).await.unwrap();
-        let sessions = done.iter().filter(|j| j.kind == super::SESSION_JOB).count();
-        (sessions == 2).then_some(())
-    })
+    eventually(
+        "both session jobs done",
+        Duration::from_secs(10),
+        || async {
+            let done = rig
+                .catalog
+                .jobs_in_state(JobState::Done, 100)
+                .await
+                .unwrap();
+            let sessions = done.iter().filter(|j| j.kind == super::SESSION_JOB).count();
+            (sessions == 2).then_some(())
+        },
+    )
     .await;
     let conv = rig.catalog.conversation(&first).await.unwrap().unwrap();
     assert_eq!(conv.sessions, call.sessions);
-    assert!(matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both));
+    assert!(matches!(
+        conv.arrived_by,
+        ArrivedBy::Webhook | ArrivedBy::Both
+    ));
     assert_eq!(
         rig.catalog
             .conversation_for_session(&call.sessions[1])
@@ -346,7 +380,10 @@ async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
     let url = format!("sqlite:{}?mode=rwc", dir.path().join("c.sqlite").display());
     let catalog = Catalog::open(&url).await.unwrap();
     catalog.migrate().await.unwrap();
-    catalog.set_setting(TOKEN_SETTING, "the-right-token").await.unwrap();
+    catalog
+        .set_setting(TOKEN_SETTING, "the-right-token")
+        .await
+        .unwrap();
     let config = LiveConfig {
         max_body_bytes: 4096,
         ..fast_config()
@@ -380,7 +417,12 @@ async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
         ("wrong token", Some("the-wrong-token"), body.clone(), 403),
         ("token prefix", Some("the-right"), body.clone(), 403),
         ("not JSON", Some("the-right-token"), "{nope".into(), 400),
-        ("no session", Some("the-right-token"), r#"{"uuid":"1","body":{}}"#.into(), 400),
+        (
+            "no session",
+            Some("the-right-token"),
+            r#"{"uuid":"1","body":{}}"#.into(),
+            400,
+        ),
         ("too large", Some("the-right-token"), "x".repeat(5000), 413),
     ];
     for (what, token, payload, want) in cases {
@@ -392,7 +434,13 @@ async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
         assert_eq!(status, want, "{what}");
     }
     let session = TelephonySessionId::parse(tsid).unwrap();
-    assert!(catalog.notifications_for_session(&session).await.unwrap().is_empty());
+    assert!(
+        catalog
+            .notifications_for_session(&session)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(catalog.counts_by_state().await.unwrap().queued, 0);
 
     // The right token: stored once, the departure queues the session job once.
@@ -406,7 +454,14 @@ async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    assert_eq!(catalog.notifications_for_session(&session).await.unwrap().len(), 1);
+    assert_eq!(
+        catalog
+            .notifications_for_session(&session)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let queued = catalog.jobs_in_state(JobState::Queued, 10).await.unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].dedupe_key, format!("session:{tsid}"));
@@ -414,26 +469,32 @@ async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
 
 #[tokio::test]
 async fn a_blacklisted_subscription_is_recreated() {
-    let rig = rig(
-        |c| c.subscriptions.blacklist_after = 2,
-        fast_config(),
-    )
-    .await;
+    let rig = rig(|c| c.subscriptions.blacklist_after = 2, fast_config()).await;
     let (first, _) = rig.subscribe().await;
     let (again, ensured) = rig.subscribe().await;
-    assert_eq!((again.id.as_str(), ensured), (first.id.as_str(), Ensured::Reused));
+    assert_eq!(
+        (again.id.as_str(), ensured),
+        (first.id.as_str(), Ensured::Reused)
+    );
 
     // Our receiver stops recognising the token: deliveries fail with 403.
-    rig.catalog.set_setting(TOKEN_SETTING, "rotated").await.unwrap();
+    rig.catalog
+        .set_setting(TOKEN_SETTING, "rotated")
+        .await
+        .unwrap();
     rig.call(vec![segment(0, false, Handoff::HangUp)]);
     let registry = rig.sandbox.state().subscriptions();
-    eventually("the sandbox blacklists us", Duration::from_secs(20), || async {
-        matches!(
-            registry.status(first.id.as_str()),
-            Some(rc_sandbox::subscriptions::SubscriptionStatus::Blacklisted { .. })
-        )
-        .then_some(())
-    })
+    eventually(
+        "the sandbox blacklists us",
+        Duration::from_secs(20),
+        || async {
+            matches!(
+                registry.status(first.id.as_str()),
+                Some(rc_sandbox::subscriptions::SubscriptionStatus::Blacklisted { .. })
+            )
+            .then_some(())
+        },
+    )
     .await;
 
     let (fresh, ensured) = rig.subscribe().await;
@@ -449,7 +510,10 @@ async fn a_blacklisted_subscription_is_recreated() {
     // The old one was deleted, and the new one is the one kept.
     assert_eq!(registry.status(first.id.as_str()), None);
     let (kept, ensured) = rig.subscribe().await;
-    assert_eq!((kept.id.as_str(), ensured), (fresh.id.as_str(), Ensured::Reused));
+    assert_eq!(
+        (kept.id.as_str(), ensured),
+        (fresh.id.as_str(), Ensured::Reused)
+    );
 }
 
 #[tokio::test]
@@ -466,14 +530,21 @@ async fn recordings_that_never_reach_the_call_log_flag_the_conversation_incomple
     let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
     let call = rig.call(vec![segment(0, true, Handoff::HangUp)]);
     let id = ConversationId::from(call.sessions[0].clone());
-    let conv = eventually("the conversation flagged", Duration::from_secs(20), || async {
-        let c = rig.catalog.conversation(&id).await.unwrap()?;
-        (c.state == ConversationState::Incomplete).then_some(c)
-    })
+    let conv = eventually(
+        "the conversation flagged",
+        Duration::from_secs(20),
+        || async {
+            let c = rig.catalog.conversation(&id).await.unwrap()?;
+            (c.state == ConversationState::Incomplete).then_some(c)
+        },
+    )
     .await;
     let reason = conv.reason.unwrap_or_default();
     assert!(reason.contains(call.recordings[0].as_str()), "{reason}");
-    assert!(reason.contains("never appeared in the call log"), "{reason}");
+    assert!(
+        reason.contains("never appeared in the call log"),
+        "{reason}"
+    );
     stop.cancel();
     running.await.unwrap().unwrap();
 }

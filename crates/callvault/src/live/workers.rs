@@ -134,22 +134,17 @@ async fn gateway(w: Workers, held: watch::Sender<bool>, stop: CancellationToken)
                 .catalog()
                 .acquire_singleton(GATEWAY, &w.holder, lease_for)
                 .await
-                .map(|l| {
+                .inspect(|l| {
                     if l.is_some() {
                         tracing::info!(holder = %w.holder, "became the RingCentral gateway");
                     }
-                    l
                 }),
-            Some(l) => w
-                .catalog()
-                .renew_singleton(l, lease_for)
-                .await
-                .map(|ok| {
-                    if !ok {
-                        tracing::warn!("lost the RingCentral gateway lease");
-                    }
-                    ok.then(|| l.clone())
-                }),
+            Some(l) => w.catalog().renew_singleton(l, lease_for).await.map(|ok| {
+                if !ok {
+                    tracing::warn!("lost the RingCentral gateway lease");
+                }
+                ok.then(|| l.clone())
+            }),
         };
         match result {
             Ok(l) => lease = l,
@@ -201,7 +196,9 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
                     Ok((info, what)) => {
                         tracing::debug!(subscription = %info.id, ?what, "subscription checked");
                     }
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "keeping the subscription failed"),
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "keeping the subscription failed")
+                    }
                 }
             }
             if due(last_sync, w.config().safety_net_every) {
@@ -369,7 +366,8 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
         StdDuration::from_secs(2),
         StdDuration::from_secs(600),
     );
-    let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
+    let at =
+        Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
     if let Err(e) = w.catalog().retry(&job.lease, at, &failure).await {
         tracing::error!(error = %e, "scheduling the retry failed");
     }
