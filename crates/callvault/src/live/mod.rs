@@ -89,6 +89,9 @@ pub struct LiveConfig {
     /// How long after the call's end to keep waiting for named recordings in
     /// the call log before flagging the conversation `incomplete`.
     pub deadline: chrono::Duration,
+    /// How long after its last event a session that never reported its end
+    /// is waited for before its conversation is flagged `incomplete`.
+    pub open_limit: chrono::Duration,
     /// How often a session job looks again while its session is still open
     /// or its downloads are still running (no RingCentral call).
     pub recheck: chrono::Duration,
@@ -112,6 +115,10 @@ pub struct LiveConfig {
     pub subscription_lifetime_secs: u64,
     /// Renew when less than this is left.
     pub renew_before: chrono::Duration,
+    /// First retry delay of a job that failed (doubling, jittered, up to `retry_cap`).
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_cap: Duration,
     /// On shutdown, how long in-flight jobs may finish before they are
     /// returned to the queue.
     pub shutdown_grace: Duration,
@@ -124,6 +131,7 @@ impl Default for LiveConfig {
             session_delay: chrono::Duration::seconds(30),
             schedule: schedule::RetrySchedule::default(),
             deadline: chrono::Duration::hours(24),
+            open_limit: chrono::Duration::hours(12),
             recheck: chrono::Duration::seconds(15),
             workers: 4,
             job_lease: Duration::from_secs(120),
@@ -135,6 +143,8 @@ impl Default for LiveConfig {
             subscription_check_every: Duration::from_secs(5 * 60),
             subscription_lifetime_secs: 7 * 24 * 3600,
             renew_before: chrono::Duration::days(2),
+            retry_base: Duration::from_secs(2),
+            retry_cap: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(20),
         }
     }

@@ -5,7 +5,8 @@
 //! a crash does no harm:
 //! 1. Fold the session's notifications. Not over yet (a late party, or the
 //!    call simply continues after a blind transfer): look again after
-//!    [`LiveConfig::recheck`].
+//!    [`LiveConfig::recheck`]; past [`LiveConfig::open_limit`] after its last
+//!    event, flag the conversation `incomplete` (its end was never reported).
 //! 2. Record the conversation (`Source::Webhook`), attach the sessions an
 //!    attended transfer continues in, and mark it `waiting`.
 //! 3. If some recording the events named is not yet in the ledger, read the
@@ -134,12 +135,20 @@ impl SessionRunner {
             });
         }
         tracing::debug!(session = %tsid, parties = ?fold.parties, recordings = ?fold.recordings, "session folded");
+        let call_end = fold.last_event.unwrap_or(now);
         if !fold.is_over() {
+            if now > call_end + self.config.open_limit {
+                // Its last events were lost (receiver down, blacklisted):
+                // say so rather than wait forever; the safety-net sync still
+                // backs the recordings up from the call log.
+                let conversation = self.record_conversation(&fold, call_end).await?;
+                let reason = format!("session {tsid} never reported its end");
+                return self.incomplete(&conversation, reason).await;
+            }
             return Ok(SessionOutcome::StillOpen {
                 next: now + self.config.recheck,
             });
         }
-        let call_end = fold.last_event.unwrap_or(now);
         let conversation = self.record_conversation(&fold, call_end).await?;
 
         let missing = self.missing_from_ledger(&fold).await?;
@@ -288,6 +297,17 @@ impl SessionRunner {
         let Some(conv) = c.conversation(conversation).await? else {
             anyhow::bail!("conversation {conversation} vanished");
         };
+        if matches!(
+            conv.state,
+            ConversationState::Stitched | ConversationState::Single
+        ) {
+            // A late departure re-ran this job: nothing left to do, and no
+            // second stitch.
+            return Ok(SessionOutcome::Ready {
+                conversation: conversation.clone(),
+                recordings: 0,
+            });
+        }
         let mut ids = BTreeSet::new();
         let mut pending = false;
         for session in &conv.sessions {

@@ -361,11 +361,7 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
         }
     };
     tracing::error!(error = %failure, "job failed; retrying");
-    let delay = vault::backoff(
-        job.attempt,
-        StdDuration::from_secs(2),
-        StdDuration::from_secs(600),
-    );
+    let delay = vault::backoff(job.attempt, w.config().retry_base, w.config().retry_cap);
     let at =
         Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
     if let Err(e) = w.catalog().retry(&job.lease, at, &failure).await {
