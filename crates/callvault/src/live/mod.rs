@@ -51,7 +51,7 @@ pub mod workers;
 mod tests;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
 use tokio::sync::{Notify, RwLock};
@@ -163,6 +163,9 @@ pub struct LiveMetrics {
     pub validations: AtomicU64,
     /// Session jobs enqueued by departures (including absorbed duplicates).
     pub session_triggers: AtomicU64,
+    /// Whether the last subscription check (by this process, as the
+    /// gateway) found or made an `Active` subscription: for `/healthz`.
+    pub subscription_active: AtomicBool,
 }
 
 /// What the receiver shares across requests. Cheap to clone.

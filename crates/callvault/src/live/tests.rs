@@ -246,6 +246,18 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
     assert!(matches!(ensured, Ensured::Created { .. }), "{ensured:?}");
     let stop = CancellationToken::new();
     let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+    eventually(
+        "the gateway reports the subscription",
+        Duration::from_secs(10),
+        || async {
+            rig.state
+                .metrics
+                .subscription_active
+                .load(Ordering::Relaxed)
+                .then_some(())
+        },
+    )
+    .await;
 
     let call = rig.call(vec![
         segment(0, true, Handoff::BlindTransfer),
@@ -633,4 +645,45 @@ async fn on_shutdown_a_download_in_flight_goes_back_to_the_queue() {
     assert_eq!(job.state, JobState::Queued, "{job:?}");
     assert_eq!(job.attempts, 0, "a released job keeps its attempts");
     assert_eq!(job.holder, None);
+}
+
+#[tokio::test]
+async fn with_no_webhooks_the_safety_net_sync_backs_the_call_up() {
+    let rig = rig(|_| {}, fast_config()).await;
+    // No subscription: the receiver never hears of this call.
+    let call = rig.call(vec![segment(0, true, Handoff::HangUp)]);
+    let stop = CancellationToken::new();
+    // Without a plan the gateway keeps no subscription; its first duty is the sync.
+    let mut workers = rig.workers();
+    workers.subscription = None;
+    let running = tokio::spawn(run_workers(workers, stop.clone()));
+    eventually("the recording stored", Duration::from_secs(30), || async {
+        all_stored(&rig.catalog, &call.recordings)
+            .await
+            .then_some(())
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let conv = rig
+        .catalog
+        .conversation(&ConversationId::from(call.sessions[0].clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.arrived_by, ArrivedBy::Sync);
+    assert!(
+        rig.catalog
+            .watermark(crate::sync::WATERMARK)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        rig.state
+            .metrics
+            .notifications_received
+            .load(Ordering::Relaxed),
+        0
+    );
 }

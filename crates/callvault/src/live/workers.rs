@@ -19,11 +19,13 @@
 //! back to the queue without losing an attempt, and the gateway is released.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use chrono::Utc;
 use futures::FutureExt;
+use rc_api::models::SubscriptionStatus;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -194,10 +196,22 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
                 .await
                 {
                     Ok((info, what)) => {
+                        let active = info
+                            .status
+                            .as_ref()
+                            .is_none_or(|s| *s == SubscriptionStatus::Active);
+                        w.state
+                            .metrics
+                            .subscription_active
+                            .store(active, Ordering::Relaxed);
                         tracing::debug!(subscription = %info.id, ?what, "subscription checked");
                     }
                     Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "keeping the subscription failed")
+                        w.state
+                            .metrics
+                            .subscription_active
+                            .store(false, Ordering::Relaxed);
+                        tracing::error!(error = %format!("{e:#}"), "keeping the subscription failed");
                     }
                 }
             }
