@@ -1,15 +1,12 @@
 //! The binary: glue and policy only.
 //!
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
-//! (back up recordings), `join` (the joiner on local files). Each command
-//! lives in `commands/`; the backup machinery in `sync/`.
+//! (back up recordings), `stitch` and `join` (one file per conversation),
+//! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `worker` and
+//! `subscription`. Each command
+//! lives in the library's `commands/`.
 
-mod app;
-mod commands;
-mod configuration;
-mod live;
-mod sync;
-
+use callvault::{commands, live};
 use clap::{Parser, Subcommand};
 
 /// Back up, stitch and play RingCentral call recordings.
@@ -32,6 +29,18 @@ enum Command {
     Worker(live::command::WorkerArgs),
     /// List or delete the webhook subscriptions.
     Subscription(live::command::SubscriptionArgs),
+    /// Stitch the legs of a conversation (or `--all`) from the catalog into one file.
+    Stitch(commands::stitch::StitchArgs),
+    /// Counts by state, the last sync, and failures with their reasons.
+    Status(commands::status::StatusArgs),
+    /// Conversations with their recordings, states and storage keys.
+    Ls(commands::ls::LsArgs),
+    /// Re-hash every stored recording against the catalog.
+    Verify(commands::verify::VerifyArgs),
+    /// Serve the web UI: browse, search and play recordings.
+    Serve(commands::serve::ServeArgs),
+    /// Manage web users: add, list, remove, passwd.
+    User(commands::user::UserArgs),
 }
 
 #[tokio::main]
@@ -59,6 +68,26 @@ async fn main() -> std::process::ExitCode {
         Command::Join(args) => commands::join::run(args),
         Command::Worker(args) => live::command::worker(args).await,
         Command::Subscription(args) => live::command::subscription(args).await,
+        Command::Stitch(args) => commands::stitch::run(&args)
+            .await
+            .and_then(|o| commands::stitch::print(&o, args.json)),
+        Command::Status(args) => commands::status::run(&args)
+            .await
+            .and_then(|s| commands::status::print(&s, args.json)),
+        Command::Ls(args) => commands::ls::run(&args)
+            .await
+            .and_then(|l| commands::ls::print(&l, args.json)),
+        Command::Verify(args) => commands::verify::run(&args).await.and_then(|report| {
+            let clean = commands::verify::print_report(&report, args.json)?;
+            anyhow::ensure!(
+                clean,
+                "{} stored recordings are missing or altered",
+                report.problems.len()
+            );
+            Ok(())
+        }),
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::User(args) => commands::user::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -89,6 +89,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod audit;
 mod blob;
 mod conversations;
 mod db;
@@ -100,7 +101,9 @@ mod live;
 mod queue;
 mod recordings;
 mod records;
+pub mod search;
 mod time;
+pub mod users;
 mod watermarks;
 
 #[cfg(feature = "s3")]

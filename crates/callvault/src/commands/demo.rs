@@ -124,6 +124,39 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!(
         "checked against the sandbox's ground truth: {matched}/{expected} recordings stored with the right sha256"
     );
+
+    let stitcher = crate::stitching::Stitcher {
+        catalog: catalog.clone(),
+        blobs: crate::app::blobs(&sync.store)?,
+        layout: vault::KeyLayout::default(),
+        rc: Some(sync.rc.clone()),
+    };
+    let outcomes = stitcher
+        .stitch_all(&crate::stitching::StitchOptions::default())
+        .await?;
+    let (mut stitched, mut in_order) = (0u32, 0u32);
+    for o in &outcomes {
+        if let crate::stitching::Outcome::Stitched {
+            conversation,
+            key,
+            legs,
+            ..
+        } = o
+        {
+            stitched += 1;
+            let heard = markers_in(&stitcher.blobs, &vault::StorageKey::from_stored(key)?).await?;
+            let truth = truth_markers(&sandbox, conversation.as_str());
+            if heard == truth {
+                in_order += 1;
+            } else {
+                println!("  {conversation}: heard markers {heard:?}, expected {truth:?}");
+            }
+            println!("  {conversation}: {legs} legs stitched into {key}");
+        }
+    }
+    println!(
+        "stitched {stitched} multi-leg conversations; {in_order}/{stitched} play every leg in the ground-truth order"
+    );
     println!("catalog and recordings are in {}", args.data_dir.display());
     sandbox.shutdown().await;
     anyhow::ensure!(
@@ -131,5 +164,39 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "{} recordings missing or different",
         expected - matched
     );
+    anyhow::ensure!(
+        in_order == stitched,
+        "{} stitched files are out of order",
+        stitched - in_order
+    );
     Ok(())
+}
+
+/// The leg markers heard in a stored audio file, in order.
+async fn markers_in(blobs: &vault::BlobStore, key: &vault::StorageKey) -> anyhow::Result<Vec<u32>> {
+    let size = blobs.head(key).await?.map(|m| m.size).unwrap_or(0);
+    let bytes = blobs.get_range(key, 0..size).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut pcm = Vec::new();
+        let mut rate = 8000;
+        stitch::decode::decode_mono(std::io::Cursor::new(bytes), |r, block| {
+            rate = r;
+            pcm.extend_from_slice(block);
+            Ok(())
+        })?;
+        Ok(rc_sandbox::audio::detect_markers(&pcm, rate))
+    })
+    .await?
+}
+
+/// The markers a stitched file of the conversation that starts with
+/// `session` must contain, in order.
+fn truth_markers(sandbox: &rc_sandbox::SandboxHandle, session: &str) -> Vec<u32> {
+    let world = sandbox.state().world();
+    world
+        .conversations
+        .iter()
+        .find(|c| c.sessions.iter().any(|s| s.telephony_session_id == session))
+        .map(|c| c.ordered_recordings().map(|r| r.marker).collect())
+        .unwrap_or_default()
 }

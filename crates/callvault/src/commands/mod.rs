@@ -2,4 +2,10 @@
 
 pub mod demo;
 pub mod join;
+pub mod ls;
+pub mod serve;
+pub mod status;
+pub mod stitch;
 pub mod sync;
+pub mod user;
+pub mod verify;

@@ -30,8 +30,16 @@ pub const WATERMARK: &str = "call_log";
 /// Longest date window one call-log walk covers, so a page walk stays bounded.
 const WINDOW: i64 = 7;
 
-/// How long a worker holds a download before another may take it over.
-const LEASE: StdDuration = StdDuration::from_secs(120);
+/// How long a worker holds a download before another may take it over. A
+/// live worker extends it every [`HEARTBEAT`]; a killed one's job becomes
+/// claimable again this soon, so a restarted sync picks it up within the run.
+const LEASE: StdDuration = StdDuration::from_secs(15);
+
+/// How often a worker extends the lease of the download it is running.
+const HEARTBEAT: StdDuration = StdDuration::from_secs(5);
+
+/// Staged partial blobs untouched this long belong to no live writer.
+const STALE_PARTIAL: StdDuration = StdDuration::from_secs(5);
 
 /// Counts of one sync, for the summary and `--json`.
 #[derive(Debug, Default, serde::Serialize)]
@@ -148,6 +156,7 @@ pub async fn drain(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let holder = format!("sync:{}:{}", hostname(), std::process::id());
+    sweep_partials(downloader, LEASE).await;
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..workers.max(1) {
         let d = downloader.clone();
@@ -165,7 +174,52 @@ pub async fn drain(
         report.failed += partial.failed;
         report.retried += partial.retried;
     }
+    // Partial files of a killed run are younger than its lease when this run
+    // starts; once no download is leased any more, nobody is writing them.
+    if downloader.catalog.counts_by_state().await?.leased == 0 {
+        sweep_partials(downloader, STALE_PARTIAL).await;
+    }
     Ok(())
+}
+
+/// Removes staged partial blobs a killed process left behind.
+async fn sweep_partials(downloader: &Downloader, older_than: StdDuration) {
+    match downloader.blobs.remove_stale_partials(older_than).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            "removed partial files left by an interrupted run"
+        ),
+        Err(e) => tracing::warn!(error = %e, "sweeping partial files failed"),
+    }
+}
+
+/// Runs one job while extending its lease every [`HEARTBEAT`]. A lost lease
+/// does not stop the download: its commit is fenced by the lease token.
+async fn run_with_heartbeat(d: &Downloader, job: &vault::LeasedJob) -> anyhow::Result<Outcome> {
+    let beat = async {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            match d.catalog.heartbeat(&job.lease, LEASE).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job = job.lease.job_id().get(), "download lease lost");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "extending the download lease failed"),
+            }
+        }
+    };
+    tokio::pin!(beat);
+    let run = d.run(job);
+    tokio::pin!(run);
+    let mut beating = true;
+    loop {
+        tokio::select! {
+            outcome = &mut run => return outcome,
+            () = &mut beat, if beating => beating = false,
+        }
+    }
 }
 
 async fn worker(
@@ -194,7 +248,7 @@ async fn worker(
                 _ => break,
             }
         };
-        let outcome = match d.run(&job).await {
+        let outcome = match run_with_heartbeat(&d, &job).await {
             Ok(o) => o,
             Err(e) => {
                 // A ledger or store failure: the lease expires and the job is retried.

@@ -1,0 +1,19 @@
+//! CallVault as a library: glue and policy only. `main.rs` parses the
+//! command line and calls into [`commands`]; integration tests and
+//! benchmarks drive the same code in-process.
+//!
+//! - [`commands`]: one module per subcommand (`demo`, `sync`, `join`, `stitch`, `serve`, …).
+//! - [`live`]: the webhook receiver, session follow-up, subscription and worker loop.
+//! - [`sync`]: list the call log into the ledger, then drain the download queue.
+//! - [`stitching`]: one file per conversation from the catalog (`stitch`, `stitch --all`).
+//! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
+//! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
+
+pub mod app;
+pub mod commands;
+pub mod configuration;
+pub mod live;
+pub mod startup;
+pub mod stitching;
+pub mod sync;
+pub mod web;

@@ -1,0 +1,125 @@
+//! Building and running the web server: [`Application::build`] binds the
+//! listener itself (so port 0 works in tests) and opens every dependency.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use vault::{BlobStore, Catalog};
+
+use crate::web::state::AppState;
+
+/// What `serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: String,
+    /// Catalog URL (`sqlite:…` or `postgres://…`).
+    pub database_url: String,
+    /// Blob store location (a folder or `s3://…`).
+    pub storage_url: String,
+    /// The URL users reach us at; `https://…` makes cookies `Secure`.
+    pub public_url: Option<String>,
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the catalog (running migrations) and the blob store, and binds
+    /// the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let catalog = Catalog::open(&settings.database_url)
+            .await
+            .context("opening the catalog")?;
+        let blobs = BlobStore::open(&settings.storage_url).context("opening the blob store")?;
+        let secure_cookies = settings
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        Self::with_state(
+            &settings.listen,
+            AppState {
+                catalog,
+                blobs,
+                secure_cookies,
+            },
+        )
+        .await
+    }
+
+    /// Binds `listen` for an already assembled state (tests, `demo`).
+    pub async fn with_state(listen: &str, state: AppState) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {listen}"))?;
+        let port = listener.local_addr()?.port();
+        Ok(Application {
+            listener,
+            port,
+            state,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (catalog and blobs), e.g. for seeding in tests.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = crate::web::router(self.state);
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop)
+        .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

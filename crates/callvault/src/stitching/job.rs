@@ -1,0 +1,89 @@
+//! Stitching as a queue job, for long-running workers (the web server's
+//! worker pool, a webhook saying a conversation ended): kind [`STITCH_JOB`],
+//! dedupe key `stitch:<conversation id>`, so a conversation is queued at most
+//! once at a time. `callvault stitch --all` does not go through the queue (see
+//! `commands::stitch`); both end in [`Stitcher::stitch_session`]'s
+//! catalog-only path, so they agree byte for byte.
+
+use anyhow::Context;
+use chrono::Utc;
+use vault::{Catalog, ConversationId, Enqueued, LeasedJob, NewJob, TelephonySessionId};
+
+use super::{Outcome, StitchOptions, Stitcher};
+
+/// The queue kind of a stitch.
+pub const STITCH_JOB: &str = "stitch";
+
+/// How long a `waiting` conversation sleeps before its stitch job tries again.
+const WAIT_RETRY: chrono::Duration = chrono::Duration::minutes(10);
+
+/// Enqueues a stitch of `conversation` (idempotent while one is pending).
+pub async fn enqueue(catalog: &Catalog, conversation: &ConversationId) -> anyhow::Result<Enqueued> {
+    let job = NewJob::new(
+        STITCH_JOB,
+        format!("stitch:{conversation}"),
+        serde_json::json!({ "conversation": conversation.as_str() }),
+    );
+    Ok(catalog.enqueue(&job).await?)
+}
+
+impl Stitcher {
+    /// Runs one claimed stitch job and settles it in the queue: done when
+    /// stitched, single or without recordings; snoozed while recordings are
+    /// missing; failed (with the reason) when the payload is bad or the join
+    /// fails.
+    pub async fn run_job(
+        &self,
+        job: &LeasedJob,
+        options: &StitchOptions,
+    ) -> anyhow::Result<Outcome> {
+        let session = self.job_session(job).await;
+        let session = match session {
+            Ok(s) => s,
+            Err(e) => {
+                let reason = format!("{e:#}");
+                self.catalog.fail(&job.lease, &reason).await?;
+                anyhow::bail!(reason);
+            }
+        };
+        match self.stitch_session(&session, options).await {
+            Ok(outcome @ Outcome::Waiting { .. }) => {
+                if let Outcome::Waiting { reason, .. } = &outcome {
+                    self.catalog
+                        .snooze(&job.lease, Utc::now() + WAIT_RETRY, reason)
+                        .await?;
+                }
+                Ok(outcome)
+            }
+            Ok(outcome) => {
+                self.catalog.complete(&job.lease).await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let reason = format!("{e:#}");
+                self.catalog.fail(&job.lease, &reason).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The first session of the job's conversation.
+    async fn job_session(&self, job: &LeasedJob) -> anyhow::Result<TelephonySessionId> {
+        let id = job
+            .payload
+            .get("conversation")
+            .and_then(|v| v.as_str())
+            .context("stitch job payload has no conversation id")?;
+        let id = ConversationId::parse(id).context("conversation id")?;
+        let conversation = self
+            .catalog
+            .conversation(&id)
+            .await?
+            .with_context(|| format!("conversation {id} is not in the catalog"))?;
+        conversation
+            .sessions
+            .first()
+            .cloned()
+            .with_context(|| format!("conversation {id} has no session"))
+    }
+}

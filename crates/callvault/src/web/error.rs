@@ -1,0 +1,86 @@
+//! One error type for every handler, turned into a response in one place.
+
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Missing, or not visible to this user (indistinguishable on purpose).
+    #[error("not found")]
+    NotFound,
+    /// No valid session: the browser is sent to the login page.
+    #[error("login required")]
+    LoginRequired {
+        /// Where to return after logging in (a local path).
+        next: String,
+    },
+    /// A form came without its CSRF token, or with a wrong one.
+    #[error("missing or wrong CSRF token")]
+    Csrf,
+    /// Too many failed logins for this user or address.
+    #[error("too many login attempts")]
+    TooManyAttempts,
+    /// The request itself was wrong; the text is shown to the user.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// Anything else; logged with its cause chain, opaque to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<vault::CatalogError> for AppError {
+    fn from(e: vault::CatalogError) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("catalog query failed"))
+    }
+}
+
+impl From<vault::BlobError> for AppError {
+    fn from(e: vault::BlobError) -> Self {
+        AppError::Internal(anyhow::Error::new(e).context("blob store failed"))
+    }
+}
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main class=\"narrow\">\
+         <h1>{title}</h1><p>{text}</p><p><a href=\"/calls\">Back to calls</a></p></main></body></html>"
+    );
+    (status, Html(body)).into_response()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::NotFound => page(StatusCode::NOT_FOUND, "Not found", "Nothing here."),
+            AppError::LoginRequired { next } => {
+                let target = format!("/login?next={}", crate::web::view::url_encode(&next));
+                ([(header::CACHE_CONTROL, "no-store")], Redirect::to(&target)).into_response()
+            }
+            AppError::Csrf => page(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "The form was missing its security token. Reload the page and try again.",
+            ),
+            AppError::TooManyAttempts => page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                "Too many failed logins. Wait a few minutes and try again.",
+            ),
+            AppError::BadRequest(text) => page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                &crate::web::view::html_escape(&text),
+            ),
+            AppError::Internal(e) => {
+                tracing::error!(error.cause_chain = ?e, "request failed");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "The error was logged.",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! `GET /audio/recording/{id}` and `GET /audio/conversation/{id}`: audio
+//! streamed from the blob store with `Range` support, so seeking works and
+//! Safari plays. `?download=1` adds `Content-Disposition: attachment`.
+//!
+//! Every download, and every play (a request without `Range` or whose range
+//! starts at byte 0, which is how a player starts), is written to the audit
+//! log before a byte is sent. Seeks (ranges further in) are not logged.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::Deserialize;
+use vault::audit::{AuditAction, AuditObject};
+use vault::{RecordingId, RecordingState, StorageKey};
+
+use crate::web::auth::{ClientAddr, CurrentUser};
+use crate::web::error::AppError;
+use crate::web::range::{RangeRequest, parse_range};
+use crate::web::routes::conversation::{manifest_of, parse_conversation_id};
+use crate::web::state::AppState;
+
+/// Bytes read from the store per chunk of a range response.
+const CHUNK: u64 = 256 * 1024;
+
+/// Query of the audio routes.
+#[derive(Debug, Default, Deserialize)]
+pub struct AudioQuery {
+    download: Option<String>,
+}
+
+impl AudioQuery {
+    fn is_download(&self) -> bool {
+        matches!(self.download.as_deref(), Some("1" | "true" | "yes"))
+    }
+}
+
+/// What to stream.
+struct Audio {
+    key: StorageKey,
+    content_type: String,
+    file_name: String,
+    object: AuditObject,
+}
+
+fn content_type_for(key: &StorageKey, known: Option<&str>) -> String {
+    if let Some(t) = known.filter(|t| !t.is_empty()) {
+        return t.to_owned();
+    }
+    match key.as_str().rsplit_once('.').map(|(_, ext)| ext) {
+        Some("mp3") => "audio/mpeg",
+        Some("wav") => "audio/wav",
+        Some("flac") => "audio/flac",
+        _ => "application/octet-stream",
+    }
+    .to_owned()
+}
+
+fn extension_of(key: &StorageKey) -> &str {
+    match key.as_str().rsplit_once('.') {
+        Some((_, ext)) if !ext.contains('/') => ext,
+        _ => "bin",
+    }
+}
+
+/// `GET /audio/recording/{id}`.
+pub async fn recording(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    Query(query): Query<AudioQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = RecordingId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let recording = state
+        .catalog
+        .visible_recording(user.scope(), &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let key = match (&recording.state, recording.storage_key) {
+        (RecordingState::Stored, Some(key)) => key,
+        _ => return Err(AppError::NotFound),
+    };
+    let audio = Audio {
+        content_type: content_type_for(&key, recording.content_type.as_deref()),
+        file_name: format!("recording-{id}.{}", extension_of(&key)),
+        key,
+        object: AuditObject::Recording(id),
+    };
+    serve(&state, &user, client, &audio, query.is_download(), &headers).await
+}
+
+/// `GET /audio/conversation/{id}`: the stitched file.
+pub async fn conversation(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    Query(query): Query<AudioQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let id = parse_conversation_id(&id)?;
+    let conversation = state
+        .catalog
+        .visible_conversation(user.scope(), &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let manifest = manifest_of(&conversation);
+    let key = conversation.stitched_key.ok_or(AppError::NotFound)?;
+    let audio = Audio {
+        content_type: content_type_for(&key, manifest.as_ref().map(|m| m.content_type.as_str())),
+        file_name: format!("conversation-{id}.{}", extension_of(&key)),
+        key,
+        object: AuditObject::Conversation(id),
+    };
+    serve(&state, &user, client, &audio, query.is_download(), &headers).await
+}
+
+async fn serve(
+    state: &AppState,
+    user: &CurrentUser,
+    client: ClientAddr,
+    audio: &Audio,
+    download: bool,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let Some(meta) = state.blobs.head(&audio.key).await? else {
+        tracing::error!(key = %audio.key, "catalog names a blob that is missing");
+        return Err(AppError::NotFound);
+    };
+    let size = meta.size;
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = parse_range(range_header, size);
+
+    let starts_playback = match &range {
+        RangeRequest::Full => true,
+        RangeRequest::Partial(r) => r.start == 0,
+        RangeRequest::Unsatisfiable => false,
+    };
+    if download || starts_playback {
+        let action = if download {
+            AuditAction::Download
+        } else {
+            AuditAction::Play
+        };
+        let client_text = client.0.map(|a| a.ip().to_string());
+        state
+            .catalog
+            .append_audit(&user.0.user, action, &audio.object, client_text.as_deref())
+            .await?;
+    }
+
+    let mut response = match range {
+        RangeRequest::Unsatisfiable => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes */{size}"))?,
+            );
+            return Ok(with_common(r, audio, download));
+        }
+        RangeRequest::Full => {
+            let stream = state.blobs.get_stream(&audio.key).await?;
+            let mut r = Response::new(Body::from_stream(stream));
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, header_value(&size.to_string())?);
+            r
+        }
+        RangeRequest::Partial(range) => {
+            let len = range.end.saturating_sub(range.start);
+            let mut r = Response::new(Body::from_stream(range_stream(
+                state.blobs.clone(),
+                audio.key.clone(),
+                range.clone(),
+            )));
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_LENGTH, header_value(&len.to_string())?);
+            h.insert(
+                header::CONTENT_RANGE,
+                header_value(&format!(
+                    "bytes {}-{}/{size}",
+                    range.start,
+                    range.end.saturating_sub(1)
+                ))?,
+            );
+            r
+        }
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, header_value(&audio.content_type)?);
+    Ok(with_common(response, audio, download))
+}
+
+fn header_value(text: &str) -> Result<HeaderValue, AppError> {
+    HeaderValue::from_str(text)
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("building a header")))
+}
+
+fn with_common(mut response: Response, audio: &Audio, download: bool) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    if download {
+        // File names are built from parsed ids and a key extension: plain ASCII.
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", audio.file_name))
+        {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    response
+}
+
+/// The bytes of `range` in chunks of at most [`CHUNK`], read lazily.
+fn range_stream(
+    blobs: vault::BlobStore,
+    key: StorageKey,
+    range: std::ops::Range<u64>,
+) -> impl futures::Stream<Item = Result<Bytes, vault::BlobError>> + Send {
+    futures::stream::unfold(range.start, move |at| {
+        let (blobs, key, end) = (blobs.clone(), key.clone(), range.end);
+        async move {
+            if at >= end {
+                return None;
+            }
+            let to = at.saturating_add(CHUNK).min(end);
+            let chunk = blobs.get_range(&key, at..to).await;
+            Some((chunk, to))
+        }
+    })
+    .fuse()
+}

@@ -1,0 +1,231 @@
+//! `GET /calls`: conversations newest first, filtered and paginated.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+use vault::ConversationState;
+use vault::search::{ConversationFilter, StateFilter};
+
+use crate::web::auth::CurrentUser;
+use crate::web::error::AppError;
+use crate::web::state::AppState;
+use crate::web::view::{self, Nav};
+
+/// Rows per page.
+pub const PAGE_SIZE: u32 = 25;
+
+/// The calls page's query string, as typed (empty fields mean "any").
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct CallsQuery {
+    q: String,
+    from: String,
+    to: String,
+    extension: String,
+    party: String,
+    direction: String,
+    state: String,
+    page: Option<u64>,
+}
+
+struct Row {
+    id: String,
+    started: String,
+    from: String,
+    to: String,
+    direction: String,
+    duration: String,
+    recordings: u64,
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "calls.html")]
+struct CallsPage {
+    nav: Option<Nav>,
+    query: CallsQuery,
+    directions: Vec<(&'static str, &'static str)>,
+    states: Vec<(&'static str, &'static str)>,
+    notes: Vec<String>,
+    rows: Vec<Row>,
+    page: u64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+const DIRECTIONS: [(&str, &str); 3] = [
+    ("", "Any"),
+    ("Inbound", "Inbound"),
+    ("Outbound", "Outbound"),
+];
+const STATES: [(&str, &str); 8] = [
+    ("", "Any"),
+    ("stitched", "Stitched"),
+    ("single", "Single leg"),
+    ("waiting", "Waiting"),
+    ("incomplete", "Incomplete"),
+    ("failed", "Failed"),
+    ("live", "Live"),
+    ("ended", "Ended"),
+];
+
+fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// Turns the typed query into a catalog filter; unusable values are
+/// dropped with a note shown above the results.
+fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter {
+    let mut date = |text: &str, label: &str, end_of_day: bool| {
+        let text = non_empty(text)?;
+        match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(d) => {
+                let d = if end_of_day { d.succ_opt()? } else { d };
+                Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?))
+            }
+            Err(_) => {
+                notes.push(format!(
+                    "Ignored the {label} date {text:?}: use YYYY-MM-DD."
+                ));
+                None
+            }
+        }
+    };
+    let from = date(&q.from, "from", false);
+    let to = date(&q.to, "to", true);
+    let state = match q.state.as_str() {
+        "" => None,
+        "failed" => Some(StateFilter::HasFailedRecording),
+        "stitched" => Some(StateFilter::Is(ConversationState::Stitched)),
+        "single" => Some(StateFilter::Is(ConversationState::Single)),
+        "waiting" => Some(StateFilter::Is(ConversationState::Waiting)),
+        "incomplete" => Some(StateFilter::Is(ConversationState::Incomplete)),
+        "live" => Some(StateFilter::Is(ConversationState::Live)),
+        "ended" => Some(StateFilter::Is(ConversationState::Ended)),
+        other => {
+            notes.push(format!("Ignored the unknown state {other:?}."));
+            None
+        }
+    };
+    let direction = match q.direction.as_str() {
+        "" => None,
+        d @ ("Inbound" | "Outbound") => Some(d.to_owned()),
+        other => {
+            notes.push(format!("Ignored the unknown direction {other:?}."));
+            None
+        }
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    ConversationFilter {
+        from,
+        to,
+        extension_id: non_empty(&q.extension),
+        party: non_empty(&q.party),
+        direction,
+        state,
+        text: non_empty(&q.q),
+        limit: PAGE_SIZE + 1,
+        offset: (page - 1).saturating_mul(u64::from(PAGE_SIZE)),
+    }
+}
+
+fn page_url(q: &CallsQuery, page: u64) -> String {
+    let mut url = String::from("/calls?");
+    for (k, v) in [
+        ("q", &q.q),
+        ("from", &q.from),
+        ("to", &q.to),
+        ("extension", &q.extension),
+        ("party", &q.party),
+        ("direction", &q.direction),
+        ("state", &q.state),
+    ] {
+        if !v.is_empty() {
+            url.push_str(&format!("{k}={}&", view::url_encode(v)));
+        }
+    }
+    url.push_str(&format!("page={page}"));
+    url
+}
+
+/// `GET /calls`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(query): Query<CallsQuery>,
+) -> Result<Html<String>, AppError> {
+    let mut notes = Vec::new();
+    let filter = to_filter(&query, &mut notes);
+    let page = query.page.unwrap_or(1).max(1);
+    let mut found = state
+        .catalog
+        .search_conversations(user.scope(), &filter)
+        .await?;
+    let more = found.len() > PAGE_SIZE as usize;
+    found.truncate(PAGE_SIZE as usize);
+    let rows = found
+        .into_iter()
+        .map(|c| {
+            let r = c.first_record.as_ref();
+            Row {
+                id: c.id.to_string(),
+                started: view::time(c.started_at.or(r.map(|r| r.start_time))),
+                from: r
+                    .map(|r| view::party(r.from_number.as_deref(), r.from_name.as_deref()))
+                    .unwrap_or_else(|| "—".into()),
+                to: r
+                    .map(|r| view::party(r.to_number.as_deref(), r.to_name.as_deref()))
+                    .unwrap_or_else(|| "—".into()),
+                direction: r
+                    .and_then(|r| r.direction.clone())
+                    .unwrap_or_else(|| "—".into()),
+                duration: view::duration_ms(r.and_then(|r| r.duration_ms)),
+                recordings: c.recording_count,
+                state: c.state.as_str(),
+            }
+        })
+        .collect();
+    let template = CallsPage {
+        nav: Some(Nav::new(&user.0, "calls")),
+        prev_url: (page > 1).then(|| page_url(&query, page - 1)),
+        next_url: more.then(|| page_url(&query, page + 1)),
+        query,
+        directions: DIRECTIONS.to_vec(),
+        states: STATES.to_vec(),
+        notes,
+        rows,
+        page,
+    };
+    super::render(&template)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_range_covers_whole_days_and_bad_dates_are_noted() {
+        let q = CallsQuery {
+            from: "2026-11-01".into(),
+            to: "2026-11-02".into(),
+            ..CallsQuery::default()
+        };
+        let mut notes = vec![];
+        let f = to_filter(&q, &mut notes);
+        assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(f.to.unwrap().to_rfc3339(), "2026-11-03T00:00:00+00:00");
+        assert!(notes.is_empty());
+
+        let q = CallsQuery {
+            from: "yesterday".into(),
+            state: "bogus".into(),
+            ..CallsQuery::default()
+        };
+        let f = to_filter(&q, &mut notes);
+        assert_eq!((f.from, f.state), (None, None));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+}

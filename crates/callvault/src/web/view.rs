@@ -1,0 +1,114 @@
+//! Small formatting helpers shared by the page models.
+
+use chrono::{DateTime, Utc};
+
+/// Percent-encodes `text` for a query-string value.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Escapes text for HTML (for the few pages not rendered by templates).
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A timestamp as shown on pages (UTC, to the second).
+pub fn time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+/// A duration in milliseconds as `m:ss` (or `h:mm:ss`).
+pub fn duration_ms(ms: Option<i64>) -> String {
+    let Some(ms) = ms.filter(|ms| *ms >= 0) else {
+        return "—".into();
+    };
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// A byte count in human units.
+pub fn bytes(n: Option<u64>) -> String {
+    match n {
+        None => "—".into(),
+        Some(n) if n < 1024 => format!("{n} B"),
+        Some(n) if n < 1024 * 1024 => format!("{:.1} KiB", n as f64 / 1024.0),
+        Some(n) => format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// `number (name)`, or whichever is known.
+pub fn party(number: Option<&str>, name: Option<&str>) -> String {
+    match (number, name) {
+        (Some(n), Some(m)) if !m.is_empty() => format!("{m} ({n})"),
+        (Some(n), _) => n.to_owned(),
+        (None, Some(m)) => m.to_owned(),
+        (None, None) => "—".into(),
+    }
+}
+
+/// What the navigation bar shows for the logged-in user.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    /// The user's name.
+    pub user_name: String,
+    /// Whether to show the admin pages.
+    pub is_admin: bool,
+    /// The session's CSRF token (for the logout form).
+    pub csrf: String,
+    /// Which page is current (`calls`, `status`, `audit`).
+    pub current: &'static str,
+}
+
+impl Nav {
+    /// The navigation of `session` on page `current`.
+    pub fn new(session: &vault::users::WebSession, current: &'static str) -> Self {
+        Nav {
+            user_name: session.user.name.clone(),
+            is_admin: session.user.role == vault::users::Role::Admin,
+            csrf: session.csrf_token.clone(),
+            current,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_minutes_and_seconds() {
+        assert_eq!(duration_ms(Some(0)), "0:00");
+        assert_eq!(duration_ms(Some(61_500)), "1:01");
+        assert_eq!(duration_ms(Some(3_723_000)), "1:02:03");
+        assert_eq!(duration_ms(None), "—");
+    }
+
+    #[test]
+    fn url_encoding_keeps_paths_and_escapes_the_rest() {
+        assert_eq!(url_encode("/calls?x=1&y"), "/calls%3Fx%3D1%26y");
+    }
+}

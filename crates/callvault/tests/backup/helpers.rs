@@ -1,0 +1,436 @@
+//! A sandbox, a fresh catalog (SQLite file or PostgreSQL schema) and a blob
+//! folder per test, plus the ground-truth checks every backup test ends with.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use callvault::commands::sync::SyncArgs;
+use callvault::configuration::{RcArgs, StoreArgs};
+use callvault::sync::{self, Downloader, Progress, Report};
+use rc_api::availability::NotReadySchedule;
+use rc_sandbox::{SandboxConfig, SandboxHandle};
+use sha2::Digest;
+use sqlx::Connection;
+use vault::{BlobStore, Catalog, RecordingId, RecordingState};
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+});
+
+/// Which catalog backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A small, quick world: a few dozen short calls over two days, recordings
+/// available at once, no rate limits (tests that want them switch them on).
+pub fn small_world(c: &mut SandboxConfig) {
+    c.scenario.calls = 24;
+    c.scenario.days = 2;
+    c.scenario.recorded_share = 0.9;
+    c.scenario.talk_ms = 30_000..34_000;
+    c.scenario.ring_ms = 1_000..3_000;
+    c.call_log_lag = chrono::Duration::zero();
+    c.recording_lag = chrono::Duration::zero();
+    c.rate_limits = None;
+}
+
+/// Rate limits with a one-second window (production: 60 s).
+pub fn one_second_limits(c: &mut SandboxConfig) {
+    c.rate_limits = Some(rc_sandbox::ratelimit::RateLimitConfig {
+        window_secs: 1,
+        penalty_secs: 1,
+        ..Default::default()
+    });
+}
+
+/// Everything one test needs.
+pub struct TestApp {
+    pub sandbox: SandboxHandle,
+    pub dir: tempfile::TempDir,
+    pub store: StoreArgs,
+    pub rc: RcArgs,
+    pg: Option<(String, String)>,
+}
+
+const SCHEMA_PREFIX: &str = "callvault_t_";
+
+/// Spawns a sandbox configured by [`small_world`] then `configure`, and a
+/// fresh catalog on `backend`; `None` when PostgreSQL is not configured.
+pub async fn spawn_app(
+    backend: Backend,
+    seed: u64,
+    configure: impl FnOnce(&mut SandboxConfig),
+) -> Option<TestApp> {
+    LazyLock::force(&TRACING);
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match std::env::var("CALLVAULT_TEST_POSTGRES") {
+            Ok(admin) => Some(fresh_schema(admin).await),
+            Err(_) => {
+                eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+                return None;
+            }
+        },
+    };
+    let sandbox = rc_sandbox::Sandbox::builder()
+        .seed(seed)
+        .configure(|c| {
+            small_world(c);
+            configure(c);
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let database = pg.as_ref().map(|(admin, schema)| {
+        let sep = if admin.contains('?') { '&' } else { '?' };
+        format!("{admin}{sep}options[search_path]={schema}")
+    });
+    let env: BTreeMap<_, _> = sandbox.client_env().into_iter().collect();
+    let rc = RcArgs {
+        server_url: env["RC_SERVER_URL"].clone(),
+        media_url: Some(env["RC_MEDIA_URL"].clone()),
+        client_id: env["RC_CLIENT_ID"].clone(),
+        client_secret: env["RC_CLIENT_SECRET"].clone().into(),
+        jwt: env["RC_JWT"].clone().into(),
+    };
+    let store = StoreArgs {
+        data_dir: dir.path().join("data"),
+        database,
+        storage: None,
+    };
+    Some(TestApp {
+        sandbox,
+        dir,
+        store,
+        rc,
+        pg,
+    })
+}
+
+async fn fresh_schema(admin: String) -> (String, String) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let schema = format!("{SCHEMA_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'callvault\\_t\\_%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for name in stale {
+        let born = name
+            .strip_prefix(SCHEMA_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if born.is_some_and(|born| born + 3600 < now) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    (admin, schema)
+}
+
+/// What the sandbox holds: recordings of calls that have ended, by id.
+#[derive(Debug, Default)]
+pub struct Truth {
+    /// Downloadable recordings and the sha256 of their bytes.
+    pub present: BTreeMap<String, String>,
+    /// Recordings deleted at the source.
+    pub deleted: BTreeSet<String>,
+}
+
+impl TestApp {
+    /// `callvault sync` arguments covering the whole sandbox history.
+    pub fn sync_args(&self) -> SyncArgs {
+        SyncArgs {
+            rc: self.rc.clone(),
+            store: self.store.clone(),
+            from: Some(chrono::Utc::now() - chrono::Duration::days(4)),
+            to: None,
+            backfill_days: 366,
+            overlap_minutes: 120,
+            workers: 4,
+            max_wait: 20,
+            plan: false,
+            json: true,
+        }
+    }
+
+    /// Runs `callvault sync` in-process.
+    pub async fn sync(&self) -> Report {
+        callvault::commands::sync::run(&self.sync_args())
+            .await
+            .unwrap()
+    }
+
+    /// Runs the same steps as `callvault sync` with a chosen not-ready
+    /// schedule and in-run wait, and returns the report and the client, so a
+    /// test can read its rate-limit metrics.
+    pub async fn sync_with(
+        &self,
+        schedule: NotReadySchedule,
+        max_wait: chrono::Duration,
+    ) -> (Report, rc_api::RcClient) {
+        let (mut report, client) = self.list().await;
+        self.drain(&client, schedule, max_wait, &mut report).await;
+        (report, client)
+    }
+
+    /// Lists the sandbox history into the ledger (the first half of a sync).
+    pub async fn list(&self) -> (Report, rc_api::RcClient) {
+        let client = callvault::app::rc_client(&self.rc).unwrap();
+        let catalog = self.catalog().await;
+        let from = self.sync_args().from.unwrap();
+        let mut report = Report::default();
+        sync::list(
+            &client,
+            &catalog,
+            from,
+            chrono::Utc::now(),
+            &Progress::default(),
+            &mut report,
+        )
+        .await
+        .unwrap();
+        (report, client)
+    }
+
+    /// Drains the download queue (the second half of a sync).
+    pub async fn drain(
+        &self,
+        client: &rc_api::RcClient,
+        schedule: NotReadySchedule,
+        max_wait: chrono::Duration,
+        report: &mut Report,
+    ) {
+        let downloader = Downloader {
+            client: client.clone(),
+            catalog: self.catalog().await,
+            blobs: self.blobs(),
+            layout: vault::KeyLayout::default(),
+            schedule,
+        };
+        sync::drain(
+            &downloader,
+            4,
+            max_wait,
+            Arc::new(Progress::default()),
+            report,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// The ledger.
+    pub async fn catalog(&self) -> Catalog {
+        callvault::app::catalog(&self.store).await.unwrap()
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> BlobStore {
+        callvault::app::blobs(&self.store).unwrap()
+    }
+
+    /// The blob folder on disk.
+    pub fn blob_root(&self) -> PathBuf {
+        PathBuf::from(self.store.storage_url())
+    }
+
+    /// The sandbox's ground truth now.
+    pub fn truth(&self) -> Truth {
+        let state = self.sandbox.state();
+        let now = state.clock().now();
+        let recordings: Vec<_> = {
+            let world = state.world();
+            world
+                .conversations
+                .iter()
+                .filter(|c| c.end <= now)
+                .flat_map(|c| c.ordered_recordings().cloned().collect::<Vec<_>>())
+                .collect()
+        };
+        let mut truth = Truth::default();
+        for rec in recordings {
+            if rec.deleted {
+                truth.deleted.insert(rec.id.clone());
+            } else {
+                let bytes = state.audio().get_or_render(&state.config().audio, &rec);
+                truth
+                    .present
+                    .insert(rec.id.clone(), hex::encode(sha2::Sha256::digest(&bytes)));
+            }
+        }
+        truth
+    }
+
+    /// Every recording row in `state`.
+    pub async fn in_state(&self, state: RecordingState) -> Vec<vault::Recording> {
+        let catalog = self.catalog().await;
+        let mut all = Vec::new();
+        loop {
+            let page = catalog
+                .recordings_in_state(state, 1000, all.len() as u64)
+                .await
+                .unwrap();
+            if page.is_empty() {
+                return all;
+            }
+            all.extend(page);
+        }
+    }
+
+    /// Asserts the backup is exactly the sandbox's ground truth: every
+    /// present recording stored with its sha256 and its blob intact, every
+    /// deleted one `gone`, nothing else in the catalog or the blob folder,
+    /// and no staged partial file left behind.
+    pub async fn assert_exact(&self) -> Truth {
+        let truth = self.truth();
+        assert!(!truth.present.is_empty(), "the world has no recordings");
+        let catalog = self.catalog().await;
+        let blobs = self.blobs();
+        let counts = catalog.recording_counts().await.unwrap();
+        assert_eq!(
+            (
+                counts.stored,
+                counts.gone,
+                counts.listed,
+                counts.not_ready,
+                counts.failed
+            ),
+            (
+                truth.present.len() as u64,
+                truth.deleted.len() as u64,
+                0,
+                0,
+                0
+            ),
+            "recording counts (stored, gone, listed, not_ready, failed)"
+        );
+        let mut keys = BTreeSet::new();
+        for (id, sha) in &truth.present {
+            let rec = catalog
+                .recording(&RecordingId::parse(id).unwrap())
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("recording {id} is not in the catalog"));
+            assert_eq!(rec.state, RecordingState::Stored, "recording {id}");
+            let stored = rec.sha256.unwrap();
+            assert_eq!(&stored.to_hex(), sha, "sha256 of recording {id}");
+            let key = rec.storage_key.unwrap();
+            assert!(
+                matches!(
+                    blobs.verify(&key, &stored).await.unwrap(),
+                    vault::Verified::Intact { .. }
+                ),
+                "blob of {id} is not intact"
+            );
+            keys.insert(key.as_str().to_owned());
+        }
+        for id in &truth.deleted {
+            let rec = catalog
+                .recording(&RecordingId::parse(id).unwrap())
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("deleted recording {id} is not in the catalog"));
+            assert_eq!(rec.state, RecordingState::Gone, "deleted recording {id}");
+        }
+        let listed: BTreeSet<String> = blobs.list(None).await.unwrap().into_iter().collect();
+        let (sidecars, audio): (BTreeSet<String>, BTreeSet<String>) =
+            listed.into_iter().partition(|k| k.ends_with(".json"));
+        assert_eq!(audio, keys, "blobs in the store vs stored recordings");
+        assert_eq!(sidecars.len(), keys.len(), "one sidecar per recording");
+        assert_eq!(partial_files(&self.blob_root()), Vec::<PathBuf>::new());
+        truth
+    }
+
+    /// Drops the PostgreSQL schema, if any.
+    pub async fn finish(self) {
+        self.sandbox.shutdown().await;
+        if let Some((admin, schema)) = &self.pg {
+            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Files under `root` that are not finished blobs: object_store staging
+/// files (`name#N`) or anything else temporary.
+pub fn partial_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains('#') || n.starts_with('.') || n.ends_with(".tmp"))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// A schedule that calls a recording gone as soon as it answers 404 after
+/// its call ended more than a second ago (the default waits 24 h).
+pub fn impatient_schedule() -> NotReadySchedule {
+    NotReadySchedule {
+        steps: vec![chrono::Duration::milliseconds(500)],
+        give_up_after: chrono::Duration::seconds(1),
+    }
+}
+
+/// Runs each body once on SQLite and once on PostgreSQL (when configured),
+/// as `name::on_sqlite` and `name::on_postgres`.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($backend: $crate::helpers::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_sqlite() {
+                body($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn on_postgres() {
+                body($crate::helpers::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;

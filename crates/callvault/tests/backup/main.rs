@@ -1,0 +1,13 @@
+//! Integration tests of the backup (`callvault sync` and friends) against
+//! the in-process RingCentral sandbox, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod backfill;
+mod bad_inputs;
+mod crash;
+mod faults;
+mod not_ready;
+mod rate_limits;
+mod tokens;
+mod verify;

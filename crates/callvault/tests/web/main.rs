@@ -1,0 +1,18 @@
+//! The web UI against a real server on loopback: one module per capability.
+
+mod helpers;
+
+// Login, sessions, CSRF and rate limits.
+mod auth;
+// Who may see and hear what.
+mod access;
+// Audio delivery: Range, headers, downloads, the audit log.
+mod audio;
+// The calls list's filters, the conversation page, the status page.
+mod pages;
+// The same on PostgreSQL.
+mod postgres;
+// Handlers in-process through oneshot.
+mod oneshot;
+// Real headless Chromium (skips with a message when it is not installed).
+mod browser;

@@ -1,0 +1,138 @@
+use crate::helpers::*;
+
+async fn calls(app: &TestApp, c: &reqwest::Client, query: &str) -> String {
+    let r = c
+        .get(app.url(&format!("/calls?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{query}");
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn each_filter_of_the_calls_page_narrows_the_list() {
+    let app = spawn_app().await;
+    let c = app.logged_in(ADMIN).await;
+    let both = calls(&app, &c, "").await;
+    // Newest first: A (10:00) before B (09:00).
+    assert!(both.find(CONV_A).unwrap() < both.find(CONV_B).unwrap());
+    let cases = [
+        ("extension=201", CONV_B),
+        ("extension=102", CONV_A),
+        ("party=zed", CONV_B),
+        ("party=%2B1415", CONV_A),
+        ("direction=Outbound", CONV_B),
+        ("state=stitched", CONV_A),
+        ("state=single", CONV_B),
+        ("from=2026-11-20&to=2026-11-20", ""),
+        ("q=dana", CONV_A),
+        ("q=2001", CONV_B),
+        ("q=cr-A", CONV_A),
+    ];
+    for (query, only) in cases {
+        let html = calls(&app, &c, query).await;
+        if only.is_empty() {
+            assert!(html.contains(CONV_A) && html.contains(CONV_B), "{query}");
+        } else {
+            let other = if only == CONV_A { CONV_B } else { CONV_A };
+            assert!(html.contains(only), "{query} keeps {only}");
+            assert!(!html.contains(other), "{query} drops {other}");
+        }
+    }
+    let none = calls(&app, &c, "from=2026-11-21").await;
+    assert!(none.contains("No calls match"));
+    let noted = calls(&app, &c, "from=yesterday").await;
+    assert!(noted.contains("Ignored the from date"));
+}
+
+#[tokio::test]
+async fn the_conversation_page_has_a_player_with_chapters_legs_and_hashes() {
+    let app = spawn_app().await;
+    let c = app.logged_in(VIEWER_101).await;
+    let html = c
+        .get(app.url(&format!("/conversations/{CONV_A}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("src=\"/audio/conversation/{CONV_A}\"")));
+    assert!(html.contains(&format!(
+        "<track kind=\"chapters\" src=\"/conversations/{CONV_A}/chapters.vtt\""
+    )));
+    assert!(html.contains("id=\"chapter-1\"") && html.contains("id=\"chapter-2\""));
+    let leg2 = format!("data-start=\"{:.3}\"", app.leg2_start_ms as f64 / 1000.0);
+    assert!(html.contains(&leg2), "leg 2 seeks to its chapter: {leg2}");
+    assert!(html.contains(&format!("/audio/recording/{REC_A1}?download=1")));
+    assert!(html.contains(&format!("/audio/recording/{REC_A2}?download=1")));
+    let conv = app
+        .catalog
+        .conversation(&vault::ConversationId::parse(CONV_A).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(html.contains(&conv.sha256.unwrap().to_hex()));
+    assert!(html.contains("+14155550100 → 101 → 102"), "transfer chain");
+    assert!(
+        !html.contains("media.example"),
+        "no RingCentral URL reaches the page"
+    );
+
+    let vtt = c
+        .get(app.url(&format!("/conversations/{CONV_A}/chapters.vtt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vtt.headers()["content-type"], "text/vtt; charset=utf-8");
+    let vtt = vtt.text().await.unwrap();
+    assert!(vtt.starts_with("WEBVTT"));
+    assert_eq!(vtt.matches(" --> ").count(), 2, "{vtt}");
+}
+
+#[tokio::test]
+async fn the_status_page_counts_states_and_its_retry_relists_failures() {
+    let app = spawn_app().await;
+    let rec = vault::RecordingId::parse("3001").unwrap();
+    app.catalog
+        .upsert_recording(&vault::NewRecording {
+            id: rec.clone(),
+            call_record_id: None,
+            telephony_session_id: None,
+            content_uri: None,
+            content_type: None,
+            call_start_time: chrono::Utc::now(),
+            call_end_time: None,
+        })
+        .await
+        .unwrap();
+    app.catalog
+        .mark_recording_failed(&rec, "checksum mismatch")
+        .await
+        .unwrap();
+    let c = app.logged_in(ADMIN).await;
+    let html = c
+        .get(app.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"rec-stored\">3<"), "three stored");
+    assert!(html.contains("id=\"rec-failed\">1<"));
+    assert!(html.contains("checksum mismatch"));
+
+    let csrf = csrf_field(&html);
+    let r = c
+        .post(app.url("/status/retry"))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/status?retried=1");
+    let again = app.catalog.recording(&rec).await.unwrap().unwrap();
+    assert_eq!(again.state, vault::RecordingState::Listed);
+}

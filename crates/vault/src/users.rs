@@ -1,0 +1,345 @@
+//! Web users, their extensions, their server-side sessions and login attempt
+//! counters.
+//!
+//! Passwords arrive here already hashed (argon2 PHC strings made by the
+//! binary); the catalog only stores and returns them. Session cookies are
+//! never stored either: the caller stores a hash of the cookie's token, so a
+//! copy of the database cannot be replayed as a login.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{Catalog, sql, with_pool};
+use crate::error::CatalogError;
+use crate::time::{duration_ms, from_ms};
+
+/// What a user may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees and hears every conversation, browses the audit log and status.
+    Admin,
+    /// Sees and hears only conversations one of their extensions took part in.
+    Viewer,
+}
+
+impl Role {
+    /// The value in the `role` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Parses `admin` or `viewer`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// A user's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(i64);
+
+impl UserId {
+    /// The row id.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for UserId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A web user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Row id.
+    pub id: UserId,
+    /// Login name.
+    pub name: String,
+    /// argon2 PHC string of the password.
+    pub password_hash: String,
+    /// What the user may see.
+    pub role: Role,
+    /// RingCentral extension ids whose conversations a viewer may see.
+    pub extensions: Vec<String>,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`Catalog::create_user`] stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Login name (unique).
+    pub name: String,
+    /// argon2 PHC string of the password.
+    pub password_hash: String,
+    /// What the user may see.
+    pub role: Role,
+    /// RingCentral extension ids.
+    pub extensions: Vec<String>,
+}
+
+/// A live web session: who is logged in, and the CSRF token of their forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// The logged-in user.
+    pub user: User,
+    /// The token every form of this session must carry.
+    pub csrf_token: String,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserSql {
+    id: i64,
+    name: String,
+    password_hash: String,
+    role: String,
+    created_at: i64,
+}
+
+const TABLE: &str = "users";
+
+impl Catalog {
+    async fn user_from_row(&self, row: UserSql) -> Result<User, CatalogError> {
+        let role = Role::parse(&row.role).ok_or_else(|| CatalogError::CorruptRow {
+            table: TABLE,
+            what: format!("unknown role {:?}", row.role),
+        })?;
+        let extensions: Vec<String> = with_pool!(self, pool, _b => {
+            sqlx::query_scalar(
+                "SELECT extension_id FROM user_extensions WHERE user_id = $1 ORDER BY extension_id")
+                .bind(row.id)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(User {
+            id: UserId(row.id),
+            name: row.name,
+            password_hash: row.password_hash,
+            role,
+            extensions,
+            created_at: from_ms(TABLE, row.created_at)?,
+        })
+    }
+
+    /// Creates a user with their extensions. Returns `None` when the name is
+    /// taken (nothing is changed then).
+    pub async fn create_user(&self, user: &NewUser) -> Result<Option<UserId>, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(sql!(backend,
+                "INSERT INTO users (name, password_hash, role, created_at, updated_at)
+                 VALUES ($1, $2, $3, {now}, {now})
+                 ON CONFLICT (name) DO NOTHING RETURNING id"))
+                .bind(user.name.as_str())
+                .bind(user.password_hash.as_str())
+                .bind(user.role.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            for ext in &user.extensions {
+                sqlx::query(
+                    "INSERT INTO user_extensions (user_id, extension_id) VALUES ($1, $2)
+                     ON CONFLICT (user_id, extension_id) DO NOTHING")
+                    .bind(id)
+                    .bind(ext.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(Some(UserId(id)))
+        })
+    }
+
+    /// The user called `name`.
+    pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, CatalogError> {
+        let row: Option<UserSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(
+                "SELECT id, name, password_hash, role, created_at FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        match row {
+            Some(row) => Ok(Some(self.user_from_row(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<User>, CatalogError> {
+        let rows: Vec<UserSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as("SELECT id, name, password_hash, role, created_at FROM users ORDER BY name")
+                .fetch_all(pool)
+                .await?
+        });
+        let mut users = Vec::with_capacity(rows.len());
+        for row in rows {
+            users.push(self.user_from_row(row).await?);
+        }
+        Ok(users)
+    }
+
+    /// Removes the user called `name` with their sessions. Returns whether
+    /// they existed.
+    pub async fn remove_user(&self, name: &str) -> Result<bool, CatalogError> {
+        let n = with_pool!(self, pool, _b => {
+            sqlx::query("DELETE FROM users WHERE name = $1")
+                .bind(name)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Replaces the password hash of `name` and ends all their sessions.
+    /// Returns whether the user exists.
+    pub async fn set_password_hash(&self, name: &str, phc: &str) -> Result<bool, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(sql!(backend,
+                "UPDATE users SET password_hash = $2, updated_at = {now} WHERE name = $1 RETURNING id"))
+                .bind(name)
+                .bind(phc)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(id) = id {
+                sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(id.is_some())
+        })
+    }
+
+    /// Starts a session for `user`, known by the hash of its cookie token,
+    /// valid for `ttl` from now (database clock).
+    pub async fn create_web_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        csrf_token: &str,
+        ttl: Duration,
+    ) -> Result<(), CatalogError> {
+        with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at)
+                 VALUES ($1, $2, $3, {now}, {now} + $4)"))
+                .bind(token_hash)
+                .bind(user.0)
+                .bind(csrf_token)
+                .bind(duration_ms(ttl))
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The unexpired session whose cookie token hashes to `token_hash`.
+    pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>, CatalogError> {
+        let row: Option<(i64, String, i64)> = with_pool!(self, pool, backend => {
+            sqlx::query_as(sql!(backend,
+                "SELECT user_id, csrf_token, expires_at FROM web_sessions
+                 WHERE token_hash = $1 AND expires_at > {now}"))
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some((user_id, csrf_token, expires_at)) = row else {
+            return Ok(None);
+        };
+        let user: Option<UserSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as("SELECT id, name, password_hash, role, created_at FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        Ok(Some(WebSession {
+            user: self.user_from_row(user).await?,
+            csrf_token,
+            expires_at: from_ms("web_sessions", expires_at)?,
+        }))
+    }
+
+    /// Ends a session (logout). Ending an unknown session is not an error.
+    pub async fn delete_web_session(&self, token_hash: &str) -> Result<(), CatalogError> {
+        with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= {now}"))
+                .bind(token_hash)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Failed logins counted under `key` (e.g. `user:alice`, `ip:10.0.0.1`)
+    /// within the current window of length `window`.
+    pub async fn login_failures(&self, key: &str, window: Duration) -> Result<u32, CatalogError> {
+        let n: Option<i64> = with_pool!(self, pool, backend => {
+            sqlx::query_scalar(sql!(backend,
+                "SELECT failures FROM login_attempts WHERE key = $1 AND window_start > {now} - $2"))
+                .bind(key)
+                .bind(duration_ms(window))
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
+    }
+
+    /// Counts one failed login under `key`; a window older than `window`
+    /// starts afresh. Returns the failures in the window, this one included.
+    pub async fn record_login_failure(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<u32, CatalogError> {
+        let n: i64 = with_pool!(self, pool, backend => {
+            sqlx::query_scalar(sql!(backend,
+                "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, {now})
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN login_attempts.window_start > {now} - $2
+                                    THEN login_attempts.failures + 1 ELSE 1 END,
+                    window_start = CASE WHEN login_attempts.window_start > {now} - $2
+                                        THEN login_attempts.window_start ELSE {now} END
+                 RETURNING failures"))
+                .bind(key)
+                .bind(duration_ms(window))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Forgets the failures under `key` (after a successful login).
+    pub async fn clear_login_failures(&self, key: &str) -> Result<(), CatalogError> {
+        with_pool!(self, pool, _b => {
+            sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+                .bind(key)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}
