@@ -3,6 +3,7 @@
 //! benchmarks drive the same code in-process.
 //!
 //! - [`commands`]: one module per subcommand (`demo`, `sync`, `join`, `stitch`, `serve`, …).
+//! - [`live`]: the webhook receiver, session follow-up, subscription and worker loop.
 //! - [`sync`]: list the call log into the ledger, then drain the download queue.
 //! - [`stitching`]: one file per conversation from the catalog (`stitch`, `stitch --all`).
 //! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
@@ -11,6 +12,7 @@
 pub mod app;
 pub mod commands;
 pub mod configuration;
+pub mod live;
 pub mod startup;
 pub mod stitching;
 pub mod sync;

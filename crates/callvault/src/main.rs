@@ -2,10 +2,11 @@
 //!
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
-//! `status`, `ls`, `verify`, `serve` (the web UI) and `user`. Each command
+//! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `worker` and
+//! `subscription`. Each command
 //! lives in the library's `commands/`.
 
-use callvault::commands;
+use callvault::{commands, live};
 use clap::{Parser, Subcommand};
 
 /// Back up, stitch and play RingCentral call recordings.
@@ -24,6 +25,10 @@ enum Command {
     Sync(commands::sync::SyncArgs),
     /// Join local recordings into one file with a chapter per leg.
     Join(commands::join::JoinArgs),
+    /// Run the backup workers (and, with --public-url, the webhook receiver).
+    Worker(live::command::WorkerArgs),
+    /// List or delete the webhook subscriptions.
+    Subscription(live::command::SubscriptionArgs),
     /// Stitch the legs of a conversation (or `--all`) from the catalog into one file.
     Stitch(commands::stitch::StitchArgs),
     /// Counts by state, the last sync, and failures with their reasons.
@@ -61,6 +66,8 @@ async fn main() -> std::process::ExitCode {
             Err(e) => Err(e),
         },
         Command::Join(args) => commands::join::run(args),
+        Command::Worker(args) => live::command::worker(args).await,
+        Command::Subscription(args) => live::command::subscription(args).await,
         Command::Stitch(args) => commands::stitch::run(&args)
             .await
             .and_then(|o| commands::stitch::print(&o, args.json)),

@@ -1,0 +1,184 @@
+//! `callvault worker` and `callvault subscription list|delete`.
+//!
+//! `worker` runs the job loop alone against the catalog and queue (several
+//! at once are safe; only the `rc-gateway` holder calls RingCentral). With
+//! `--public-url` it also serves the webhook receiver on `--listen` and
+//! keeps the subscription, which is what `serve` does beside the web UI.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use super::workers::SubscriptionPlan;
+use super::{
+    LiveConfig, LiveState, SUBSCRIPTION_SETTING, Workers, run_workers, subscription,
+    telephony_filters,
+};
+use crate::configuration::{RcArgs, StoreArgs};
+use crate::sync::Downloader;
+
+/// `callvault worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    rc: RcArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Worker tasks in this process.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Public base URL RingCentral delivers webhooks to; when given, the
+    /// receiver is served on `--listen` and the subscription kept.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Address the webhook receiver listens on (with `--public-url`).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Subscribe to one extension's telephony sessions instead of the account's.
+    #[arg(long)]
+    extension: Option<String>,
+    /// Minutes between safety-net syncs.
+    #[arg(long, default_value_t = 15)]
+    sync_every_minutes: u64,
+}
+
+/// `callvault subscription …`.
+#[derive(Debug, Args)]
+pub struct SubscriptionArgs {
+    #[command(flatten)]
+    rc: RcArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    action: SubscriptionAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionAction {
+    /// List this app's subscriptions (ours is marked with `*`).
+    List,
+    /// Delete a subscription (default: ours).
+    Delete {
+        /// Subscription id.
+        id: Option<String>,
+    },
+}
+
+/// Runs workers (and the receiver) until Ctrl-C or SIGTERM.
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let client = crate::app::rc_client(&args.rc)?;
+    let catalog = crate::app::catalog(&args.store).await?;
+    let blobs = crate::app::blobs(&args.store)?;
+    let config = LiveConfig {
+        workers: args.workers.max(1),
+        safety_net_every: std::time::Duration::from_secs(args.sync_every_minutes.max(1) * 60),
+        ..LiveConfig::default()
+    };
+    let state = LiveState::new(catalog.clone(), config);
+    let downloader = Downloader {
+        client,
+        catalog,
+        blobs,
+        layout: vault::KeyLayout::default(),
+        schedule: Default::default(),
+    };
+    let mut workers = Workers::new(state.clone(), downloader);
+    let stop = CancellationToken::new();
+    if let Some(public_url) = &args.public_url {
+        workers.subscription = Some(SubscriptionPlan {
+            public_url: public_url.clone(),
+            filters: telephony_filters(args.extension.as_deref()),
+        });
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        tracing::info!(listen = %args.listen, "webhook receiver listening");
+        let router = super::webhook_router(state);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "webhook receiver stopped");
+            }
+        });
+    }
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        signal.cancel();
+    });
+    run_workers(workers, stop).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// `callvault subscription list|delete`.
+pub async fn subscription(args: SubscriptionArgs) -> anyhow::Result<()> {
+    let client = crate::app::rc_client(&args.rc)?;
+    let catalog = crate::app::catalog(&args.store).await?;
+    match args.action {
+        SubscriptionAction::List => {
+            let ours = catalog.setting(SUBSCRIPTION_SETTING).await?;
+            let list = client
+                .list_subscriptions()
+                .await
+                .context("listing subscriptions")?;
+            for s in &list.records {
+                let mark = if ours.as_deref() == Some(s.id.as_str()) {
+                    "*"
+                } else {
+                    " "
+                };
+                println!(
+                    "{mark} {}  {:<11}  expires {}  {}  {}",
+                    s.id,
+                    s.status.as_ref().map_or("?", |x| x.as_str()),
+                    s.expiration_time
+                        .map_or_else(|| "?".to_owned(), |t| t.to_rfc3339()),
+                    s.delivery_mode
+                        .as_ref()
+                        .and_then(|d| d.address.as_deref())
+                        .unwrap_or("-"),
+                    s.event_filters.join(","),
+                );
+            }
+            if list.records.is_empty() {
+                println!("no subscriptions");
+            }
+        }
+        SubscriptionAction::Delete { id } => {
+            let deleted =
+                subscription::delete_subscription(&client, &catalog, id.as_deref()).await?;
+            println!("deleted subscription {deleted}");
+        }
+    }
+    Ok(())
+}

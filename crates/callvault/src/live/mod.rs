@@ -1,0 +1,222 @@
+//! Live backup: RingCentral tells us when a call ends, and its recordings
+//! are in the vault minutes later without anyone running a command.
+//!
+//! # Brief overview
+//! * [`webhook_router`] (`POST /webhook/ringcentral`, [`receiver`]) answers
+//!   the `Validation-Token` handshake, checks `Verification-Token` in
+//!   constant time against the token kept in the catalog, parses the
+//!   envelope, commits it ([`vault::Catalog::insert_notification`], duplicate
+//!   `uuid`s absorbed) and only then answers 200. A notification that reports
+//!   a party leaving also enqueues (durably, before the 200) a `session` job
+//!   for its telephony session, first due after [`LiveConfig::session_delay`].
+//! * [`fold`] turns a session's notifications, in any order and with
+//!   duplicates, into party states: over, recordings named, attended-transfer
+//!   peers.
+//! * [`session`] is the `session` job: once the fold says the session is
+//!   over it records the conversation (joining attended-transfer sessions),
+//!   reads the company call log for the session and writes it through
+//!   [`crate::sync::ledger::record`] (which enqueues the downloads), retried
+//!   on a schedule measured from the call's end until every recording the
+//!   events named is listed, or a deadline, after which the conversation is
+//!   flagged `incomplete` with its reason. When every recording of the
+//!   conversation is stored it enqueues a [`STITCH_JOB`] (dedupe
+//!   `stitch:<conversation id>`, payload `{"conversation": id}`) for the
+//!   stitching module, or marks a one-recording conversation `single`.
+//! * [`subscription`] creates, reuses, renews and recreates the WebHook
+//!   subscription ([`subscription::ensure_subscription`]).
+//! * [`workers`] runs the job loop ([`run_workers`]): `download` and
+//!   `session` jobs, only while this process holds the cluster-wide
+//!   `rc-gateway` singleton (one process talks to RingCentral at a time); the
+//!   gateway also keeps the subscription and runs the safety-net sync.
+//!
+//! # Mounting
+//! The web server merges [`webhook_router`] into its router and spawns
+//! [`run_workers`] beside it under the same shutdown token.
+//!
+//! # Does not
+//! Stitch (that is `crate::stitching`, fed by [`STITCH_JOB`]), serve the web
+//! UI, or keep session state in memory: everything it knows is in the
+//! catalog, so a killed process loses nothing it acknowledged.
+
+pub mod command;
+pub mod fold;
+pub mod receiver;
+pub mod schedule;
+pub mod session;
+pub mod subscription;
+pub mod token;
+pub mod workers;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
+
+use tokio::sync::{Notify, RwLock};
+use vault::Catalog;
+
+pub use receiver::webhook_router;
+pub use subscription::telephony_filters;
+pub use workers::{Workers, run_workers};
+
+/// Queue kind of a telephony session's follow-up (payload `{"tsid": …}`,
+/// dedupe `session:<tsid>`).
+pub const SESSION_JOB: &str = "session";
+
+/// Queue kind of a conversation ready to stitch (payload
+/// `{"conversation": …}`, dedupe `stitch:<conversation id>`), consumed by the
+/// stitching module.
+pub const STITCH_JOB: &str = "stitch";
+
+/// Catalog setting holding the verification token every delivery must carry.
+pub const TOKEN_SETTING: &str = "live.verification_token";
+
+/// Catalog setting holding the id of our WebHook subscription.
+pub const SUBSCRIPTION_SETTING: &str = "live.subscription_id";
+
+/// The knobs of the live flow (defaults are for production).
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Largest notification body accepted.
+    pub max_body_bytes: usize,
+    /// When a `session` job is first due after a departure (lets the last
+    /// out-of-order notifications arrive and the call log catch up).
+    pub session_delay: chrono::Duration,
+    /// Call-log retry ladder, measured from the call's end.
+    pub schedule: schedule::RetrySchedule,
+    /// How long after the call's end to keep waiting for named recordings in
+    /// the call log before flagging the conversation `incomplete`.
+    pub deadline: chrono::Duration,
+    /// How long after its last event a session that never reported its end
+    /// is waited for before its conversation is flagged `incomplete`.
+    pub open_limit: chrono::Duration,
+    /// How often a session job looks again while its session is still open
+    /// or its downloads are still running (no RingCentral call).
+    pub recheck: chrono::Duration,
+    /// Worker tasks per process.
+    pub workers: usize,
+    /// How long a worker holds a job before another may take it over.
+    pub job_lease: Duration,
+    /// Longest sleep on an empty queue (a wake-up notification cuts it short).
+    pub poll_interval: Duration,
+    /// How long the `rc-gateway` singleton is held per renewal.
+    pub gateway_lease: Duration,
+    /// How often the gateway runs the safety-net sync (the first run is at start).
+    pub safety_net_every: Duration,
+    /// Overlap of each safety-net sync with the previous one.
+    pub safety_net_overlap: chrono::Duration,
+    /// How far back the very first safety-net sync looks.
+    pub safety_net_backfill: chrono::Duration,
+    /// How often the gateway checks the subscription.
+    pub subscription_check_every: Duration,
+    /// `expiresIn` asked for a new subscription, in seconds.
+    pub subscription_lifetime_secs: u64,
+    /// Renew when less than this is left.
+    pub renew_before: chrono::Duration,
+    /// First retry delay of a job that failed (doubling, jittered, up to `retry_cap`).
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_cap: Duration,
+    /// On shutdown, how long in-flight jobs may finish before they are
+    /// returned to the queue.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            max_body_bytes: 256 * 1024,
+            session_delay: chrono::Duration::seconds(30),
+            schedule: schedule::RetrySchedule::default(),
+            deadline: chrono::Duration::hours(24),
+            open_limit: chrono::Duration::hours(12),
+            recheck: chrono::Duration::seconds(15),
+            workers: 4,
+            job_lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(5),
+            gateway_lease: Duration::from_secs(30),
+            safety_net_every: Duration::from_secs(15 * 60),
+            safety_net_overlap: chrono::Duration::hours(2),
+            safety_net_backfill: chrono::Duration::days(1),
+            subscription_check_every: Duration::from_secs(5 * 60),
+            subscription_lifetime_secs: 7 * 24 * 3600,
+            renew_before: chrono::Duration::days(2),
+            retry_base: Duration::from_secs(2),
+            retry_cap: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct LiveMetrics {
+    /// Notifications committed (new).
+    pub notifications_received: AtomicU64,
+    /// Notifications that were duplicates of one already committed.
+    pub notifications_duplicate: AtomicU64,
+    /// Requests refused (bad or missing token, unparsable, too large).
+    pub notifications_rejected: AtomicU64,
+    /// Validation handshakes answered.
+    pub validations: AtomicU64,
+    /// Session jobs enqueued by departures (including absorbed duplicates).
+    pub session_triggers: AtomicU64,
+    /// Whether the last subscription check (by this process, as the
+    /// gateway) found or made an `Active` subscription: for `/healthz`.
+    pub subscription_active: AtomicBool,
+}
+
+/// What the receiver shares across requests. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveState {
+    /// The catalog notifications are committed to.
+    pub catalog: Catalog,
+    /// The knobs.
+    pub config: Arc<LiveConfig>,
+    /// Counters.
+    pub metrics: Arc<LiveMetrics>,
+    /// Woken when a job is enqueued, so an idle worker starts at once.
+    pub wake: Arc<Notify>,
+    token: Arc<RwLock<Option<String>>>,
+}
+
+impl std::fmt::Debug for LiveState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveState {
+    /// State over `catalog` with `config`; the verification token is read
+    /// from the catalog on first use (and again whenever a delivery carries
+    /// a different one, so a token rotated by another process is picked up).
+    pub fn new(catalog: Catalog, config: LiveConfig) -> LiveState {
+        LiveState {
+            catalog,
+            config: Arc::new(config),
+            metrics: Arc::new(LiveMetrics::default()),
+            wake: Arc::new(Notify::new()),
+            token: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    /// Whether `presented` is the verification token in force (constant
+    /// time). Re-reads the catalog once when it does not match the cache.
+    pub async fn token_matches(&self, presented: &[u8]) -> Result<bool, vault::CatalogError> {
+        if let Some(t) = self.token.read().await.as_deref()
+            && token::constant_time_eq(t.as_bytes(), presented)
+        {
+            return Ok(true);
+        }
+        let fresh = self.catalog.setting(TOKEN_SETTING).await?;
+        let ok = fresh
+            .as_deref()
+            .is_some_and(|t| token::constant_time_eq(t.as_bytes(), presented));
+        *self.token.write().await = fresh;
+        Ok(ok)
+    }
+}

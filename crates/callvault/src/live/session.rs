@@ -1,0 +1,451 @@
+//! The `session` job: from "a party left" to "every recording of the
+//! conversation is stored".
+//!
+//! Each run recomputes everything from the catalog, so a run repeated after
+//! a crash does no harm:
+//! 1. Fold the session's notifications. Not over yet (a late party, or the
+//!    call simply continues after a blind transfer): look again after
+//!    [`LiveConfig::recheck`]; past [`LiveConfig::open_limit`] after its last
+//!    event, flag the conversation `incomplete` (its end was never reported).
+//! 2. Record the conversation (`Source::Webhook`), attach the sessions an
+//!    attended transfer continues in, and mark it `waiting`.
+//! 3. If some recording the events named is not yet in the ledger, read the
+//!    company call log for the session and write it with
+//!    [`ledger::record`] (which enqueues the downloads). Still missing: try
+//!    again on [`LiveConfig::schedule`] from the call's end; past
+//!    [`LiveConfig::deadline`], flag the conversation `incomplete`.
+//! 4. Once every session of the conversation has all its named recordings
+//!    stored: one recording → `single`; several → enqueue [`STITCH_JOB`]
+//!    (dedupe `stitch:<conversation id>`). A recording gone or failed at the
+//!    source → `incomplete` with the reason. Downloads still running: look
+//!    again after [`LiveConfig::recheck`] (no RingCentral call).
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use rc_api::models::TelephonySessionNotification;
+use vault::{
+    Catalog, ConversationId, ConversationState, ConversationUpsert, LeasedJob, NewJob, RecordingId,
+    RecordingState, Source, TelephonySessionId,
+};
+
+use super::fold::SessionFold;
+use super::{LiveConfig, STITCH_JOB};
+use crate::sync::ledger;
+
+/// What one run of a session job came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOutcome {
+    /// The session is still open; looked again at `next`.
+    StillOpen {
+        /// Next look.
+        next: DateTime<Utc>,
+    },
+    /// Recordings named by the events are not in the call log yet.
+    AwaitingCallLog {
+        /// Recordings still missing.
+        missing: Vec<String>,
+        /// Next try.
+        next: DateTime<Utc>,
+    },
+    /// Everything is listed; downloads are still running.
+    AwaitingDownloads {
+        /// Next look.
+        next: DateTime<Utc>,
+    },
+    /// All recordings stored: a stitch job was enqueued (several) or the
+    /// conversation marked `single` (one), or nothing to back up (none).
+    Ready {
+        /// The conversation.
+        conversation: ConversationId,
+        /// How many recordings it has.
+        recordings: usize,
+    },
+    /// Given up: the conversation is flagged `incomplete`.
+    Incomplete {
+        /// Why.
+        reason: String,
+    },
+    /// The job itself is unusable (bad payload, no notifications).
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a session job needs.
+#[derive(Clone)]
+pub struct SessionRunner {
+    /// The RingCentral client.
+    pub client: rc_api::RcClient,
+    /// The ledger.
+    pub catalog: Catalog,
+    /// Schedule and deadlines.
+    pub config: std::sync::Arc<LiveConfig>,
+}
+
+impl SessionRunner {
+    /// Runs the job and settles it in the queue (complete, snooze, or fail);
+    /// an `Err` (ledger or RingCentral trouble) leaves the lease for the
+    /// caller to retry with backoff.
+    pub async fn run(&self, job: &LeasedJob) -> anyhow::Result<SessionOutcome> {
+        let outcome = self.attempt(job).await?;
+        let c = &self.catalog;
+        match &outcome {
+            SessionOutcome::StillOpen { next } => {
+                c.snooze(&job.lease, *next, "session still open").await?;
+            }
+            SessionOutcome::AwaitingCallLog { missing, next } => {
+                let why = format!(
+                    "waiting for recordings {} in the call log",
+                    missing.join(", ")
+                );
+                c.snooze(&job.lease, *next, &why).await?;
+            }
+            SessionOutcome::AwaitingDownloads { next } => {
+                c.snooze(&job.lease, *next, "waiting for downloads").await?;
+            }
+            SessionOutcome::Ready { .. } | SessionOutcome::Incomplete { .. } => {
+                c.complete(&job.lease).await?;
+            }
+            SessionOutcome::Invalid { reason } => {
+                c.fail(&job.lease, reason).await?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<SessionOutcome> {
+        let Some(tsid) = job
+            .payload
+            .get("tsid")
+            .and_then(|v| v.as_str())
+            .and_then(|s| TelephonySessionId::parse(s).ok())
+        else {
+            return Ok(SessionOutcome::Invalid {
+                reason: "job payload has no valid tsid".into(),
+            });
+        };
+        let now = Utc::now();
+        let fold = load_fold(&self.catalog, &tsid).await?;
+        if fold.parties.is_empty() {
+            return Ok(SessionOutcome::Invalid {
+                reason: format!("no notifications for session {tsid}"),
+            });
+        }
+        tracing::debug!(session = %tsid, parties = ?fold.parties, recordings = ?fold.recordings, "session folded");
+        let call_end = fold.last_event.unwrap_or(now);
+        if !fold.is_over() {
+            if now > call_end + self.config.open_limit {
+                // Its last events were lost (receiver down, blacklisted):
+                // say so rather than wait forever; the safety-net sync still
+                // backs the recordings up from the call log.
+                let conversation = self.record_conversation(&fold, call_end).await?;
+                let reason = format!("session {tsid} never reported its end");
+                return self.incomplete(&conversation, reason).await;
+            }
+            return Ok(SessionOutcome::StillOpen {
+                next: now + self.config.recheck,
+            });
+        }
+        let conversation = self.record_conversation(&fold, call_end).await?;
+
+        let missing = self.missing_from_ledger(&fold).await?;
+        if !missing.is_empty() {
+            let listed = self.read_call_log(&fold, call_end).await?;
+            let still: Vec<String> = missing
+                .iter()
+                .filter(|id| !listed.contains(id.as_str()))
+                .map(|id| id.to_string())
+                .collect();
+            if !still.is_empty() {
+                if now > call_end + self.config.deadline {
+                    let reason = format!(
+                        "recordings {} never appeared in the call log (session {tsid})",
+                        still.join(", ")
+                    );
+                    return self.incomplete(&conversation, reason).await;
+                }
+                return Ok(SessionOutcome::AwaitingCallLog {
+                    missing: still,
+                    next: self.config.schedule.next(call_end, now),
+                });
+            }
+        }
+        self.check_stored(&conversation, now, call_end).await
+    }
+
+    /// Records the conversation of a finished session and joins the sessions
+    /// an attended transfer continues in. Returns its id.
+    async fn record_conversation(
+        &self,
+        fold: &SessionFold,
+        call_end: DateTime<Utc>,
+    ) -> anyhow::Result<ConversationId> {
+        let c = &self.catalog;
+        let tsid = &fold.session;
+        let id = c
+            .conversation_for_session(tsid)
+            .await?
+            .unwrap_or_else(|| ConversationId::from(tsid.clone()));
+        c.upsert_conversation(&ConversationUpsert {
+            id: id.clone(),
+            sessions: vec![tsid.clone()],
+            initial_state: ConversationState::Ended,
+            started_at: fold.first_event,
+            source: Source::Webhook,
+        })
+        .await
+        .context("recording the conversation")?;
+        for peer in &fold.attended_peers {
+            join_session(c, &id, peer).await?;
+        }
+        let current = c.conversation(&id).await?;
+        if let Some(conv) = current
+            && matches!(
+                conv.state,
+                ConversationState::Live | ConversationState::Ended | ConversationState::Waiting
+            )
+        {
+            // The conversation ends when its last session does.
+            let ended = conv.ended_at.map_or(call_end, |e| e.max(call_end));
+            c.set_conversation_state(&id, ConversationState::Waiting, None, Some(ended))
+                .await?;
+        }
+        Ok(id)
+    }
+
+    /// Named recordings the ledger does not know from a call log yet.
+    async fn missing_from_ledger(&self, fold: &SessionFold) -> anyhow::Result<Vec<RecordingId>> {
+        let mut missing = Vec::new();
+        for id in &fold.recordings {
+            let known = self.catalog.recording(id).await?;
+            if known.is_none_or(|r| r.content_uri.is_none()) {
+                missing.push(id.clone());
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Reads the session's call log into the ledger; returns the recording
+    /// ids it lists.
+    async fn read_call_log(
+        &self,
+        fold: &SessionFold,
+        call_end: DateTime<Utc>,
+    ) -> anyhow::Result<BTreeSet<String>> {
+        let api_tsid = rc_api::ids::TelephonySessionId::parse(fold.session.as_str())
+            .context("session id for the call log")?;
+        let start = fold.first_event.unwrap_or(call_end);
+        let records = self
+            .client
+            .call_log_by_session(
+                &api_tsid,
+                start - Duration::hours(1),
+                call_end + Duration::hours(1),
+            )
+            .await
+            .with_context(|| format!("reading the call log of session {}", fold.session))?;
+        let mut listed = BTreeSet::new();
+        for rec in &records {
+            ledger::record(&self.catalog, rec, Source::Webhook)
+                .await
+                .with_context(|| format!("recording call {}", rec.id))?;
+            listed.extend(
+                rec.recordings()
+                    .into_iter()
+                    .map(|r| r.id.as_str().to_owned()),
+            );
+        }
+        // The ledger makes a one-session conversation for every session it
+        // sees; fold those back into the conversations attended transfers
+        // joined them to.
+        let mut seen: BTreeSet<TelephonySessionId> = records
+            .iter()
+            .flat_map(|r| {
+                r.legs
+                    .iter()
+                    .filter_map(|l| l.telephony_session_id.as_ref())
+                    .chain(r.telephony_session_id.as_ref())
+            })
+            .filter_map(|t| TelephonySessionId::parse(t.as_str()).ok())
+            .collect();
+        seen.insert(fold.session.clone());
+        for session in &seen {
+            if let Some(conversation) = self.catalog.conversation_for_session(session).await? {
+                drop_stray_row(&self.catalog, &conversation, session).await?;
+            }
+        }
+        if let Some(conversation) = self.catalog.conversation_for_session(&fold.session).await? {
+            for peer in &fold.attended_peers {
+                join_session(&self.catalog, &conversation, peer).await?;
+            }
+        }
+        tracing::debug!(session = %fold.session, records = records.len(), "call log read");
+        Ok(listed)
+    }
+
+    /// Step 4: are all recordings of every session of the conversation stored?
+    async fn check_stored(
+        &self,
+        conversation: &ConversationId,
+        now: DateTime<Utc>,
+        call_end: DateTime<Utc>,
+    ) -> anyhow::Result<SessionOutcome> {
+        let c = &self.catalog;
+        let Some(conv) = c.conversation(conversation).await? else {
+            anyhow::bail!("conversation {conversation} vanished");
+        };
+        if matches!(
+            conv.state,
+            ConversationState::Stitched | ConversationState::Single
+        ) {
+            // A late departure re-ran this job: nothing left to do, and no
+            // second stitch.
+            return Ok(SessionOutcome::Ready {
+                conversation: conversation.clone(),
+                recordings: 0,
+            });
+        }
+        let mut ids = BTreeSet::new();
+        let mut pending = false;
+        for session in &conv.sessions {
+            let fold = load_fold(c, session).await?;
+            if !fold.parties.is_empty() && !fold.is_over() {
+                pending = true;
+            }
+            ids.extend(fold.recordings.iter().cloned());
+            for r in c.recordings_for_session(session).await? {
+                ids.insert(r.id);
+            }
+        }
+        for id in &ids {
+            match c.recording(id).await?.map(|r| (r.state, r.last_error)) {
+                Some((RecordingState::Stored, _)) => {}
+                Some((RecordingState::Gone | RecordingState::Failed, why)) => {
+                    let reason = format!(
+                        "recording {id} cannot be backed up: {}",
+                        why.unwrap_or_else(|| "gone at the source".into())
+                    );
+                    return self.incomplete(conversation, reason).await;
+                }
+                // Unlisted (a peer session not read yet) or download pending.
+                _ => pending = true,
+            }
+        }
+        if pending {
+            if now > call_end + self.config.deadline {
+                let reason = "recordings were not all stored before the deadline".to_owned();
+                return self.incomplete(conversation, reason).await;
+            }
+            return Ok(SessionOutcome::AwaitingDownloads {
+                next: now + self.config.recheck,
+            });
+        }
+        match ids.len() {
+            0 => {
+                c.set_conversation_state(conversation, ConversationState::Ended, None, None)
+                    .await?;
+            }
+            1 => {
+                c.set_conversation_state(conversation, ConversationState::Single, None, None)
+                    .await?;
+            }
+            _ => {
+                c.enqueue(&NewJob::new(
+                    STITCH_JOB,
+                    format!("stitch:{conversation}"),
+                    serde_json::json!({ "conversation": conversation.as_str() }),
+                ))
+                .await
+                .context("enqueuing the stitch job")?;
+            }
+        }
+        Ok(SessionOutcome::Ready {
+            conversation: conversation.clone(),
+            recordings: ids.len(),
+        })
+    }
+
+    async fn incomplete(
+        &self,
+        conversation: &ConversationId,
+        reason: String,
+    ) -> anyhow::Result<SessionOutcome> {
+        tracing::warn!(%conversation, %reason, "conversation incomplete");
+        self.catalog
+            .set_conversation_state(
+                conversation,
+                ConversationState::Incomplete,
+                Some(&reason),
+                None,
+            )
+            .await?;
+        Ok(SessionOutcome::Incomplete { reason })
+    }
+}
+
+/// Moves `peer` into `conversation` (after its current sessions), and drops
+/// the one-session conversation the ledger may have made for it.
+async fn join_session(
+    c: &Catalog,
+    conversation: &ConversationId,
+    peer: &TelephonySessionId,
+) -> anyhow::Result<()> {
+    let own = ConversationId::from(peer.clone());
+    if &own != conversation && c.conversation(&own).await?.is_some() {
+        // `attach_session` deletes the conversation a session leaves when it
+        // is left empty: park the peer in its own row first so that row goes.
+        c.attach_session(&own, peer, 0).await?;
+    }
+    let position = match c.conversation(conversation).await? {
+        Some(conv) => match conv.sessions.iter().position(|s| s == peer) {
+            Some(p) => p,
+            None => conv.sessions.len(),
+        },
+        None => 1,
+    };
+    c.attach_session(
+        conversation,
+        peer,
+        u32::try_from(position).unwrap_or(u32::MAX),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes the empty one-session conversation row the ledger may have
+/// (re)created for `session` after it joined `conversation`.
+async fn drop_stray_row(
+    c: &Catalog,
+    conversation: &ConversationId,
+    session: &TelephonySessionId,
+) -> anyhow::Result<()> {
+    let own = ConversationId::from(session.clone());
+    if &own == conversation {
+        return Ok(());
+    }
+    if let Some(stray) = c.conversation(&own).await?
+        && stray.sessions.is_empty()
+    {
+        join_session(c, conversation, session).await?;
+    }
+    Ok(())
+}
+
+/// Folds the stored notifications of `session` (unparsable ones skipped).
+pub async fn load_fold(c: &Catalog, session: &TelephonySessionId) -> anyhow::Result<SessionFold> {
+    let stored = c.notifications_for_session(session).await?;
+    let parsed: Vec<TelephonySessionNotification> = stored
+        .into_iter()
+        .filter_map(|n| match serde_json::from_value(n.body) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(uuid = %n.uuid, error = %e, "stored notification no longer parses");
+                None
+            }
+        })
+        .collect();
+    Ok(SessionFold::of(session.clone(), &parsed))
+}

@@ -1,0 +1,689 @@
+//! End-to-end tests of the live flow: the in-process sandbox delivers real
+//! webhooks over loopback HTTP to the real receiver, which commits to a real
+//! SQLite catalog; the real worker loop reads the call log and downloads.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rc_sandbox::model::{
+    AudioFormat, CallScript, Direction, ExternalParty, Handoff, RecordingKind, SegmentScript,
+};
+use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use tokio_util::sync::CancellationToken;
+use vault::{
+    ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
+    RecordingState, TelephonySessionId,
+};
+
+use super::schedule::RetrySchedule;
+use super::subscription::{Ensured, ensure_subscription, telephony_filters};
+use super::workers::{GATEWAY, SubscriptionPlan, Workers, run_workers};
+use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
+use crate::sync::Downloader;
+
+/// One test's world: sandbox, catalog, blobs, receiver.
+struct Rig {
+    sandbox: SandboxHandle,
+    client: rc_api::RcClient,
+    catalog: Catalog,
+    blobs: BlobStore,
+    state: LiveState,
+    public_url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn fast_config() -> LiveConfig {
+    LiveConfig {
+        session_delay: chrono::Duration::zero(),
+        schedule: RetrySchedule {
+            steps: vec![chrono::Duration::seconds(1)],
+            min_gap: chrono::Duration::milliseconds(50),
+            max_gap: chrono::Duration::milliseconds(200),
+        },
+        recheck: chrono::Duration::milliseconds(100),
+        workers: 2,
+        poll_interval: Duration::from_millis(100),
+        gateway_lease: Duration::from_secs(3),
+        safety_net_backfill: chrono::Duration::hours(1),
+        shutdown_grace: Duration::from_secs(2),
+        retry_base: Duration::from_millis(50),
+        retry_cap: Duration::from_millis(500),
+        ..LiveConfig::default()
+    }
+}
+
+async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: LiveConfig) -> Rig {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("callvault=debug,info")
+            .with_test_writer()
+            .try_init();
+    }
+    let sandbox = Sandbox::builder()
+        .seed(23)
+        .configure(|c| {
+            c.scenario.calls = 0;
+            c.audio.format = AudioFormat::Wav;
+            c.call_log_lag = chrono::Duration::seconds(10);
+            c.recording_lag = chrono::Duration::seconds(10);
+            configure(c);
+        })
+        .spawn()
+        .await
+        .expect("sandbox starts");
+    let env: std::collections::HashMap<_, _> = sandbox.client_env().into_iter().collect();
+    let mut rc = rc_api::Config::new(
+        &env["RC_SERVER_URL"],
+        &env["RC_CLIENT_ID"],
+        env["RC_CLIENT_SECRET"].as_str(),
+        env["RC_JWT"].as_str(),
+    )
+    .with_media_url(&env["RC_MEDIA_URL"]);
+    rc.retry = rc_api::RetryPolicy {
+        max_attempts: 8,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(100),
+    };
+    let client = rc_api::RcClient::new(rc).expect("client builds");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite:{}?mode=rwc",
+        dir.path().join("catalog.sqlite").display()
+    );
+    let catalog = Catalog::open(&url).await.unwrap();
+    catalog.migrate().await.unwrap();
+    let blobs = BlobStore::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let state = LiveState::new(catalog.clone(), config);
+    let public_url = serve(webhook_router(state.clone())).await;
+    Rig {
+        sandbox,
+        client,
+        catalog,
+        blobs,
+        state,
+        public_url,
+        _dir: dir,
+    }
+}
+
+/// Serves `router` on an ephemeral loopback port; returns its base URL.
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+impl Rig {
+    async fn subscribe(&self) -> (rc_api::models::SubscriptionInfo, Ensured) {
+        ensure_subscription(
+            &self.client,
+            &self.catalog,
+            &self.public_url,
+            &telephony_filters(None),
+            &self.state.config,
+        )
+        .await
+        .expect("subscription")
+    }
+
+    fn workers(&self) -> Workers {
+        let downloader = Downloader {
+            client: self.client.clone(),
+            catalog: self.catalog.clone(),
+            blobs: self.blobs.clone(),
+            layout: vault::KeyLayout::default(),
+            schedule: Default::default(),
+        };
+        let mut w = Workers::new(self.state.clone(), downloader);
+        w.subscription = Some(SubscriptionPlan {
+            public_url: self.public_url.clone(),
+            filters: telephony_filters(None),
+        });
+        w
+    }
+
+    /// Adds a live call that started 5 s ago and lets sandbox time run past
+    /// its end and the call-log lag, so every event fires.
+    fn call(&self, segments: Vec<SegmentScript>) -> Call {
+        let s = self.sandbox.state();
+        let now = s.clock().now();
+        let (index, sessions, recordings) = {
+            let mut world = s.world_mut();
+            let c = world
+                .add(script(now - chrono::Duration::seconds(5), segments))
+                .unwrap();
+            (
+                c.index,
+                c.sessions
+                    .iter()
+                    .map(|x| TelephonySessionId::parse(&x.telephony_session_id).unwrap())
+                    .collect::<Vec<_>>(),
+                c.ordered_recordings()
+                    .map(|r| RecordingId::parse(&r.id).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        s.telephony().conversation_added(index, now);
+        s.clock().advance(chrono::Duration::minutes(4));
+        Call {
+            sessions,
+            recordings,
+        }
+    }
+}
+
+struct Call {
+    sessions: Vec<TelephonySessionId>,
+    recordings: Vec<RecordingId>,
+}
+
+fn segment(extension: usize, recorded: bool, handoff: Handoff) -> SegmentScript {
+    SegmentScript {
+        extension,
+        ring_ms: 3_000,
+        talk_ms: 40_000,
+        recorded,
+        handoff,
+    }
+}
+
+fn script(start: DateTime<Utc>, segments: Vec<SegmentScript>) -> CallScript {
+    CallScript {
+        start,
+        direction: Direction::Inbound,
+        external: ExternalParty {
+            phone_number: "+14155550123".into(),
+            name: None,
+        },
+        segments,
+        recording_kind: RecordingKind::Automatic,
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing after `limit`.
+async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn all_stored(catalog: &Catalog, ids: &[RecordingId]) -> bool {
+    for id in ids {
+        match catalog.recording(id).await.unwrap() {
+            Some(r) if r.state == RecordingState::Stored => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() {
+    let rig = rig(|_| {}, fast_config()).await;
+    rig.sandbox
+        .state()
+        .faults()
+        .set(rc_sandbox::faults::FaultConfig {
+            webhook_duplicate: 0.5,
+            webhook_reorder: 0.3,
+            ..Default::default()
+        });
+    let (_, ensured) = rig.subscribe().await;
+    assert!(matches!(ensured, Ensured::Created { .. }), "{ensured:?}");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+    eventually(
+        "the gateway reports the subscription",
+        Duration::from_secs(10),
+        || async {
+            rig.state
+                .metrics
+                .subscription_active
+                .load(Ordering::Relaxed)
+                .then_some(())
+        },
+    )
+    .await;
+
+    let call = rig.call(vec![
+        segment(0, true, Handoff::BlindTransfer),
+        segment(1, true, Handoff::HangUp),
+    ]);
+    let tsid = call.sessions[0].clone();
+    assert_eq!(call.recordings.len(), 2);
+
+    eventually(
+        "both recordings stored",
+        Duration::from_secs(40),
+        || async {
+            all_stored(&rig.catalog, &call.recordings)
+                .await
+                .then_some(())
+        },
+    )
+    .await;
+    let conversation = ConversationId::from(tsid.clone());
+    let stitch = eventually("the stitch job", Duration::from_secs(10), || async {
+        rig.catalog
+            .jobs_in_state(JobState::Queued, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == super::STITCH_JOB)
+    })
+    .await;
+    assert_eq!(stitch.dedupe_key, format!("stitch:{conversation}"));
+    assert_eq!(stitch.payload["conversation"], conversation.as_str());
+
+    let conv = rig
+        .catalog
+        .conversation(&conversation)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.sessions, vec![tsid.clone()]);
+    assert!(
+        matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both),
+        "{:?}",
+        conv.arrived_by
+    );
+    assert!(conv.ended_at.is_some());
+
+    // Duplicates were delivered and absorbed: one row per uuid.
+    let stored = rig.catalog.notifications_for_session(&tsid).await.unwrap();
+    let uuids: BTreeSet<&str> = stored.iter().map(|n| n.uuid.as_str()).collect();
+    assert_eq!(uuids.len(), stored.len());
+    let m = &rig.state.metrics;
+    assert!(m.notifications_duplicate.load(Ordering::Relaxed) > 0);
+    assert_eq!(
+        m.notifications_received.load(Ordering::Relaxed),
+        stored.len() as u64
+    );
+    assert_eq!(m.notifications_rejected.load(Ordering::Relaxed), 0);
+
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let jobs = rig.catalog.counts_by_state().await.unwrap();
+    assert_eq!((jobs.leased, jobs.dead), (0, 0), "{jobs:?}");
+}
+
+#[tokio::test]
+async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
+    let rig = rig(|_| {}, fast_config()).await;
+    rig.subscribe().await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+
+    let call = rig.call(vec![
+        segment(0, true, Handoff::AttendedTransfer),
+        segment(1, true, Handoff::HangUp),
+    ]);
+    assert_eq!(call.sessions.len(), 2);
+    let first = ConversationId::from(call.sessions[0].clone());
+    let second = ConversationId::from(call.sessions[1].clone());
+
+    eventually(
+        "both recordings stored",
+        Duration::from_secs(40),
+        || async {
+            all_stored(&rig.catalog, &call.recordings)
+                .await
+                .then_some(())
+        },
+    )
+    .await;
+    eventually("the stitch job", Duration::from_secs(10), || async {
+        rig.catalog
+            .jobs_in_state(JobState::Queued, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.dedupe_key == format!("stitch:{first}"))
+    })
+    .await;
+    // Once both session jobs are finished, the catalog is settled.
+    eventually(
+        "both session jobs done",
+        Duration::from_secs(10),
+        || async {
+            let done = rig
+                .catalog
+                .jobs_in_state(JobState::Done, 100)
+                .await
+                .unwrap();
+            let sessions = done.iter().filter(|j| j.kind == super::SESSION_JOB).count();
+            (sessions == 2).then_some(())
+        },
+    )
+    .await;
+    let conv = rig.catalog.conversation(&first).await.unwrap().unwrap();
+    assert_eq!(conv.sessions, call.sessions);
+    assert!(matches!(
+        conv.arrived_by,
+        ArrivedBy::Webhook | ArrivedBy::Both
+    ));
+    assert_eq!(
+        rig.catalog
+            .conversation_for_session(&call.sessions[1])
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    assert!(rig.catalog.conversation(&second).await.unwrap().is_none());
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}?mode=rwc", dir.path().join("c.sqlite").display());
+    let catalog = Catalog::open(&url).await.unwrap();
+    catalog.migrate().await.unwrap();
+    catalog
+        .set_setting(TOKEN_SETTING, "the-right-token")
+        .await
+        .unwrap();
+    let config = LiveConfig {
+        max_body_bytes: 4096,
+        ..fast_config()
+    };
+    let state = LiveState::new(catalog.clone(), config);
+    let base = serve(webhook_router(state.clone())).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let hook = format!("{base}/webhook/ringcentral");
+    let tsid = "s-a0d7b1c2d3e4f5z0123456789abcdef";
+    let body = serde_json::json!({
+        "uuid": "1234567890",
+        "event": "/restapi/v1.0/account/1/telephony/sessions",
+        "body": {"sequence": 3, "telephonySessionId": tsid,
+                 "parties": [{"id": "p-1", "status": {"code": "Disconnected"}}]}
+    })
+    .to_string();
+
+    // The handshake is echoed.
+    let r = http
+        .post(&hook)
+        .header("Validation-Token", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["validation-token"], "abc-123");
+
+    let cases: Vec<(&str, Option<&str>, String, u16)> = vec![
+        ("no token", None, body.clone(), 403),
+        ("wrong token", Some("the-wrong-token"), body.clone(), 403),
+        ("token prefix", Some("the-right"), body.clone(), 403),
+        ("not JSON", Some("the-right-token"), "{nope".into(), 400),
+        (
+            "no session",
+            Some("the-right-token"),
+            r#"{"uuid":"1","body":{}}"#.into(),
+            400,
+        ),
+        ("too large", Some("the-right-token"), "x".repeat(5000), 413),
+    ];
+    for (what, token, payload, want) in cases {
+        let mut req = http.post(&hook).body(payload);
+        if let Some(t) = token {
+            req = req.header("Verification-Token", t);
+        }
+        let status = req.send().await.unwrap().status().as_u16();
+        assert_eq!(status, want, "{what}");
+    }
+    let session = TelephonySessionId::parse(tsid).unwrap();
+    assert!(
+        catalog
+            .notifications_for_session(&session)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(catalog.counts_by_state().await.unwrap().queued, 0);
+
+    // The right token: stored once, the departure queues the session job once.
+    for _ in 0..2 {
+        let r = http
+            .post(&hook)
+            .header("Verification-Token", "the-right-token")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(
+        catalog
+            .notifications_for_session(&session)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let queued = catalog.jobs_in_state(JobState::Queued, 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].dedupe_key, format!("session:{tsid}"));
+}
+
+#[tokio::test]
+async fn a_blacklisted_subscription_is_recreated() {
+    let rig = rig(|c| c.subscriptions.blacklist_after = 2, fast_config()).await;
+    let (first, _) = rig.subscribe().await;
+    let (again, ensured) = rig.subscribe().await;
+    assert_eq!(
+        (again.id.as_str(), ensured),
+        (first.id.as_str(), Ensured::Reused)
+    );
+
+    // Our receiver stops recognising the token: deliveries fail with 403.
+    rig.catalog
+        .set_setting(TOKEN_SETTING, "rotated")
+        .await
+        .unwrap();
+    rig.call(vec![segment(0, false, Handoff::HangUp)]);
+    let registry = rig.sandbox.state().subscriptions();
+    eventually(
+        "the sandbox blacklists us",
+        Duration::from_secs(20),
+        || async {
+            matches!(
+                registry.status(first.id.as_str()),
+                Some(rc_sandbox::subscriptions::SubscriptionStatus::Blacklisted { .. })
+            )
+            .then_some(())
+        },
+    )
+    .await;
+
+    let (fresh, ensured) = rig.subscribe().await;
+    assert_ne!(fresh.id.as_str(), first.id.as_str());
+    match ensured {
+        Ensured::Created { because } => assert!(because.contains("Blacklisted"), "{because}"),
+        other => panic!("expected a new subscription, got {other:?}"),
+    }
+    assert_eq!(
+        registry.status(fresh.id.as_str()),
+        Some(rc_sandbox::subscriptions::SubscriptionStatus::Active)
+    );
+    // The old one was deleted, and the new one is the one kept.
+    assert_eq!(registry.status(first.id.as_str()), None);
+    let (kept, ensured) = rig.subscribe().await;
+    assert_eq!(
+        (kept.id.as_str(), ensured),
+        (fresh.id.as_str(), Ensured::Reused)
+    );
+}
+
+#[tokio::test]
+async fn recordings_that_never_reach_the_call_log_flag_the_conversation_incomplete() {
+    let config = LiveConfig {
+        // The sandbox clock runs minutes ahead of ours: a negative deadline
+        // makes "past the deadline" true on the first look.
+        deadline: chrono::Duration::hours(-1),
+        ..fast_config()
+    };
+    let rig = rig(|c| c.call_log_lag = chrono::Duration::days(2), config).await;
+    rig.subscribe().await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+    let call = rig.call(vec![segment(0, true, Handoff::HangUp)]);
+    let id = ConversationId::from(call.sessions[0].clone());
+    let conv = eventually(
+        "the conversation flagged",
+        Duration::from_secs(20),
+        || async {
+            let c = rig.catalog.conversation(&id).await.unwrap()?;
+            // (An early look, before the caller's hang-up arrived, may first
+            // flag it for never ending; the final look names the recording.)
+            let named = c.reason.as_deref().is_some_and(|r| r.contains("call log"));
+            (c.state == ConversationState::Incomplete && named).then_some(c)
+        },
+    )
+    .await;
+    let reason = conv.reason.unwrap_or_default();
+    assert!(reason.contains(call.recordings[0].as_str()), "{reason}");
+    assert!(
+        reason.contains("never appeared in the call log"),
+        "{reason}"
+    );
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn without_the_gateway_a_worker_leaves_ringcentral_jobs_alone_until_it_is_free() {
+    let rig = rig(|_| {}, fast_config()).await;
+    let other = rig
+        .catalog
+        .acquire_singleton(GATEWAY, "another-process", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let job = rig
+        .catalog
+        .enqueue(&vault::NewJob::new(
+            super::SESSION_JOB,
+            "session:s-none",
+            serde_json::json!({"tsid": "s-none"}),
+        ))
+        .await
+        .unwrap()
+        .id();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+    // Several poll intervals pass while another process holds the gateway.
+    for _ in 0..5 {
+        tokio::time::sleep(rig.state.config.poll_interval).await;
+        let state = rig.catalog.job(job).await.unwrap().unwrap().state;
+        assert_eq!(state, JobState::Queued);
+    }
+    rig.catalog.release_singleton(&other).await.unwrap();
+    // Now it is ours: the job runs (and fails for good: no such session).
+    eventually("the job taken", Duration::from_secs(10), || async {
+        let j = rig.catalog.job(job).await.unwrap().unwrap();
+        (j.state == JobState::Dead).then_some(())
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let holder = rig
+        .catalog
+        .acquire_singleton(GATEWAY, "a-third-process", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(holder.is_some(), "shutdown releases the gateway");
+}
+
+#[tokio::test]
+async fn on_shutdown_a_download_in_flight_goes_back_to_the_queue() {
+    let config = LiveConfig {
+        shutdown_grace: Duration::from_millis(100),
+        ..fast_config()
+    };
+    let rig = rig(|_| {}, config).await;
+    // Recording content trickles out: the download is still running when we stop.
+    rig.sandbox
+        .state()
+        .faults()
+        .set(rc_sandbox::faults::FaultConfig {
+            slow_body: 1.0,
+            slow_body_bytes_per_sec: 2_000,
+            ..Default::default()
+        });
+    rig.subscribe().await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+    rig.call(vec![segment(0, true, Handoff::HangUp)]);
+    let leased = eventually("a download in flight", Duration::from_secs(20), || async {
+        rig.catalog
+            .jobs_in_state(JobState::Leased, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.kind == crate::sync::ledger::DOWNLOAD_JOB)
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let job = rig.catalog.job(leased.id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Queued, "{job:?}");
+    assert_eq!(job.attempts, 0, "a released job keeps its attempts");
+    assert_eq!(job.holder, None);
+}
+
+#[tokio::test]
+async fn with_no_webhooks_the_safety_net_sync_backs_the_call_up() {
+    let rig = rig(|_| {}, fast_config()).await;
+    // No subscription: the receiver never hears of this call.
+    let call = rig.call(vec![segment(0, true, Handoff::HangUp)]);
+    let stop = CancellationToken::new();
+    // Without a plan the gateway keeps no subscription; its first duty is the sync.
+    let mut workers = rig.workers();
+    workers.subscription = None;
+    let running = tokio::spawn(run_workers(workers, stop.clone()));
+    eventually("the recording stored", Duration::from_secs(30), || async {
+        all_stored(&rig.catalog, &call.recordings)
+            .await
+            .then_some(())
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let conv = rig
+        .catalog
+        .conversation(&ConversationId::from(call.sessions[0].clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(conv.arrived_by, ArrivedBy::Sync);
+    assert!(
+        rig.catalog
+            .watermark(crate::sync::WATERMARK)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        rig.state
+            .metrics
+            .notifications_received
+            .load(Ordering::Relaxed),
+        0
+    );
+}

@@ -1,0 +1,408 @@
+//! The worker loop of `serve` and `worker`.
+//!
+//! Only one process of the cluster talks to RingCentral at a time (the rate
+//! limit belongs to the user and app, not to a process): the holder of the
+//! vault singleton `rc-gateway`. While this process holds it, its workers
+//! claim `download` and `session` jobs, and its duty loop keeps the
+//! subscription and runs the safety-net sync; without it, they take only
+//! jobs that need no RingCentral call (none of this module's kinds) and wait
+//! to take over when the holder's lease runs out.
+//!
+//! Each worker follows six steps: (1) register for the wake-up before
+//! looking, so no enqueue is missed; (2) claim; (3) run the job in a
+//! `job{id, kind}` span, a panic caught and turned into a retry, a heartbeat
+//! beside it; (4) the job settles its own outcome (done, snoozed, dead) and
+//! an error becomes a retry with jittered backoff; (5) on an empty queue,
+//! sleep until the next due job, the poll interval, a wake-up or shutdown;
+//! (6) log every error with its chain and carry on. On shutdown, in-flight
+//! jobs get [`LiveConfig::shutdown_grace`] to finish, then are released
+//! back to the queue without losing an attempt, and the gateway is released.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::time::Duration as StdDuration;
+
+use anyhow::Context;
+use chrono::Utc;
+use futures::FutureExt;
+use rc_api::models::SubscriptionStatus;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use vault::{Catalog, LeasedJob, SingletonLease};
+
+use super::session::SessionRunner;
+use super::subscription::ensure_subscription;
+use super::{LiveConfig, LiveState, SESSION_JOB};
+use crate::sync::{self, Downloader, ledger};
+
+/// Name of the cluster-wide singleton that may talk to RingCentral.
+pub const GATEWAY: &str = "rc-gateway";
+
+/// Job kinds that call RingCentral (taken only by the gateway).
+pub const RC_KINDS: [&str; 2] = [ledger::DOWNLOAD_JOB, SESSION_JOB];
+
+/// Where the subscription should deliver, for the gateway to keep it.
+#[derive(Debug, Clone)]
+pub struct SubscriptionPlan {
+    /// Public base URL of this service (the receiver is at
+    /// `/webhook/ringcentral` below it).
+    pub public_url: String,
+    /// Event filters ([`super::telephony_filters`]).
+    pub filters: Vec<String>,
+}
+
+/// Everything the workers need.
+#[derive(Clone)]
+pub struct Workers {
+    /// Shared with the receiver: catalog, config, wake-ups.
+    pub state: LiveState,
+    /// Runs `download` jobs (its client is the RingCentral client).
+    pub downloader: Downloader,
+    /// The subscription to keep, if this process should (`serve`).
+    pub subscription: Option<SubscriptionPlan>,
+    /// Who we are, for leases (`host:pid:random`).
+    pub holder: String,
+}
+
+impl Workers {
+    /// Workers for `state`, downloading with `downloader`.
+    pub fn new(state: LiveState, downloader: Downloader) -> Workers {
+        Workers {
+            state,
+            downloader,
+            subscription: None,
+            holder: holder_id(),
+        }
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.state.catalog
+    }
+
+    fn config(&self) -> &LiveConfig {
+        &self.state.config
+    }
+}
+
+/// A holder id unique to this process: `host:pid:random`.
+pub fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let tag: u32 = rand::random();
+    format!("{host}:{}:{tag:08x}", std::process::id())
+}
+
+/// Runs the gateway, the duty loop and [`LiveConfig::workers`] workers until
+/// `shutdown` is cancelled; returns once in-flight jobs are finished or
+/// released and the gateway is given up.
+pub async fn run_workers(w: Workers, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let (held_tx, held_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let w = w.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move { gateway(w, held_tx, stop).await });
+    }
+    {
+        let w = w.clone();
+        let stop = shutdown.clone();
+        let held = held_rx.clone();
+        tasks.spawn(async move { duties(w, held, stop).await });
+    }
+    for n in 0..w.config().workers.max(1) {
+        let w = w.clone();
+        let stop = shutdown.clone();
+        let held = held_rx.clone();
+        tasks.spawn(async move { worker(w, n, held, stop).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "a live task panicked");
+        }
+    }
+    Ok(())
+}
+
+/// Holds `rc-gateway` when it can, publishing whether it does.
+async fn gateway(w: Workers, held: watch::Sender<bool>, stop: CancellationToken) {
+    let lease_for = w.config().gateway_lease;
+    let mut lease: Option<SingletonLease> = None;
+    loop {
+        let result = match &lease {
+            None => w
+                .catalog()
+                .acquire_singleton(GATEWAY, &w.holder, lease_for)
+                .await
+                .inspect(|l| {
+                    if l.is_some() {
+                        tracing::info!(holder = %w.holder, "became the RingCentral gateway");
+                    }
+                }),
+            Some(l) => w.catalog().renew_singleton(l, lease_for).await.map(|ok| {
+                if !ok {
+                    tracing::warn!("lost the RingCentral gateway lease");
+                }
+                ok.then(|| l.clone())
+            }),
+        };
+        match result {
+            Ok(l) => lease = l,
+            Err(e) => {
+                // Cannot prove we still hold it: act as if we did not.
+                tracing::error!(error = %format!("{e:#}"), "gateway lease check failed");
+                lease = None;
+            }
+        }
+        held.send_replace(lease.is_some());
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = tokio::time::sleep(lease_for / 3) => {}
+        }
+    }
+    held.send_replace(false);
+    if let Some(l) = lease
+        && let Err(e) = w.catalog().release_singleton(&l).await
+    {
+        tracing::warn!(error = %e, "releasing the gateway failed");
+    }
+}
+
+/// The gateway's periodic duties (subscription, safety-net sync) and the
+/// lease reaper, which any process may run.
+async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationToken) {
+    let mut last_sync: Option<tokio::time::Instant> = None;
+    let mut last_subscription: Option<tokio::time::Instant> = None;
+    let tick = w.config().poll_interval;
+    loop {
+        if *held.borrow_and_update() {
+            let due = |last: Option<tokio::time::Instant>, every: StdDuration| {
+                last.is_none_or(|t| t.elapsed() >= every)
+            };
+            if let Some(plan) = &w.subscription
+                && due(last_subscription, w.config().subscription_check_every)
+            {
+                last_subscription = Some(tokio::time::Instant::now());
+                let client = &w.downloader.client;
+                match ensure_subscription(
+                    client,
+                    w.catalog(),
+                    &plan.public_url,
+                    &plan.filters,
+                    w.config(),
+                )
+                .await
+                {
+                    Ok((info, what)) => {
+                        let active = info
+                            .status
+                            .as_ref()
+                            .is_none_or(|s| *s == SubscriptionStatus::Active);
+                        w.state
+                            .metrics
+                            .subscription_active
+                            .store(active, Ordering::Relaxed);
+                        tracing::debug!(subscription = %info.id, ?what, "subscription checked");
+                    }
+                    Err(e) => {
+                        w.state
+                            .metrics
+                            .subscription_active
+                            .store(false, Ordering::Relaxed);
+                        tracing::error!(error = %format!("{e:#}"), "keeping the subscription failed");
+                    }
+                }
+            }
+            if due(last_sync, w.config().safety_net_every) {
+                last_sync = Some(tokio::time::Instant::now());
+                match safety_net(&w).await {
+                    Ok(report) => tracing::info!(
+                        records = report.records,
+                        new = report.new_records,
+                        "safety-net sync done"
+                    ),
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "safety-net sync failed"),
+                }
+                w.state.wake.notify_waiters();
+            }
+        } else {
+            // A new tenure starts with fresh checks.
+            last_sync = None;
+            last_subscription = None;
+        }
+        if let Err(e) = w.catalog().reap_expired().await {
+            tracing::error!(error = %e, "reaping expired leases failed");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = held.changed() => {}
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}
+
+/// The incremental sync from the watermark: catches calls whose webhooks
+/// were missed (receiver down, subscription blacklisted).
+pub async fn safety_net(w: &Workers) -> anyhow::Result<sync::Report> {
+    let c = w.catalog();
+    let (from, to) = sync::range(
+        c,
+        None,
+        None,
+        w.config().safety_net_overlap,
+        w.config().safety_net_backfill,
+    )
+    .await?;
+    let progress = sync::Progress::default();
+    let mut report = sync::Report::default();
+    sync::list(&w.downloader.client, c, from, to, &progress, &mut report).await?;
+    c.advance_watermark(sync::WATERMARK, to)
+        .await
+        .context("saving the watermark")?;
+    Ok(report)
+}
+
+async fn worker(w: Workers, n: usize, held: watch::Receiver<bool>, stop: CancellationToken) {
+    let holder = format!("{}:{n}", w.holder);
+    let sessions = SessionRunner {
+        client: w.downloader.client.clone(),
+        catalog: w.catalog().clone(),
+        config: w.state.config.clone(),
+    };
+    let wake = w.state.wake.clone();
+    loop {
+        // (1) Register for wake-ups before looking.
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if stop.is_cancelled() {
+            return;
+        }
+        let gateway = *held.borrow();
+        let kinds: &[&str] = if gateway { &RC_KINDS } else { &[] };
+        // (2) Claim (an empty list would mean "any kind": claim nothing).
+        let claimed = if kinds.is_empty() {
+            Ok(None)
+        } else {
+            w.catalog()
+                .claim(&holder, kinds, w.config().job_lease)
+                .await
+        };
+        let nap = match claimed {
+            Ok(Some(job)) => {
+                run_one(&w, &sessions, job, &stop).await;
+                continue;
+            }
+            // (5) Nothing due: sleep until the next due job, at most a poll interval.
+            Ok(None) => match w.catalog().next_run_at(kinds).await {
+                Ok(Some(next)) if !kinds.is_empty() => (next - Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .clamp(StdDuration::from_millis(10), w.config().poll_interval),
+                Ok(_) => w.config().poll_interval,
+                Err(e) => {
+                    tracing::error!(error = %e, "looking for the next job failed");
+                    w.config().poll_interval
+                }
+            },
+            // (6) Log and back off; never drop the error.
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a job failed");
+                w.config().poll_interval
+            }
+        };
+        let mut held_changes = held.clone();
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = &mut notified => {}
+            _ = held_changes.changed() => {}
+            _ = tokio::time::sleep(nap) => {}
+        }
+    }
+}
+
+/// (3)–(4): runs one job with a heartbeat, settles errors and panics, and
+/// on shutdown lets it finish within the grace period or releases it.
+async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &CancellationToken) {
+    let span = tracing::info_span!("job", id = job.lease.job_id().get(), kind = %job.kind);
+    let lease = job.lease;
+    let heartbeat = {
+        let catalog = w.catalog().clone();
+        let lease_for = w.config().job_lease;
+        async move {
+            loop {
+                tokio::time::sleep(lease_for / 3).await;
+                match catalog.heartbeat(&lease, lease_for).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                }
+            }
+        }
+    };
+    let work = AssertUnwindSafe(execute(w, sessions, &job))
+        .catch_unwind()
+        .instrument(span.clone());
+    tokio::pin!(work);
+    let finished = tokio::select! {
+        r = &mut work => Some(r),
+        _ = heartbeat => None,
+        _ = stop.cancelled() => {
+            let grace = w.config().shutdown_grace;
+            tokio::select! {
+                r = &mut work => Some(r),
+                _ = tokio::time::sleep(grace) => None,
+            }
+        }
+    };
+    let _enter = span.enter();
+    let failure = match finished {
+        Some(Ok(Ok(()))) => return,
+        Some(Ok(Err(e))) => format!("{e:#}"),
+        Some(Err(_panic)) => "the job panicked".to_owned(),
+        None if stop.is_cancelled() => {
+            tracing::info!("shutting down: returning the job to the queue");
+            if let Err(e) = w.catalog().release(&job.lease).await {
+                tracing::error!(error = %e, "releasing the job failed");
+            }
+            return;
+        }
+        None => {
+            tracing::warn!("lease lost while running; the new holder finishes the job");
+            return;
+        }
+    };
+    tracing::error!(error = %failure, "job failed; retrying");
+    let delay = vault::backoff(job.attempt, w.config().retry_base, w.config().retry_cap);
+    let at =
+        Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
+    if let Err(e) = w.catalog().retry(&job.lease, at, &failure).await {
+        tracing::error!(error = %e, "scheduling the retry failed");
+    }
+}
+
+async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        ledger::DOWNLOAD_JOB => {
+            let outcome = w.downloader.run(job).await?;
+            tracing::info!(?outcome, "download finished");
+            if matches!(outcome, sync::Outcome::Stored { .. }) {
+                // A session job may be waiting on this download.
+                w.state.wake.notify_waiters();
+            }
+        }
+        SESSION_JOB => {
+            let outcome = sessions.run(job).await?;
+            tracing::info!(?outcome, "session job finished");
+            w.state.wake.notify_waiters();
+        }
+        other => {
+            w.catalog()
+                .fail(&job.lease, &format!("no handler for job kind {other}"))
+                .await?;
+        }
+    }
+    Ok(())
+}
