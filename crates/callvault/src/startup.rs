@@ -28,6 +28,8 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
+    /// Routes served beside the UI (the webhook receiver), outside its login.
+    extra: Option<axum::Router>,
 }
 
 impl Application {
@@ -63,7 +65,15 @@ impl Application {
             listener,
             port,
             state,
+            extra: None,
         })
+    }
+
+    /// Serves `routes` beside the UI (e.g. the webhook receiver), outside
+    /// the UI's login.
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.extra = Some(routes);
+        self
     }
 
     /// The port actually bound.
@@ -86,7 +96,10 @@ impl Application {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = crate::web::router(self.state);
+        let mut app = crate::web::router(self.state);
+        if let Some(extra) = self.extra {
+            app = app.merge(extra);
+        }
         axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

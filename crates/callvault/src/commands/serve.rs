@@ -1,9 +1,11 @@
-//! `callvault serve`: the web UI over the catalog and the blob store.
+//! `callvault serve`: the web UI over the catalog and the blob store and,
+//! when RingCentral is configured, the webhook receiver and the workers
+//! (downloads, sessions, stitching, the subscription and the safety-net sync).
 
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::StoreArgs;
+use crate::configuration::{RcArgs, StoreArgs};
 use crate::startup::{Application, Settings};
 
 /// Options of `callvault serve`.
@@ -15,9 +17,25 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CALLVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// The URL users reach this server at; `https://…` marks cookies `Secure`.
+    /// The URL users and RingCentral reach this server at; `https://…`
+    /// marks cookies `Secure`, and the webhook subscription points here.
     #[arg(long, env = "CALLVAULT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// RingCentral settings; without `RC_CLIENT_ID` only the UI runs.
+    #[command(flatten)]
+    pub rc: RcArgs,
+    /// Parallel job workers in this process.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Serve the UI only; run `callvault worker` elsewhere.
+    #[arg(long)]
+    pub no_workers: bool,
+    /// Subscribe at extension level for this extension id instead of the account.
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// Minutes between safety-net incremental syncs.
+    #[arg(long, default_value_t = 15)]
+    pub sync_every_minutes: u64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -26,15 +44,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&args.store.data_dir)
             .with_context(|| format!("creating {}", args.store.data_dir.display()))?;
     }
-    let app = Application::build(Settings {
+    let mut app = Application::build(Settings {
         listen: args.listen.clone(),
         database_url: args.store.database_url(),
         storage_url: args.store.storage_url(),
-        public_url: args.public_url,
+        public_url: args.public_url.clone(),
     })
     .await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut workers = None;
+    if args.no_workers || args.rc.client_id.is_empty() {
+        tracing::info!("RingCentral not configured or --no-workers: serving the UI only");
+    } else {
+        let (w, state) = crate::live::command::assemble(
+            &args.rc,
+            &args.store,
+            args.workers,
+            args.sync_every_minutes,
+            args.public_url.as_deref(),
+            args.extension.as_deref(),
+        )
+        .await?;
+        app = app.with_routes(crate::live::webhook_router(state));
+        workers = Some(tokio::spawn(crate::live::run_workers(w, stop.clone())));
+    }
     let host = args.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
     println!("CallVault listening on http://{host}:{}", app.port());
-    app.run_until_stopped().await?;
+    let served = app.run_until_stopped().await;
+    stop.cancel();
+    if let Some(w) = workers {
+        w.await.context("the workers panicked")??;
+    }
+    served?;
     Ok(())
 }

@@ -65,13 +65,22 @@ enum SubscriptionAction {
 }
 
 /// Runs workers (and the receiver) until Ctrl-C or SIGTERM.
-pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let client = crate::app::rc_client(&args.rc)?;
-    let catalog = crate::app::catalog(&args.store).await?;
-    let blobs = crate::app::blobs(&args.store)?;
+/// Assembles the live state and the workers for `rc` and `store`: what
+/// `worker` and `serve` both run.
+pub async fn assemble(
+    rc: &RcArgs,
+    store: &StoreArgs,
+    workers: usize,
+    sync_every_minutes: u64,
+    public_url: Option<&str>,
+    extension: Option<&str>,
+) -> anyhow::Result<(Workers, LiveState)> {
+    let client = crate::app::rc_client(rc)?;
+    let catalog = crate::app::catalog(store).await?;
+    let blobs = crate::app::blobs(store)?;
     let config = LiveConfig {
-        workers: args.workers.max(1),
-        safety_net_every: std::time::Duration::from_secs(args.sync_every_minutes.max(1) * 60),
+        workers: workers.max(1),
+        safety_net_every: std::time::Duration::from_secs(sync_every_minutes.max(1) * 60),
         ..LiveConfig::default()
     };
     let state = LiveState::new(catalog.clone(), config);
@@ -82,13 +91,26 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         layout: vault::KeyLayout::default(),
         schedule: Default::default(),
     };
-    let mut workers = Workers::new(state.clone(), downloader);
+    let mut w = Workers::new(state.clone(), downloader);
+    w.subscription = public_url.map(|url| SubscriptionPlan {
+        public_url: url.to_owned(),
+        filters: telephony_filters(extension),
+    });
+    Ok((w, state))
+}
+
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let (workers, state) = assemble(
+        &args.rc,
+        &args.store,
+        args.workers,
+        args.sync_every_minutes,
+        args.public_url.as_deref(),
+        args.extension.as_deref(),
+    )
+    .await?;
     let stop = CancellationToken::new();
-    if let Some(public_url) = &args.public_url {
-        workers.subscription = Some(SubscriptionPlan {
-            public_url: public_url.clone(),
-            filters: telephony_filters(args.extension.as_deref()),
-        });
+    if args.public_url.is_some() {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

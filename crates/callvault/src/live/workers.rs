@@ -42,6 +42,16 @@ pub const GATEWAY: &str = "rc-gateway";
 /// Job kinds that call RingCentral (taken only by the gateway).
 pub const RC_KINDS: [&str; 2] = [ledger::DOWNLOAD_JOB, SESSION_JOB];
 
+/// Jobs any worker may run: they need no RingCentral call.
+pub const LOCAL_KINDS: [&str; 1] = [crate::stitching::job::STITCH_JOB];
+
+/// Everything the gateway holder runs.
+const ALL_KINDS: [&str; 3] = [
+    ledger::DOWNLOAD_JOB,
+    SESSION_JOB,
+    crate::stitching::job::STITCH_JOB,
+];
+
 /// Where the subscription should deliver, for the gateway to keep it.
 #[derive(Debug, Clone)]
 pub struct SubscriptionPlan {
@@ -281,7 +291,7 @@ async fn worker(w: Workers, n: usize, held: watch::Receiver<bool>, stop: Cancell
             return;
         }
         let gateway = *held.borrow();
-        let kinds: &[&str] = if gateway { &RC_KINDS } else { &[] };
+        let kinds: &[&str] = if gateway { &ALL_KINDS } else { &LOCAL_KINDS };
         // (2) Claim (an empty list would mean "any kind": claim nothing).
         let claimed = if kinds.is_empty() {
             Ok(None)
@@ -397,6 +407,18 @@ async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyh
             let outcome = sessions.run(job).await?;
             tracing::info!(?outcome, "session job finished");
             w.state.wake.notify_waiters();
+        }
+        crate::stitching::job::STITCH_JOB => {
+            let stitcher = crate::stitching::Stitcher {
+                catalog: w.catalog().clone(),
+                blobs: w.downloader.blobs.clone(),
+                layout: w.downloader.layout.clone(),
+                rc: None,
+            };
+            let outcome = stitcher
+                .run_job(job, &crate::stitching::StitchOptions::default())
+                .await?;
+            tracing::info!(?outcome, "stitch job finished");
         }
         other => {
             w.catalog()
