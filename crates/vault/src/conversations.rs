@@ -169,7 +169,7 @@ impl Catalog {
     pub async fn upsert_conversation(&self, c: &ConversationUpsert) -> Result<bool, CatalogError> {
         let (webhook, sync) = (c.source == Source::Webhook, c.source == Source::Sync);
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
                 "INSERT INTO conversations (id, state, started_at, arrived_by_webhook, arrived_by_sync,
                     created_at, updated_at)
@@ -220,7 +220,7 @@ impl Catalog {
         position: u32,
     ) -> Result<(), CatalogError> {
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let previous: Option<String> = sqlx::query_scalar(
                 "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1")
                 .bind(session.as_str())

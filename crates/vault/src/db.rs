@@ -83,6 +83,20 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Opens a transaction that will write. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
+/// writes later fails with "database is locked" instead of waiting when
+/// another writer committed in between.
+macro_rules! begin_write {
+    ($pool:ident, $backend:ident) => {
+        match $backend {
+            $crate::db::Backend::Sqlite => $pool.begin_with("BEGIN IMMEDIATE").await?,
+            $crate::db::Backend::Postgres => $pool.begin().await?,
+        }
+    };
+}
+pub(crate) use begin_write;
+
 /// The connection pool of one backend.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {

@@ -537,7 +537,7 @@ impl Catalog {
             column: "size_bytes",
         })?;
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let fenced = sqlx::query(sql!(backend,
                 "UPDATE jobs SET state = 'done', holder = NULL, leased_until = NULL,
                     finished_at = {now}, updated_at = {now}

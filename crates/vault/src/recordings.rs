@@ -228,7 +228,7 @@ impl Catalog {
     /// keeps its state. Returns whether the row was new.
     pub async fn upsert_recording(&self, rec: &NewRecording) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
                 "INSERT INTO recordings (id, call_record_id, telephony_session_id, content_uri,
                     content_type, call_start_time, call_end_time, created_at, updated_at)

@@ -278,7 +278,7 @@ impl Catalog {
         let raw = serde_json::to_string(&record.raw)?;
         let (webhook, sync) = (source == Source::Webhook, source == Source::Sync);
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
                 "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
                     direction, from_number, from_name, to_number, to_name, extension_id, raw,

@@ -139,7 +139,7 @@ impl Catalog {
     /// taken (nothing is changed then).
     pub async fn create_user(&self, user: &NewUser) -> Result<Option<UserId>, CatalogError> {
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let id: Option<i64> = sqlx::query_scalar(sql!(backend,
                 "INSERT INTO users (name, password_hash, role, created_at, updated_at)
                  VALUES ($1, $2, $3, {now}, {now})
@@ -212,7 +212,7 @@ impl Catalog {
     /// Returns whether the user exists.
     pub async fn set_password_hash(&self, name: &str, phc: &str) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_write!(pool, backend);
             let id: Option<i64> = sqlx::query_scalar(sql!(backend,
                 "UPDATE users SET password_hash = $2, updated_at = {now} WHERE name = $1 RETURNING id"))
                 .bind(name)
