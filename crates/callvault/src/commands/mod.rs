@@ -2,7 +2,7 @@
 
 pub mod demo;
 pub mod join;
-pub mod sync;
 pub mod ls;
 pub mod status;
+pub mod sync;
 pub mod verify;

@@ -107,7 +107,12 @@ pub fn print(status: &Status, json: bool) -> anyhow::Result<()> {
         Some(t) => println!("last sync listed up to {t}"),
         None => println!("never synced"),
     }
-    for p in status.failed.iter().chain(&status.gone).chain(&status.not_ready) {
+    for p in status
+        .failed
+        .iter()
+        .chain(&status.gone)
+        .chain(&status.not_ready)
+    {
         println!(
             "{} {} (attempts {}): {}",
             p.state.as_str(),

@@ -186,7 +186,10 @@ pub async fn drain(
 async fn sweep_partials(downloader: &Downloader, older_than: StdDuration) {
     match downloader.blobs.remove_stale_partials(older_than).await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(removed = n, "removed partial files left by an interrupted run"),
+        Ok(n) => tracing::info!(
+            removed = n,
+            "removed partial files left by an interrupted run"
+        ),
         Err(e) => tracing::warn!(error = %e, "sweeping partial files failed"),
     }
 }

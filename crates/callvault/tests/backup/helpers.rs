@@ -211,7 +211,7 @@ impl TestApp {
             &mut report,
         )
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e:#}"));
         (report, client)
     }
 
@@ -310,8 +310,20 @@ impl TestApp {
         let blobs = self.blobs();
         let counts = catalog.recording_counts().await.unwrap();
         assert_eq!(
-            (counts.stored, counts.gone, counts.listed, counts.not_ready, counts.failed),
-            (truth.present.len() as u64, truth.deleted.len() as u64, 0, 0, 0),
+            (
+                counts.stored,
+                counts.gone,
+                counts.listed,
+                counts.not_ready,
+                counts.failed
+            ),
+            (
+                truth.present.len() as u64,
+                truth.deleted.len() as u64,
+                0,
+                0,
+                0
+            ),
             "recording counts (stored, gone, listed, not_ready, failed)"
         );
         let mut keys = BTreeSet::new();

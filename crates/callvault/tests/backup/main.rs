@@ -3,8 +3,8 @@
 
 mod helpers;
 
-mod bad_inputs;
 mod backfill;
+mod bad_inputs;
 mod crash;
 mod faults;
 mod not_ready;
