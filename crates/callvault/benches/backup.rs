@@ -40,12 +40,11 @@ async fn sandbox(recordings: usize, limits: bool) -> SandboxHandle {
             c.scenario.ring_ms = 1_000..2_000;
             c.call_log_lag = chrono::Duration::zero();
             c.recording_lag = chrono::Duration::zero();
-            c.rate_limits = limits.then(|| {
-                let mut l = rc_sandbox::ratelimit::RateLimitConfig::default();
-                l.window_secs = 1;
-                l.penalty_secs = 1;
-                l.heavy = 10;
-                l
+            c.rate_limits = limits.then(|| rc_sandbox::ratelimit::RateLimitConfig {
+                window_secs: 1,
+                penalty_secs: 1,
+                heavy: 10,
+                ..Default::default()
             });
         })
         .spawn()

@@ -46,10 +46,11 @@ pub fn small_world(c: &mut SandboxConfig) {
 
 /// Rate limits with a one-second window (production: 60 s).
 pub fn one_second_limits(c: &mut SandboxConfig) {
-    let mut limits = rc_sandbox::ratelimit::RateLimitConfig::default();
-    limits.window_secs = 1;
-    limits.penalty_secs = 1;
-    c.rate_limits = Some(limits);
+    c.rate_limits = Some(rc_sandbox::ratelimit::RateLimitConfig {
+        window_secs: 1,
+        penalty_secs: 1,
+        ..Default::default()
+    });
 }
 
 /// Everything one test needs.
