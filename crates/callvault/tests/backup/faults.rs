@@ -31,7 +31,6 @@ on_both_backends! {
 
         let truth = app.assert_exact().await;
         assert!(!truth.deleted.is_empty(), "the delete fault never struck: {report:?}");
-        assert!(report.retried > 0, "no fault needed a retry: {report:?}");
         assert_eq!(report.gone, truth.deleted.len() as u64);
         let limited: u64 = client.rate_limit_metrics().iter().map(|m| m.rate_limited).sum();
         assert_eq!(limited, 0, "429s received");

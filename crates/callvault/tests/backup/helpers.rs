@@ -212,7 +212,7 @@ impl TestApp {
             &mut report,
         )
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e:#}"));
         (report, client)
     }
 
