@@ -277,9 +277,10 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
     )
     .await;
     let conversation = ConversationId::from(tsid.clone());
-    let stitch = eventually("the stitch job", Duration::from_secs(10), || async {
+    // The workers run the stitch job too: wait for it to be done.
+    let stitch = eventually("the stitch job", Duration::from_secs(20), || async {
         rig.catalog
-            .jobs_in_state(JobState::Queued, 100)
+            .jobs_in_state(JobState::Done, 100)
             .await
             .unwrap()
             .into_iter()
@@ -296,6 +297,7 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
         .unwrap()
         .unwrap();
     assert_eq!(conv.sessions, vec![tsid.clone()]);
+    assert_eq!(conv.state, vault::ConversationState::Stitched);
     assert!(
         matches!(conv.arrived_by, ArrivedBy::Webhook | ArrivedBy::Both),
         "{:?}",
@@ -346,9 +348,9 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
         },
     )
     .await;
-    eventually("the stitch job", Duration::from_secs(10), || async {
+    eventually("the stitch job", Duration::from_secs(20), || async {
         rig.catalog
-            .jobs_in_state(JobState::Queued, 100)
+            .jobs_in_state(JobState::Done, 100)
             .await
             .unwrap()
             .into_iter()
