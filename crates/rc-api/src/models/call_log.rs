@@ -14,7 +14,10 @@ pub struct CallLogResponse {
     #[serde(default)]
     pub uri: String,
     /// The records of this page, newest first in every published example.
-    #[serde(default)]
+    /// A record that does not parse (e.g. an id with path characters) is
+    /// skipped and logged with its reason, so one bad record cannot stop a
+    /// backup of the rest of the page.
+    #[serde(default, deserialize_with = "lenient_records")]
     pub records: Vec<CallLogRecord>,
     /// Page counters.
     #[serde(default)]
@@ -22,6 +25,27 @@ pub struct CallLogResponse {
     /// Links to other pages; follow `nextPage` until it is absent.
     #[serde(default)]
     pub navigation: Navigation,
+}
+
+/// Parses each record on its own and drops (with a warning) those that do
+/// not parse.
+fn lenient_records<'de, D>(deserializer: D) -> Result<Vec<CallLogRecord>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let raw: Vec<serde_json::Value> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(
+            |value| match serde_json::from_value::<CallLogRecord>(value) {
+                Ok(record) => Some(record),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping a call-log record that does not parse");
+                    None
+                }
+            },
+        )
+        .collect())
 }
 
 /// `paging` of a list response (`EnumeratedPagingModel`).
