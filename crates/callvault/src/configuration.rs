@@ -58,6 +58,53 @@ pub struct StoreArgs {
     pub storage: Option<String>,
 }
 
+/// When the live flow does what: the safety-net interval, and (hidden, for
+/// tests and the demo) one pace that compresses every other delay.
+#[derive(Debug, Clone, Args)]
+pub struct LiveTiming {
+    /// Minutes between safety-net incremental syncs.
+    #[arg(long, default_value_t = 15)]
+    pub sync_every_minutes: u64,
+    /// Seconds between safety-net syncs; overrides `--sync-every-minutes`
+    /// (for tests and demos, which cannot wait a quarter of an hour).
+    #[arg(long, env = "CALLVAULT_SYNC_EVERY_SECS", hide = true)]
+    pub sync_every_secs: Option<u64>,
+    /// Scales every live delay, poll, retry and lease down to this many
+    /// milliseconds per step (see `LiveConfig::paced`), so a test or the
+    /// demo sees a call backed up in seconds; production leaves it unset.
+    #[arg(long, env = "CALLVAULT_PACE_MS", hide = true)]
+    pub pace_ms: Option<u64>,
+}
+
+impl Default for LiveTiming {
+    fn default() -> Self {
+        LiveTiming {
+            sync_every_minutes: 15,
+            sync_every_secs: None,
+            pace_ms: None,
+        }
+    }
+}
+
+impl LiveTiming {
+    /// The live configuration these settings give, with `workers` workers.
+    pub fn live_config(&self, workers: usize) -> crate::live::LiveConfig {
+        let base = match self.pace_ms {
+            Some(ms) => crate::live::LiveConfig::paced(std::time::Duration::from_millis(ms.max(1))),
+            None => crate::live::LiveConfig::default(),
+        };
+        let sync_every = match self.sync_every_secs {
+            Some(s) => s.max(1),
+            None => self.sync_every_minutes.max(1).saturating_mul(60),
+        };
+        crate::live::LiveConfig {
+            workers: workers.max(1),
+            safety_net_every: std::time::Duration::from_secs(sync_every),
+            ..base
+        }
+    }
+}
+
 impl StoreArgs {
     /// The catalog URL in force.
     pub fn database_url(&self) -> String {

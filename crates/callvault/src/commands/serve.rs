@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::{RcArgs, StoreArgs};
+use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
 use crate::startup::{Application, Settings};
 
 /// Options of `callvault serve`.
@@ -33,9 +33,9 @@ pub struct ServeArgs {
     /// Subscribe at extension level for this extension id instead of the account.
     #[arg(long)]
     pub extension: Option<String>,
-    /// Minutes between safety-net incremental syncs.
-    #[arg(long, default_value_t = 15)]
-    pub sync_every_minutes: u64,
+    /// Safety-net interval and pace.
+    #[command(flatten)]
+    pub timing: LiveTiming,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -60,7 +60,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             &args.rc,
             &args.store,
             args.workers,
-            args.sync_every_minutes,
+            &args.timing,
             args.public_url.as_deref(),
             args.extension.as_deref(),
         )

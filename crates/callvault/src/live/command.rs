@@ -14,7 +14,7 @@ use super::{
     LiveConfig, LiveState, SUBSCRIPTION_SETTING, Workers, run_workers, subscription,
     telephony_filters,
 };
-use crate::configuration::{RcArgs, StoreArgs};
+use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
 use crate::sync::Downloader;
 
 /// `callvault worker`.
@@ -37,9 +37,9 @@ pub struct WorkerArgs {
     /// Subscribe to one extension's telephony sessions instead of the account's.
     #[arg(long)]
     extension: Option<String>,
-    /// Minutes between safety-net syncs.
-    #[arg(long, default_value_t = 15)]
-    sync_every_minutes: u64,
+    /// Safety-net interval and pace.
+    #[command(flatten)]
+    timing: LiveTiming,
 }
 
 /// `callvault subscription …`.
@@ -71,18 +71,14 @@ pub async fn assemble(
     rc: &RcArgs,
     store: &StoreArgs,
     workers: usize,
-    sync_every_minutes: u64,
+    timing: &LiveTiming,
     public_url: Option<&str>,
     extension: Option<&str>,
 ) -> anyhow::Result<(Workers, LiveState)> {
     let client = crate::app::rc_client(rc)?;
     let catalog = crate::app::catalog(store).await?;
     let blobs = crate::app::blobs(store)?;
-    let config = LiveConfig {
-        workers: workers.max(1),
-        safety_net_every: std::time::Duration::from_secs(sync_every_minutes.max(1) * 60),
-        ..LiveConfig::default()
-    };
+    let config: LiveConfig = timing.live_config(workers);
     let state = LiveState::new(catalog.clone(), config);
     let downloader = Downloader {
         client,
@@ -104,7 +100,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         &args.rc,
         &args.store,
         args.workers,
-        args.sync_every_minutes,
+        &args.timing,
         args.public_url.as_deref(),
         args.extension.as_deref(),
     )

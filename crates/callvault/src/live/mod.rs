@@ -150,6 +150,37 @@ impl Default for LiveConfig {
     }
 }
 
+impl LiveConfig {
+    /// Production's knobs with every delay, poll, retry and lease scaled to
+    /// `pace` per step, for tests and the demo that run calls lasting
+    /// seconds: the first look one step after a departure, call-log retries
+    /// every two steps (at most five apart however the clocks disagree),
+    /// polls every step. Leases keep floors (2 s gateway, 5 s job) so a
+    /// loaded machine does not lose them mid-job; the deadlines stay
+    /// production's, so nothing is given up on early.
+    pub fn paced(pace: Duration) -> LiveConfig {
+        let step = chrono::Duration::from_std(pace).unwrap_or(chrono::Duration::seconds(1));
+        LiveConfig {
+            session_delay: step,
+            schedule: schedule::RetrySchedule {
+                steps: vec![step * 2],
+                min_gap: step,
+                max_gap: step * 5,
+            },
+            recheck: step,
+            poll_interval: pace,
+            job_lease: (pace * 50).clamp(Duration::from_secs(5), Duration::from_secs(120)),
+            gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),
+            subscription_check_every: (pace * 25)
+                .clamp(Duration::from_secs(1), Duration::from_secs(300)),
+            retry_base: pace,
+            retry_cap: pace * 20,
+            shutdown_grace: (pace * 10).clamp(Duration::from_secs(1), Duration::from_secs(20)),
+            ..LiveConfig::default()
+        }
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct LiveMetrics {

@@ -1,0 +1,13 @@
+//! End-to-end tests of the live flow through the real binary: the
+//! in-process sandbox delivers real webhooks over loopback HTTP to a real
+//! `callvault serve` child process (SQLite catalog in a tempdir), which is
+//! SIGKILLed, kept down and restarted while calls go on. Every test ends by
+//! comparing the vault with the sandbox's ground truth.
+
+mod helpers;
+
+// 200 calls with duplicated and reordered deliveries, serve SIGKILLed mid-run.
+mod traffic;
+// Receiver down: the safety-net sync fills the gap; the blacklisted
+// subscription is recreated.
+mod outage;

@@ -1,0 +1,121 @@
+//! The receiver is down while calls happen: every delivery fails, the
+//! sandbox blacklists the subscription, and the notifications are gone for
+//! good (RingCentral does not retry). After the restart the safety-net sync
+//! backs those calls up from the call log, the subscription is recreated,
+//! and later calls arrive by webhook again.
+
+use std::time::Duration;
+
+use rc_sandbox::model::Handoff;
+use rc_sandbox::subscriptions::SubscriptionStatus;
+use vault::ArrivedBy;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscription_is_recreated()
+{
+    // Arrange: serve backs up a few calls by webhook.
+    let mut live = Live::new(11, |_| {}).await;
+    live.start_serve(2).await;
+    let first = live.active_subscription(None).await;
+    let now = live.sandbox.state().clock().now();
+    let before = live.add_calls(vec![
+        scripted(now, &[(0, Handoff::HangUp)]),
+        scripted(now, &[(1, Handoff::BlindTransfer), (2, Handoff::HangUp)]),
+    ]);
+    let before = live.truth(&before).await;
+    wait_settled(&live, &before, Duration::from_secs(60)).await;
+
+    // Act: serve goes down; calls happen (one of them an attended transfer).
+    live.kill_serve();
+    let mut down = live.random_calls(8, Duration::from_millis(300));
+    let now = live.sandbox.state().clock().now();
+    down.extend(live.add_calls(vec![scripted(
+        now,
+        &[(3, Handoff::AttendedTransfer), (4, Handoff::HangUp)],
+    )]));
+    let down = live.truth(&down).await;
+    let sandbox = live.sandbox.state().clone();
+    let registry = sandbox.subscriptions();
+    let reason = eventually(
+        "the sandbox blacklists the subscription",
+        Duration::from_secs(30),
+        || async {
+            match registry.status(&first) {
+                Some(SubscriptionStatus::Blacklisted { reason, .. }) => Some(reason),
+                _ => None,
+            }
+        },
+    )
+    .await;
+    assert!(reason.contains("Connection refused"), "{reason}");
+    live.wait_until_listed(&down).await;
+    live.start_serve(2).await;
+
+    // Assert: a new subscription replaced the blacklisted one.
+    let second = live.active_subscription(Some(&first)).await;
+    assert_ne!(second, first);
+    assert_eq!(
+        registry.status(&first),
+        None,
+        "the blacklisted one is deleted"
+    );
+
+    // The safety-net sync backed every missed call up, and says so.
+    eventually(
+        "the safety net to back up the missed calls",
+        Duration::from_secs(60),
+        || async {
+            first_unstored(&live.catalog, &down)
+                .await
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+    for t in &down {
+        assert!(!t.events.is_empty());
+        for session in &t.sessions {
+            assert!(
+                live.catalog
+                    .notifications_for_session(session)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "no notification of {session} got through"
+            );
+            let id = vault::ConversationId::from(session.clone());
+            let conv = live.catalog.conversation(&id).await.unwrap();
+            let conv = conv.unwrap_or_else(|| panic!("conversation of session {session}"));
+            assert_eq!(conv.arrived_by, ArrivedBy::Sync, "session {session}");
+        }
+    }
+
+    // Calls after the restart arrive by webhook on the new subscription.
+    let now = live.sandbox.state().clock().now();
+    let after = live.add_calls(vec![
+        scripted(now, &[(5, Handoff::AttendedTransfer), (6, Handoff::HangUp)]),
+        scripted(
+            now,
+            &[
+                (7, Handoff::BlindTransfer),
+                (0, Handoff::BlindTransfer),
+                (1, Handoff::HangUp),
+            ],
+        ),
+    ]);
+    let after = live.truth(&after).await;
+    wait_settled(&live, &after, Duration::from_secs(60)).await;
+    for t in &after {
+        assert_every_notification_once(&live.catalog, t).await;
+        assert_backed_up(&live, t, &[ArrivedBy::Webhook, ArrivedBy::Both]).await;
+    }
+    // The calls from before the outage were left as they were (the
+    // safety net saw them again: webhook and sync both).
+    for t in &before {
+        assert_backed_up(&live, t, &[ArrivedBy::Webhook, ArrivedBy::Both]).await;
+    }
+    let jobs = live.catalog.counts_by_state().await.unwrap();
+    assert_eq!(jobs.dead, 0, "{jobs:?}");
+}
