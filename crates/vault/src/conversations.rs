@@ -170,6 +170,29 @@ impl Catalog {
         let (webhook, sync) = (c.source == Source::Webhook, c.source == Source::Sync);
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
+            // A session already folded into another conversation (the second
+            // half of an attended transfer) must not grow a conversation of
+            // its own: the arrival is credited to the one it belongs to.
+            if let [session] = c.sessions.as_slice() {
+                let owner: Option<String> = sqlx::query_scalar(
+                    "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1")
+                    .bind(session.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(owner) = owner.filter(|o| o != c.id.as_str()) {
+                    sqlx::query(sql!(backend,
+                        "UPDATE conversations SET arrived_by_webhook = (arrived_by_webhook OR $2),
+                            arrived_by_sync = (arrived_by_sync OR $3), updated_at = {now}
+                         WHERE id = $1"))
+                        .bind(owner)
+                        .bind(webhook)
+                        .bind(sync)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(false);
+                }
+            }
             let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
                 "INSERT INTO conversations (id, state, started_at, arrived_by_webhook, arrived_by_sync,
                     created_at, updated_at)

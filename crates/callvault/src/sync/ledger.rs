@@ -126,7 +126,10 @@ fn call_record_row(rec: &CallLogRecord) -> anyhow::Result<CallRecordRow> {
             .as_ref()
             .and_then(|e| e.id.as_ref())
             .map(|id| id.to_string()),
-        raw: serde_json::to_value(rec).context("re-encoding the record")?,
+        raw: match &rec.raw {
+            Some(raw) => raw.clone(),
+            None => serde_json::to_value(rec).context("encoding the record")?,
+        },
         legs,
     })
 }

@@ -37,8 +37,11 @@ where
     Ok(raw
         .into_iter()
         .filter_map(
-            |value| match serde_json::from_value::<CallLogRecord>(value) {
-                Ok(record) => Some(record),
+            |value| match <CallLogRecord as serde::Deserialize>::deserialize(&value) {
+                Ok(mut record) => {
+                    record.raw = Some(value);
+                    Some(record)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "skipping a call-log record that does not parse");
                     None
@@ -198,6 +201,11 @@ pub struct CallLogRecord {
     /// Detailed view only: the legs in execution order.
     #[serde(default)]
     pub legs: Vec<CallLogLeg>,
+    /// The record exactly as the server sent it, unknown fields included, so
+    /// the catalog keeps what this model does not know yet. Filled when the
+    /// record came in a list page; `None` for records built in code.
+    #[serde(skip)]
+    pub raw: Option<serde_json::Value>,
 }
 
 impl CallLogRecord {

@@ -715,6 +715,22 @@ fn unknown_enum_values_and_fields_are_accepted() {
 }
 
 #[test]
+fn a_listed_record_keeps_its_raw_json_with_fields_the_model_does_not_know() {
+    let page: CallLogResponse = serde_json::from_str(
+        r#"{"uri":"u","records":[{"id":"abc","uri":"u","startTime":"2026-11-25T10:00:00Z",
+            "brandNewTopLevel":[1,2,3],"legs":[{"legType":"Accept","brandNewLegField":"x"}]}],
+            "paging":{},"navigation":{}}"#,
+    )
+    .unwrap();
+    let raw = page.records[0]
+        .raw
+        .as_ref()
+        .expect("raw kept for a listed record");
+    assert_eq!(raw["brandNewTopLevel"], serde_json::json!([1, 2, 3]));
+    assert_eq!(raw["legs"][0]["brandNewLegField"], "x");
+}
+
+#[test]
 fn ids_with_path_characters_make_the_payload_fail_to_parse() {
     let bad = r#"{"id":"401786818008","contentUri":"https://media.ringcentral.com/x","contentType":"audio/mpeg"}"#
         .replace("401786818008", "../../etc/passwd");

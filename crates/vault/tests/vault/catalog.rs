@@ -235,6 +235,10 @@ on_both_backends! {
         assert_eq!(c.conversation_for_session(&tsid("s-b")).await.unwrap(), Some(a.clone()));
         assert!(c.conversation(&b).await.unwrap().is_none(), "the emptied conversation is gone");
         assert_eq!(c.conversation(&a).await.unwrap().unwrap().sessions, vec![tsid("s-a"), tsid("s-b")]);
+        // A later sync of s-b's record credits conversation a, not a new empty s-b.
+        assert!(!c.upsert_conversation(&up(&b, vec![tsid("s-b")], Source::Sync)).await.unwrap());
+        assert!(c.conversation(&b).await.unwrap().is_none(), "no empty conversation for an attached session");
+        assert_eq!(c.conversation(&a).await.unwrap().unwrap().sessions, vec![tsid("s-a"), tsid("s-b")]);
 
         assert!(c.set_conversation_state(&a, ConversationState::Waiting, None, Some(t(9, 5))).await.unwrap());
         let key = StorageKey::for_conversation(t(9, 0), &a, BlobExt::Mp3);
