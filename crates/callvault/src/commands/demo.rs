@@ -1,7 +1,12 @@
 //! `callvault demo`: the whole flow against an embedded RingCentral
 //! sandbox, so a newcomer sees it work with one command and nothing to set up.
 //! It generates an account with a few days of calls, backs every recording
-//! up, and checks the result against the sandbox's ground truth.
+//! up, and checks the result against the sandbox's ground truth. Then,
+//! unless `--no-serve`, it serves the web UI and runs the live flow against
+//! the same sandbox: new calls start at a sped-up sandbox clock, their
+//! webhooks reach the receiver beside the UI, the workers back them up and
+//! stitch them, and a line is printed as each call ends and is stored or
+//! stitched.
 
 use std::path::PathBuf;
 
@@ -10,7 +15,7 @@ use clap::Args;
 use sha2::Digest;
 
 use crate::commands::sync::SyncArgs;
-use crate::configuration::{RcArgs, StoreArgs};
+use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
 
 /// Arguments of `callvault demo`.
 #[derive(Debug, Args)]
@@ -33,10 +38,22 @@ pub struct DemoArgs {
     /// Where the web UI listens once the backup is done.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Stop after the backup and its checks instead of serving the web UI.
+    /// Stop after the backup and its checks instead of serving the web UI
+    /// and running live traffic.
     #[arg(long)]
     pub no_serve: bool,
+    /// While serving: new live calls per (real) minute.
+    #[arg(long, default_value_t = 4.0)]
+    pub live_calls_per_minute: f64,
+    /// While serving: how much faster than real time the sandbox clock
+    /// runs, so calls of minutes end in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub live_speed: f64,
 }
+
+/// Pace of the demo's live flow (`--pace-ms` of `serve`): a call is backed
+/// up seconds after it ends instead of the production half-minute.
+const LIVE_PACE_MS: u64 = 500;
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -45,6 +62,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .configure(|c| {
             c.scenario.calls = args.calls;
             c.scenario.days = args.days;
+            // Live calls' recordings can be fetched as soon as the call log
+            // lists them: with the sandbox clock sped up, a "not ready yet"
+            // retry would be scheduled from the sandbox's (future) call end.
+            c.recording_lag = c.call_log_lag;
             if let Some(r) = c.rate_limits.as_mut() {
                 r.window_secs = args.rate_window;
                 r.penalty_secs = args.rate_window;
@@ -151,7 +172,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         {
             stitched += 1;
             let heard = markers_in(&stitcher.blobs, &vault::StorageKey::from_stored(key)?).await?;
-            let truth = truth_markers(&sandbox, conversation.as_str());
+            let truth = truth_markers(sandbox.state(), conversation.as_str());
             if heard == truth {
                 in_order += 1;
             } else {
@@ -164,7 +185,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "stitched {stitched} multi-leg conversations; {in_order}/{stitched} play every leg in the ground-truth order"
     );
     println!("catalog and recordings are in {}", args.data_dir.display());
-    drop(sandbox); // stops its listeners; the demo does not wait for in-flight webhook tasks
     anyhow::ensure!(
         matched == expected,
         "{} recordings missing or different",
@@ -176,15 +196,156 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         stitched - in_order
     );
     if args.no_serve {
+        drop(sandbox); // stops its listeners; the demo does not wait for in-flight webhook tasks
         return Ok(());
     }
     drop(stitcher);
     catalog.close().await;
-    serve_ui(&args, &sync.store).await
+    serve_live(&args, &sync.store, &sync.rc, sandbox).await
 }
 
-/// Serves the web UI over the demo's catalog, with a demo admin login.
-async fn serve_ui(args: &DemoArgs, store: &StoreArgs) -> anyhow::Result<()> {
+/// Serves the web UI over the demo's catalog, with a demo admin login, and
+/// runs the live flow (receiver, workers, sandbox traffic) until Ctrl-C.
+async fn serve_live(
+    args: &DemoArgs,
+    store: &StoreArgs,
+    rc: &RcArgs,
+    sandbox: rc_sandbox::SandboxHandle,
+) -> anyhow::Result<()> {
+    let password = demo_user(store).await?;
+    let app = crate::startup::Application::build(crate::startup::Settings {
+        listen: args.listen.clone(),
+        database_url: store.database_url(),
+        storage_url: store.storage_url(),
+        public_url: None,
+    })
+    .await
+    .context("starting the web UI")?;
+    // The sandbox runs on this machine: it delivers to loopback.
+    let public_url = format!("http://127.0.0.1:{}", app.port());
+    let timing = LiveTiming {
+        sync_every_secs: Some(60),
+        pace_ms: Some(LIVE_PACE_MS),
+        ..LiveTiming::default()
+    };
+    let (workers, state) =
+        crate::live::command::assemble(rc, store, 2, &timing, Some(&public_url), None).await?;
+    let app = app.with_routes(crate::live::webhook_router(state));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(crate::live::run_workers(workers, stop.clone()));
+
+    let speed = if args.live_speed.is_finite() && args.live_speed > 0.0 {
+        args.live_speed
+    } else {
+        1.0
+    };
+    let traffic = sandbox.state();
+    traffic.clock().set_speed(speed);
+    // The rate is per sandbox minute, which passes `speed` times faster.
+    traffic
+        .live()
+        .set_calls_per_minute(args.live_calls_per_minute.max(0.0) / speed);
+    println!();
+    println!(
+        "web UI: http://127.0.0.1:{}/  (log in as demo / {password}; Ctrl-C stops)",
+        app.port()
+    );
+    println!(
+        "live: about {} new calls a minute, sandbox clock at {speed}x; webhooks to {public_url}/webhook/ringcentral",
+        args.live_calls_per_minute
+    );
+    let watcher = tokio::spawn(watch_live(
+        crate::app::catalog(store).await?,
+        crate::app::blobs(store)?,
+        traffic.clone(),
+        stop.clone(),
+    ));
+    let served = app.run_until_stopped().await;
+    stop.cancel();
+    traffic.live().set_calls_per_minute(0.0);
+    running.await.context("the workers panicked")??;
+    watcher.await.context("the live watcher panicked")?;
+    drop(sandbox);
+    served?;
+    Ok(())
+}
+
+/// Prints a line whenever a conversation that started after the backup
+/// ends, is stored (one recording) or stitched (with whether its legs play
+/// in the ground-truth order), or is given up on. Polls the catalog.
+async fn watch_live(
+    catalog: vault::Catalog,
+    blobs: vault::BlobStore,
+    sandbox: rc_sandbox::state::AppState,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use vault::ConversationState as S;
+    let mut seen: std::collections::HashMap<vault::ConversationId, S> = Default::default();
+    let mut first = true;
+    loop {
+        match catalog.list_conversations(None, 100, 0).await {
+            Ok(list) => {
+                for conv in list {
+                    let before = seen.insert(conv.id.clone(), conv.state);
+                    if first || before == Some(conv.state) {
+                        continue;
+                    }
+                    let sessions = conv.sessions.len();
+                    match conv.state {
+                        S::Waiting | S::Ended if before.is_none() => println!(
+                            "call ended: {} ({sessions} session{}); backing it up",
+                            conv.id,
+                            if sessions == 1 { "" } else { "s" }
+                        ),
+                        S::Ended if before == Some(S::Waiting) => {
+                            println!("ended: {} (nothing was recorded)", conv.id);
+                        }
+                        S::Single => println!("backed up: {} (one recording)", conv.id),
+                        S::Stitched => {
+                            let legs = conv
+                                .manifest
+                                .as_ref()
+                                .and_then(|m| m["legs"].as_array().map(Vec::len))
+                                .unwrap_or(0);
+                            let order = match &conv.stitched_key {
+                                Some(key) => match markers_in(&blobs, key).await {
+                                    Ok(heard)
+                                        if heard == truth_markers(&sandbox, conv.id.as_str()) =>
+                                    {
+                                        "legs in the ground-truth order"
+                                    }
+                                    Ok(_) => "legs NOT in the ground-truth order",
+                                    Err(_) => "could not decode it",
+                                },
+                                None => "no file",
+                            };
+                            println!(
+                                "stitched: {} ({legs} legs) into {}; {order}",
+                                conv.id,
+                                conv.stitched_key.as_ref().map_or("?", |k| k.as_str())
+                            );
+                        }
+                        S::Incomplete => println!(
+                            "incomplete: {}: {}",
+                            conv.id,
+                            conv.reason.as_deref().unwrap_or("no reason given")
+                        ),
+                        _ => {}
+                    }
+                }
+                first = false;
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the catalog for the live view"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Creates (or resets) the demo admin login and returns its new password.
+async fn demo_user(store: &StoreArgs) -> anyhow::Result<String> {
     const USER: &str = "demo";
     let catalog = crate::app::catalog(store).await?;
     let password: String = {
@@ -210,21 +371,7 @@ async fn serve_ui(args: &DemoArgs, store: &StoreArgs) -> anyhow::Result<()> {
             .await?;
     }
     catalog.close().await;
-    let app = crate::startup::Application::build(crate::startup::Settings {
-        listen: args.listen.clone(),
-        database_url: store.database_url(),
-        storage_url: store.storage_url(),
-        public_url: None,
-    })
-    .await
-    .context("starting the web UI")?;
-    println!();
-    println!(
-        "web UI: http://127.0.0.1:{}/  (log in as {USER} / {password}; Ctrl-C stops)",
-        app.port()
-    );
-    app.run_until_stopped().await?;
-    Ok(())
+    Ok(password)
 }
 
 /// The leg markers heard in a stored audio file, in order.
@@ -246,8 +393,8 @@ async fn markers_in(blobs: &vault::BlobStore, key: &vault::StorageKey) -> anyhow
 
 /// The markers a stitched file of the conversation that starts with
 /// `session` must contain, in order.
-fn truth_markers(sandbox: &rc_sandbox::SandboxHandle, session: &str) -> Vec<u32> {
-    let world = sandbox.state().world();
+fn truth_markers(sandbox: &rc_sandbox::state::AppState, session: &str) -> Vec<u32> {
+    let world = sandbox.world();
     world
         .conversations
         .iter()
