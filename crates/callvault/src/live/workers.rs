@@ -271,6 +271,8 @@ pub async fn safety_net(w: &Workers) -> anyhow::Result<sync::Report> {
     c.advance_watermark(sync::WATERMARK, to)
         .await
         .context("saving the watermark")?;
+    // A process killed mid-download leaves a staged partial file behind.
+    sync::sweep_partials_if_idle(&w.downloader).await?;
     Ok(report)
 }
 

@@ -174,8 +174,14 @@ pub async fn drain(
         report.failed += partial.failed;
         report.retried += partial.retried;
     }
-    // Partial files of a killed run are younger than its lease when this run
-    // starts; once no download is leased any more, nobody is writing them.
+    sweep_partials_if_idle(downloader).await
+}
+
+/// Removes the staged partial blobs a killed process left behind, once no
+/// job is leased: partial files of a killed run are younger than its lease
+/// when the next run starts, and once nothing is leased nobody is writing
+/// them. Run at the end of `sync` and of each safety-net sync of `serve`.
+pub async fn sweep_partials_if_idle(downloader: &Downloader) -> anyhow::Result<()> {
     if downloader.catalog.counts_by_state().await?.leased == 0 {
         sweep_partials(downloader, STALE_PARTIAL).await;
     }
