@@ -378,17 +378,21 @@ async fn demo_user(store: &StoreArgs) -> anyhow::Result<String> {
 async fn markers_in(blobs: &vault::BlobStore, key: &vault::StorageKey) -> anyhow::Result<Vec<u32>> {
     let size = blobs.head(key).await?.map(|m| m.size).unwrap_or(0);
     let bytes = blobs.get_range(key, 0..size).await?;
-    tokio::task::spawn_blocking(move || {
-        let mut pcm = Vec::new();
-        let mut rate = 8000;
-        stitch::decode::decode_mono(std::io::Cursor::new(bytes), |r, block| {
-            rate = r;
-            pcm.extend_from_slice(block);
-            Ok(())
-        })?;
-        Ok(rc_sandbox::audio::detect_markers(&pcm, rate))
-    })
-    .await?
+    tokio::task::spawn_blocking(move || markers_heard(bytes)).await?
+}
+
+/// The sandbox leg markers (DTMF) heard in an audio file, in order: how the
+/// demo and the live tests check by ear that a stitched file plays its legs
+/// in the ground-truth order. Blocking (decodes the whole file).
+pub fn markers_heard(bytes: bytes::Bytes) -> anyhow::Result<Vec<u32>> {
+    let mut pcm = Vec::new();
+    let mut rate = 8000;
+    stitch::decode::decode_mono(std::io::Cursor::new(bytes), |r, block| {
+        rate = r;
+        pcm.extend_from_slice(block);
+        Ok(())
+    })?;
+    Ok(rc_sandbox::audio::detect_markers(&pcm, rate))
 }
 
 /// The markers a stitched file of the conversation that starts with

@@ -109,6 +109,31 @@ impl Live {
         }
     }
 
+    /// Staged partial files in the blob store (`key#N`: an upload cut off
+    /// by a kill); readers never see them, and serve sweeps them when idle.
+    pub fn partial_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![self.data.join("recordings")];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.contains('#'))
+                {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
+
     /// The URL the sandbox delivers webhooks to (below `/webhook/ringcentral`).
     pub fn public_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -492,19 +517,11 @@ pub async fn assert_backed_up(live: &Live, t: &TruthConversation, arrival: &[Arr
         "stitched file of conversation {}",
         t.index
     );
-    let heard = tokio::task::spawn_blocking(move || {
-        let mut pcm = Vec::new();
-        let mut rate = 8000;
-        stitch::decode::decode_mono(std::io::Cursor::new(bytes), |r, block| {
-            rate = r;
-            pcm.extend_from_slice(block);
-            Ok(())
-        })
-        .expect("stitched file decodes");
-        rc_sandbox::audio::detect_markers(&pcm, rate)
-    })
-    .await
-    .unwrap();
+    let heard =
+        tokio::task::spawn_blocking(move || callvault::commands::demo::markers_heard(bytes))
+            .await
+            .unwrap()
+            .expect("stitched file decodes");
     let markers: Vec<u32> = t.recordings.iter().map(|r| r.marker).collect();
     assert_eq!(heard, markers, "legs heard in conversation {}", t.index);
 }

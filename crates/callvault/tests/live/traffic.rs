@@ -50,6 +50,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     )
     .await;
     live.kill_serve();
+    eprintln!("partial files after the kill: {:?}", live.partial_files());
     // What was finished before the kill must not be done again.
     let mut stored_before = BTreeMap::new();
     for r in live
@@ -163,6 +164,12 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
             assert!(listed.contains(key.as_str()), "{key:?} not in the store");
         }
     }
+    // The upload the kill cut off left a staged file; the idle gateway
+    // sweeps it.
+    eventually("partial files swept", Duration::from_secs(30), || async {
+        live.partial_files().is_empty().then_some(())
+    })
+    .await;
     let jobs = live.catalog.counts_by_state().await.unwrap();
     assert_eq!((jobs.dead, jobs.leased), (0, 0), "{jobs:?}");
 }
