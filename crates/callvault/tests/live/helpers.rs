@@ -19,6 +19,7 @@ use rc_sandbox::scenario::ScenarioConfig;
 use rc_sandbox::subscriptions::SubscriptionStatus;
 use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use sha2::Digest;
+use sqlx::Connection;
 use vault::{
     ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
     RecordingState, TelephonySessionId,
@@ -56,6 +57,19 @@ pub fn short_calls() -> ScenarioConfig {
     }
 }
 
+/// Which catalog `serve` runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the test's tempdir.
+    Sqlite,
+    /// A fresh schema of the server named by `CALLVAULT_TEST_POSTGRES`.
+    Postgres,
+}
+
+/// Prefix of the test schemas (shared with the backup tests, which sweep
+/// the ones a crashed run left, as [`fresh_schema`] does).
+const SCHEMA_PREFIX: &str = "callvault_t_";
+
 /// Everything one test needs.
 pub struct Live {
     pub sandbox: SandboxHandle,
@@ -64,6 +78,8 @@ pub struct Live {
     dir: tempfile::TempDir,
     data: PathBuf,
     port: u16,
+    database: String,
+    pg: Option<(String, String)>,
     serve: Option<Child>,
     runs: u32,
     rng: StdRng,
@@ -71,8 +87,24 @@ pub struct Live {
 
 impl Live {
     /// A sandbox configured by `configure` (after [`live_world`]) and an
-    /// empty, migrated catalog; `serve` is not running yet.
-    pub async fn new(seed: u64, configure: impl FnOnce(&mut SandboxConfig)) -> Live {
+    /// empty, migrated catalog on `backend`; `serve` is not running yet.
+    /// `None` (the test is skipped) for PostgreSQL without
+    /// `CALLVAULT_TEST_POSTGRES`.
+    pub async fn new(
+        seed: u64,
+        backend: Backend,
+        configure: impl FnOnce(&mut SandboxConfig),
+    ) -> Option<Live> {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => match std::env::var("CALLVAULT_TEST_POSTGRES") {
+                Ok(admin) => Some(fresh_schema(admin).await),
+                Err(_) => {
+                    eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+                    return None;
+                }
+            },
+        };
         let sandbox = Sandbox::builder()
             .seed(seed)
             .configure(|c| {
@@ -86,8 +118,14 @@ impl Live {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
-        let url = format!("sqlite:{}?mode=rwc", data.join("catalog.sqlite").display());
-        let catalog = Catalog::open(&url).await.expect("catalog opens");
+        let database = match &pg {
+            Some((admin, schema)) => {
+                let sep = if admin.contains('?') { '&' } else { '?' };
+                format!("{admin}{sep}options[search_path]={schema}")
+            }
+            None => format!("sqlite:{}?mode=rwc", data.join("catalog.sqlite").display()),
+        };
+        let catalog = Catalog::open(&database).await.expect("catalog opens");
         catalog.migrate().await.expect("catalog migrates");
         let blobs = BlobStore::open(data.join("recordings").to_str().expect("utf-8 path"))
             .expect("blob store");
@@ -96,16 +134,34 @@ impl Live {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        Live {
+        Some(Live {
             sandbox,
             catalog,
             blobs,
             dir,
             data,
             port,
+            database,
+            pg,
             serve: None,
             runs: 0,
             rng: StdRng::seed_from_u64(seed),
+        })
+    }
+
+    /// Stops serve and drops the PostgreSQL schema, if any.
+    pub async fn finish(mut self) {
+        if let Some(mut child) = self.serve.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.catalog.close().await;
+        if let Some((admin, schema)) = self.pg.take() {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
         }
     }
 
@@ -150,6 +206,7 @@ impl Live {
             .arg("serve")
             .arg("--data")
             .arg(&self.data)
+            .args(["--database", &self.database])
             .args(["--listen", &listen, "--public-url", &self.public_url()])
             .args(["--workers", "3", "--pace-ms", &PACE_MS.to_string()])
             .args(["--sync-every-secs", &sync_every_secs.to_string()])
@@ -332,6 +389,41 @@ impl Drop for Live {
             eprintln!("{}", self.log_tail());
         }
     }
+}
+
+/// A fresh PostgreSQL schema (and the sweep of those crashed runs left
+/// more than an hour ago).
+async fn fresh_schema(admin: String) -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let schema = format!("{SCHEMA_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'callvault\\_t\\_%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for name in stale {
+        let born = name
+            .strip_prefix(SCHEMA_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if born.is_some_and(|born| born + 3600 < now) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    (admin, schema)
 }
 
 /// What really happened in one conversation.

@@ -1,13 +1,14 @@
 //! End-to-end tests of the live flow through the real binary: the
 //! in-process sandbox delivers real webhooks over loopback HTTP to a real
-//! `callvault serve` child process (SQLite catalog in a tempdir), which is
-//! SIGKILLed, kept down and restarted while calls go on. Every test ends by
-//! comparing the vault with the sandbox's ground truth.
+//! `callvault serve` child process (SQLite catalog in a tempdir, or a
+//! PostgreSQL schema for the outage test when `CALLVAULT_TEST_POSTGRES` is
+//! set), which is SIGKILLed, kept down and restarted while calls go on.
+//! Every test ends by comparing the vault with the sandbox's ground truth.
 
 mod helpers;
 
 // 200 calls with duplicated and reordered deliveries, serve SIGKILLed mid-run.
 mod traffic;
 // Receiver down: the safety-net sync fills the gap; the blacklisted
-// subscription is recreated.
+// subscription is recreated (on PostgreSQL when CALLVAULT_TEST_POSTGRES is set).
 mod outage;

@@ -15,7 +15,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     // Arrange: faults on the webhooks and on the downloads.
-    let mut live = Live::new(5, |_| {}).await;
+    let mut live = Live::new(5, Backend::Sqlite, |_| {}).await.unwrap();
     live.sandbox.state().faults().set(FaultConfig {
         webhook_duplicate: 0.2,
         webhook_reorder: 0.2,
@@ -172,4 +172,5 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     .await;
     let jobs = live.catalog.counts_by_state().await.unwrap();
     assert_eq!((jobs.dead, jobs.leased), (0, 0), "{jobs:?}");
+    live.finish().await;
 }
