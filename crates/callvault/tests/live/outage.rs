@@ -70,6 +70,37 @@ async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscri
         "the blacklisted one is deleted"
     );
 
+    // A forged delivery to the real receiver (no or a wrong
+    // `Verification-Token`) is refused and stores nothing.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let forged_session = "s-f0a9ed0000000000000000000000000z0000000000000";
+    let forged = serde_json::json!({
+        "uuid": "forged-1",
+        "event": "/restapi/v1.0/account/~/telephony/sessions",
+        "subscriptionId": second,
+        "body": {"sequence": 1, "telephonySessionId": forged_session,
+                 "parties": [{"id": "p-1", "status": {"code": "Disconnected"}}]}
+    })
+    .to_string();
+    for token in [None, Some("not-the-token")] {
+        let mut req = http
+            .post(format!("{}/webhook/ringcentral", live.public_url()))
+            .body(forged.clone());
+        if let Some(t) = token {
+            req = req.header("Verification-Token", t);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 403, "token {token:?}");
+    }
+    let forged_session = vault::TelephonySessionId::parse(forged_session).unwrap();
+    assert!(
+        live.catalog
+            .notifications_for_session(&forged_session)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // The safety-net sync backed every missed call up, and says so.
     eventually(
         "the safety net to back up the missed calls",
