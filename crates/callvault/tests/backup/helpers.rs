@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use callvault::commands::sync::SyncArgs;
 use callvault::configuration::{RcArgs, StoreArgs};
@@ -14,6 +13,8 @@ use rc_sandbox::{SandboxConfig, SandboxHandle};
 use sha2::Digest;
 use sqlx::Connection;
 use vault::{BlobStore, Catalog, RecordingId, RecordingState};
+
+use crate::pg_schema::fresh_schema;
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -61,8 +62,6 @@ pub struct TestApp {
     pub rc: RcArgs,
     pg: Option<(String, String)>,
 }
-
-const SCHEMA_PREFIX: &str = "callvault_t_";
 
 /// Spawns a sandbox configured by [`small_world`] then `configure`, and a
 /// fresh catalog on `backend`; `None` when PostgreSQL is not configured.
@@ -116,39 +115,6 @@ pub async fn spawn_app(
         rc,
         pg,
     })
-}
-
-async fn fresh_schema(admin: String) -> (String, String) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let schema = format!("{SCHEMA_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    let stale: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'callvault\\_t\\_%'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    for name in stale {
-        let born = name
-            .strip_prefix(SCHEMA_PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if born.is_some_and(|born| born + 3600 < now) {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {name} CASCADE"
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    (admin, schema)
 }
 
 /// What the sandbox holds: recordings of calls that have ended, by id.

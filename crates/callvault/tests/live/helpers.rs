@@ -20,6 +20,8 @@ use rc_sandbox::subscriptions::SubscriptionStatus;
 use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use sha2::Digest;
 use sqlx::Connection;
+
+use crate::pg_schema::fresh_schema;
 use vault::{
     ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
     RecordingState, TelephonySessionId,
@@ -65,10 +67,6 @@ pub enum Backend {
     /// A fresh schema of the server named by `CALLVAULT_TEST_POSTGRES`.
     Postgres,
 }
-
-/// Prefix of the test schemas (shared with the backup tests, which sweep
-/// the ones a crashed run left, as [`fresh_schema`] does).
-const SCHEMA_PREFIX: &str = "callvault_t_";
 
 /// Everything one test needs.
 pub struct Live {
@@ -389,41 +387,6 @@ impl Drop for Live {
             eprintln!("{}", self.log_tail());
         }
     }
-}
-
-/// A fresh PostgreSQL schema (and the sweep of those crashed runs left
-/// more than an hour ago).
-async fn fresh_schema(admin: String) -> (String, String) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let schema = format!("{SCHEMA_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    let stale: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'callvault\\_t\\_%'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    for name in stale {
-        let born = name
-            .strip_prefix(SCHEMA_PREFIX)
-            .and_then(|rest| rest.split('_').next())
-            .and_then(|secs| secs.parse::<u64>().ok());
-        if born.is_some_and(|born| born + 3600 < now) {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {name} CASCADE"
-            )))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    (admin, schema)
 }
 
 /// What really happened in one conversation.

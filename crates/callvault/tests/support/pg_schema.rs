@@ -1,0 +1,43 @@
+//! A fresh PostgreSQL schema per test, shared by the test binaries that
+//! run on PostgreSQL (included with `#[path]`): each test gets its own
+//! schema, and schemas a crashed run left more than an hour ago are swept.
+
+use sqlx::Connection;
+
+/// Prefix of every test schema.
+pub const SCHEMA_PREFIX: &str = "callvault_t_";
+
+/// Creates a schema on the server at `admin` (after dropping stale ones);
+/// returns `(admin, schema)`.
+pub async fn fresh_schema(admin: String) -> (String, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let schema = format!("{SCHEMA_PREFIX}{now}_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'callvault\\_t\\_%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for name in stale {
+        let born = name
+            .strip_prefix(SCHEMA_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if born.is_some_and(|born| born + 3600 < now) {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE"
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    (admin, schema)
+}
