@@ -2,7 +2,7 @@
 //! folder per test, plus the ground-truth checks every backup test ends with.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 use callvault::commands::sync::SyncArgs;
@@ -14,7 +14,8 @@ use sha2::Digest;
 use sqlx::Connection;
 use vault::{BlobStore, Catalog, RecordingId, RecordingState};
 
-use crate::pg_schema::fresh_schema;
+use crate::support::fresh_schema;
+pub use crate::support::partial_files;
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -341,31 +342,6 @@ impl TestApp {
                 .unwrap();
         }
     }
-}
-
-/// Files under `root` that are not finished blobs: object_store staging
-/// files (`name#N`) or anything else temporary.
-pub fn partial_files(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.contains('#') || n.starts_with('.') || n.ends_with(".tmp"))
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 /// A schedule that calls a recording gone as soon as it answers 404 after

@@ -2,8 +2,8 @@
 //! the in-process RingCentral sandbox, on SQLite and on PostgreSQL.
 
 mod helpers;
-#[path = "../support/pg_schema.rs"]
-mod pg_schema;
+#[path = "../support/common.rs"]
+mod support;
 
 mod backfill;
 mod bad_inputs;

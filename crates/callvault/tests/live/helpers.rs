@@ -21,7 +21,7 @@ use rc_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 use sha2::Digest;
 use sqlx::Connection;
 
-use crate::pg_schema::fresh_schema;
+use crate::support::fresh_schema;
 use vault::{
     ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
     RecordingState, TelephonySessionId,
@@ -166,26 +166,7 @@ impl Live {
     /// Staged partial files in the blob store (`key#N`: an upload cut off
     /// by a kill); readers never see them, and serve sweeps them when idle.
     pub fn partial_files(&self) -> Vec<PathBuf> {
-        let mut found = Vec::new();
-        let mut stack = vec![self.data.join("recordings")];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.contains('#'))
-                {
-                    found.push(path);
-                }
-            }
-        }
-        found
+        crate::support::partial_files(&self.data.join("recordings"))
     }
 
     /// The URL the sandbox delivers webhooks to (below `/webhook/ringcentral`).

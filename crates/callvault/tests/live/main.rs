@@ -6,8 +6,8 @@
 //! Every test ends by comparing the vault with the sandbox's ground truth.
 
 mod helpers;
-#[path = "../support/pg_schema.rs"]
-mod pg_schema;
+#[path = "../support/common.rs"]
+mod support;
 
 // 200 calls with duplicated and reordered deliveries, serve SIGKILLed mid-run.
 mod traffic;

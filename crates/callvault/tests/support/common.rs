@@ -1,6 +1,9 @@
-//! A fresh PostgreSQL schema per test, shared by the test binaries that
-//! run on PostgreSQL (included with `#[path]`): each test gets its own
-//! schema, and schemas a crashed run left more than an hour ago are swept.
+//! Helpers shared by the backup and live test binaries (included with
+//! `#[path]`): a fresh PostgreSQL schema per test (schemas a crashed run
+//! left more than an hour ago are swept), and the partial files a blob
+//! store must not keep.
+
+use std::path::{Path, PathBuf};
 
 use sqlx::Connection;
 
@@ -40,4 +43,29 @@ pub async fn fresh_schema(admin: String) -> (String, String) {
         .await
         .unwrap();
     (admin, schema)
+}
+
+/// Files under `root` that are not finished blobs: object_store staging
+/// files (`name#N`) or anything else temporary.
+pub fn partial_files(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains('#') || n.starts_with('.') || n.ends_with(".tmp"))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
