@@ -414,6 +414,23 @@ impl Catalog {
         })
     }
 
+    /// Makes the waiting job with this kind and dedupe key due now (a job
+    /// snoozed until some event happened, when the event has happened).
+    /// Returns whether one was waiting; a leased job is left alone.
+    pub async fn run_now(&self, kind: &str, dedupe_key: &str) -> Result<bool, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let done = sqlx::query(sql!(backend,
+                "UPDATE jobs SET run_at = {now}, updated_at = {now}
+                 WHERE kind = $1 AND dedupe_key = $2 AND state IN ('queued', 'retry')
+                   AND run_at > {now}"))
+                .bind(kind)
+                .bind(dedupe_key)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
     /// Claims the next due job of one of `kinds` (any kind when empty) for
     /// `holder` (e.g. `host:pid:uuid`, for operators), leased for `lease_for`.
     /// Due jobs come first (priority, then due time); failing that, a job

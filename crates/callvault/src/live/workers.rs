@@ -395,13 +395,71 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
     }
 }
 
+/// A conversation that only the sync has seen (its webhooks were missed)
+/// has no session job to finish it: once the last of its recordings is
+/// stored, this queues its stitch (one recording is settled as `single`).
+/// Webhook conversations are left to their session job.
+async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow::Result<()> {
+    let Some(id) = job.payload["id"]
+        .as_str()
+        .and_then(|id| vault::RecordingId::parse(id).ok())
+    else {
+        return Ok(());
+    };
+    let Some(session) = catalog
+        .recording(&id)
+        .await?
+        .and_then(|r| r.telephony_session_id)
+    else {
+        return Ok(());
+    };
+    let Some(conversation) = catalog.conversation_for_session(&session).await? else {
+        return Ok(());
+    };
+    let Some(c) = catalog.conversation(&conversation).await? else {
+        return Ok(());
+    };
+    // `waiting`: a stitch found more legs (an attended transfer's other
+    // session) whose downloads were still running, and sleeps.
+    let open = matches!(
+        c.state,
+        vault::ConversationState::Ended | vault::ConversationState::Waiting
+    );
+    if !open || c.arrived_by != vault::ArrivedBy::Sync {
+        return Ok(());
+    }
+    for s in &c.sessions {
+        let recordings = catalog.recordings_for_session(s).await?;
+        if recordings.iter().any(|r| {
+            matches!(
+                r.state,
+                vault::RecordingState::Listed | vault::RecordingState::NotReady
+            )
+        }) {
+            return Ok(());
+        }
+    }
+    if let vault::Enqueued::AlreadyLive(_) =
+        crate::stitching::job::enqueue(catalog, &conversation).await?
+    {
+        catalog
+            .run_now(
+                crate::stitching::job::STITCH_JOB,
+                &crate::stitching::job::dedupe_key(&conversation),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyhow::Result<()> {
     match job.kind.as_str() {
         ledger::DOWNLOAD_JOB => {
             let outcome = w.downloader.run(job).await?;
             tracing::info!(?outcome, "download finished");
             if matches!(outcome, sync::Outcome::Stored { .. }) {
-                // A session job may be waiting on this download.
+                queue_stitch_if_sync_only(w.catalog(), job).await?;
+                // A session or stitch job may be waiting on this download.
                 w.state.wake.notify_waiters();
             }
         }

@@ -17,11 +17,16 @@ pub const STITCH_JOB: &str = "stitch";
 /// How long a `waiting` conversation sleeps before its stitch job tries again.
 const WAIT_RETRY: chrono::Duration = chrono::Duration::minutes(10);
 
+/// The dedupe key of `conversation`'s stitch job.
+pub fn dedupe_key(conversation: &ConversationId) -> String {
+    format!("stitch:{conversation}")
+}
+
 /// Enqueues a stitch of `conversation` (idempotent while one is pending).
 pub async fn enqueue(catalog: &Catalog, conversation: &ConversationId) -> anyhow::Result<Enqueued> {
     let job = NewJob::new(
         STITCH_JOB,
-        format!("stitch:{conversation}"),
+        dedupe_key(conversation),
         serde_json::json!({ "conversation": conversation.as_str() }),
     );
     Ok(catalog.enqueue(&job).await?)
