@@ -16,7 +16,7 @@ pub enum FormatArg {
     Mp3,
     /// WAV (lossless for compatible WAV legs, 16-bit PCM otherwise).
     Wav,
-    /// FLAC (not available yet).
+    /// FLAC (always re-encoded: mono 16-bit, lossless from there; chapters as Vorbis comments).
     Flac,
 }
 
