@@ -106,7 +106,7 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); $RUNS runs, median"
-printf '%-10s | %-9s | %10s | %10s | %12s | %12s | %-16s | %s\n' case tool wall_s rss_MB ffmpeg/ours output_s "" ""
+printf '%-10s | %-9s | %10s | %10s | %12s | %12s\n' case tool wall_s rss_MB ffmpeg/ours output_s
 printf '%-10s | %-9s | %10s | %10s | %12s | %12s\n' lossless callvault "$cv_l_w" "$(mb "$cv_l_m")" "$(ratio "$cv_l_w" "$ff_l_w")x" "$(duration "$DIR/out/cv-lossless.mp3")"
 printf '%-10s | %-9s | %10s | %10s | %12s | %12s\n' lossless ffmpeg "$ff_l_w" "$(mb "$ff_l_m")" "1.00x" "$(duration "$DIR/out/ff-lossless.mp3")"
 printf '%-10s | %-9s | %10s | %10s | %12s | %12s\n' reencode callvault "$cv_r_w" "$(mb "$cv_r_m")" "$(ratio "$cv_r_w" "$ff_r_w")x" "$(duration "$DIR/out/cv-reencode.mp3")"
