@@ -43,8 +43,7 @@ enum Command {
     User(commands::user::UserArgs),
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -52,7 +51,26 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // `join` is plain file work: no runtime, no catalog. Starting tokio's
+    // worker threads for it would only add startup time and memory.
     let result = match cli.command {
+        Command::Join(args) => commands::join::run(args),
+        command => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(run(command)),
+            Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
+        },
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Sync(args) => match commands::sync::run(&args).await {
             Ok(report) => commands::sync::print_report(&report, args.json).and_then(|clean| {
@@ -88,13 +106,6 @@ async fn main() -> std::process::ExitCode {
         }),
         Command::Serve(args) => commands::serve::run(args).await,
         Command::User(args) => commands::user::run(args).await,
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
     }
 }
 

@@ -8,11 +8,12 @@ use sha2::{Digest, Sha256};
 
 use crate::chapters::{ChapterMark, id3_chapter_tag};
 use crate::error::{Error, describe, malformed};
+use crate::flac;
 use crate::manifest::{JoinPath, Manifest, ManifestLeg};
 use crate::mp3::join::{self as mp3join, Mp3Part, Mp3Scan};
 use crate::options::{Gaps, JoinOptions, Leg, OutputFormat};
 use crate::reencode::{self, DecodeLeg, Target};
-use crate::sink::{FrameSink, HashSink, Tee, WriteSink};
+use crate::sink::{FrameSink, HashSink, SinkWriter, Tee, WriteSink};
 use crate::wav::WavFormat;
 use crate::wav::{self, WavInfo};
 
@@ -194,11 +195,6 @@ pub fn join_into<R: Read + Seek + Send + Sync, S: FrameSink + ?Sized>(
     options: &JoinOptions,
     sink: &mut S,
 ) -> Result<Manifest, Error> {
-    if options.format == OutputFormat::Flac {
-        return Err(Error::Unsupported(
-            "flac: no FLAC encoder is built in yet; use mp3 or wav",
-        ));
-    }
     let mut metas: Vec<Meta> = Vec::with_capacity(legs.len());
     let mut prepared: Vec<Prepared<R>> = Vec::new();
     for (index, leg) in legs.into_iter().enumerate() {
@@ -314,10 +310,10 @@ pub fn join_into<R: Read + Seek + Send + Sync, S: FrameSink + ?Sized>(
                     options.format
                 ),
             };
-            let target = if options.format == OutputFormat::Wav {
-                Target::Wav
-            } else {
-                Target::Mp3
+            let target = match options.format {
+                OutputFormat::Wav => Target::Wav,
+                OutputFormat::Flac => Target::Flac,
+                OutputFormat::Auto | OutputFormat::Mp3 => Target::Mp3,
             };
             let legs: Vec<DecodeLeg<R>> = prepared
                 .into_iter()
@@ -372,6 +368,27 @@ pub fn join_into<R: Read + Seek + Send + Sync, S: FrameSink + ?Sized>(
                         tee.write_bytes(&[0])?;
                     }
                     (JoinPath::Reencode, reason, rate, 1, placements, "audio/wav")
+                }
+                Target::Flac => {
+                    let info = encoded
+                        .flac
+                        .ok_or(Error::Unsupported("internal: FLAC without STREAMINFO"))?;
+                    let marks = if options.chapters {
+                        chapter_marks(&metas, &placements, u64::from(rate))
+                    } else {
+                        Vec::new()
+                    };
+                    tee.write_bytes(&flac::header(&info, options.title.as_deref(), &marks)?)?;
+                    let mut file = encoded.file;
+                    std::io::copy(&mut file, &mut SinkWriter(&mut tee))?;
+                    (
+                        JoinPath::Reencode,
+                        reason,
+                        rate,
+                        1,
+                        placements,
+                        "audio/flac",
+                    )
                 }
             }
         };

@@ -18,7 +18,7 @@
 //!   unchanged;
 //! * all WAV with one format → **lossless WAV**: samples copied, header rewritten;
 //! * otherwise → **re-encode**: symphonia decode, [`resample::Resampler`], mono,
-//!   LAME (MP3) or 16-bit PCM (WAV).
+//!   LAME (MP3), 16-bit PCM (WAV) or FLAC ([`flacenc`](https://docs.rs/flacenc)).
 //!
 //! The result is a [`Manifest`] (JSON, WebVTT chapters, hashes, path taken).
 //!
@@ -39,8 +39,9 @@
 //!   else the smallest bitrate of the same MPEG version that holds the tag.
 //! * Re-encode target: the highest input rate capped at 16 kHz (raised to an
 //!   MP3 rate), mono, CBR 32 kbps (≤ 12 kHz) or 48 kbps (16 kHz).
-//! * FLAC output returns `Unsupported`: no FLAC encoder is in the dependency
-//!   set yet (the pure-Rust `flacenc` was not built or checked for streaming use).
+//! * FLAC output (`OutputFormat::Flac`) always takes the re-encode path:
+//!   mono 16-bit at the re-encode target rate, pure-Rust `flacenc` one block at
+//!   a time, chapters as Vorbis `CHAPTERnnn` comments.
 //!
 //! # Does not
 //!
@@ -65,6 +66,7 @@
 pub mod chapters;
 pub mod decode;
 mod error;
+mod flac;
 mod join;
 pub mod manifest;
 pub mod mp3;

@@ -57,7 +57,8 @@ pub enum OutputFormat {
     Mp3,
     /// WAV: lossless for compatible WAV legs, else 16-bit PCM.
     Wav,
-    /// FLAC: not available yet (no FLAC encoder in the dependency set); `Unsupported`.
+    /// FLAC: always re-encoded (mono, 16-bit, the re-encode target rate);
+    /// lossless from that point on, pure Rust, and every current browser plays it.
     Flac,
 }
 

@@ -1,11 +1,12 @@
 //! The fallback path for legs that cannot be joined losslessly: decode each leg
 //! (symphonia), resample to one rate, mix to mono, encode (LAME for MP3, raw
-//! 16-bit PCM for WAV) into a temporary file, leg by leg. Memory stays bounded:
+//! 16-bit PCM for WAV, `flacenc` frames for FLAC) into a temporary file, leg by leg. Memory stays bounded:
 //! only one decoded packet and the resampler's window are held at a time.
 //!
 //! The caller wraps the temporary file: for MP3 it goes through the same
 //! writer as the lossless path (chapter tag + Info frame with the LAME delay
-//! and padding computed here), for WAV it gets a header.
+//! and padding computed here), for WAV it gets a header, for FLAC the
+//! STREAMINFO and Vorbis comment blocks ([`crate::flac::header`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -14,6 +15,7 @@ use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
 
 use crate::decode::decode_mono;
 use crate::error::Error;
+use crate::flac::FlacFrames;
 use crate::join::Placement;
 use crate::resample::Resampler;
 
@@ -22,6 +24,7 @@ use crate::resample::Resampler;
 pub(crate) enum Target {
     Mp3,
     Wav,
+    Flac,
 }
 
 /// One leg for the fallback.
@@ -41,6 +44,8 @@ pub(crate) struct Encoded {
     pub delay: u16,
     /// LAME encoder padding (MP3 only).
     pub padding: u16,
+    /// The FLAC STREAMINFO (FLAC only).
+    pub flac: Option<flacenc::component::StreamInfo>,
 }
 
 /// The encoder delay LAME 3.100 adds in front of the audio (samples).
@@ -57,7 +62,17 @@ pub(crate) fn target_rate(rates: impl Iterator<Item = u32>) -> u32 {
 
 trait PcmOut {
     fn push(&mut self, samples: &[f32]) -> Result<(), Error>;
-    fn finish(&mut self) -> Result<(), Error>;
+    /// Flushes; the FLAC writer returns its STREAMINFO.
+    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error>;
+}
+
+impl<W: Write> PcmOut for FlacFrames<W> {
+    fn push(&mut self, samples: &[f32]) -> Result<(), Error> {
+        FlacFrames::push(self, samples.iter().map(|s| to_i16(*s)))
+    }
+    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error> {
+        FlacFrames::finish(self).map(Some)
+    }
 }
 
 struct WavOut<W: Write>(W);
@@ -69,9 +84,9 @@ impl<W: Write> PcmOut for WavOut<W> {
         }
         Ok(())
     }
-    fn finish(&mut self) -> Result<(), Error> {
+    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error> {
         self.0.flush()?;
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -102,7 +117,7 @@ impl<W: Write> PcmOut for Mp3Out<W> {
         }
         Ok(())
     }
-    fn finish(&mut self) -> Result<(), Error> {
+    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error> {
         self.buf.clear();
         self.buf.reserve(7200);
         self.enc
@@ -110,7 +125,7 @@ impl<W: Write> PcmOut for Mp3Out<W> {
             .map_err(|e| Error::Encode(format!("lame: {e:?}")))?;
         self.out.write_all(&self.buf)?;
         self.out.flush()?;
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -142,6 +157,7 @@ pub(crate) fn encode<R: Read + Seek + Send + Sync>(
     let mut file = tempfile::tempfile()?;
     let mut placements = Vec::with_capacity(legs.len());
     let mut total: u64 = 0;
+    let flac;
     {
         let writer = BufWriter::with_capacity(256 * 1024, &mut file);
         let mut out: Box<dyn PcmOut + '_> = match target {
@@ -152,6 +168,7 @@ pub(crate) fn encode<R: Read + Seek + Send + Sync>(
                 pcm: Vec::new(),
                 buf: Vec::new(),
             }),
+            Target::Flac => Box::new(FlacFrames::new(rate, writer)?),
         };
         let zeros = vec![0.0f32; 4096];
         let mut resampled = Vec::new();
@@ -191,11 +208,11 @@ pub(crate) fn encode<R: Read + Seek + Send + Sync>(
             });
             total += gap + len;
         }
-        out.finish()?;
+        flac = out.finish()?;
     }
     file.seek(SeekFrom::Start(0))?;
     let (delay, padding) = match target {
-        Target::Wav => (0, 0),
+        Target::Wav | Target::Flac => (0, 0),
         Target::Mp3 => {
             // Frames are counted by the caller's scan; the padding is what the
             // whole frames hold beyond delay + samples. Computed from the file length
@@ -216,6 +233,7 @@ pub(crate) fn encode<R: Read + Seek + Send + Sync>(
         placements,
         delay,
         padding,
+        flac,
     })
 }
 

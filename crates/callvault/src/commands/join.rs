@@ -16,7 +16,7 @@ pub enum FormatArg {
     Mp3,
     /// WAV (lossless for compatible WAV legs, 16-bit PCM otherwise).
     Wav,
-    /// FLAC (not available yet).
+    /// FLAC (always re-encoded: mono 16-bit, lossless from there; chapters as Vorbis comments).
     Flac,
 }
 
@@ -43,12 +43,19 @@ pub struct JoinArgs {
     /// Output container.
     #[arg(long, value_enum, default_value_t)]
     pub format: FormatArg,
+    /// fsync the output before it takes its final name, so it also survives a
+    /// power cut. Without it the write is still atomic against a crash or an
+    /// error (temporary file + rename), as with `ffmpeg` or `cp`; the fsync is
+    /// most of a lossless join's wall time.
+    #[arg(long)]
+    pub fsync: bool,
 }
 
 /// Joins the files and writes `OUT`, `OUT.json` (manifest) and `OUT.vtt` (chapters).
 pub fn run(args: JoinArgs) -> anyhow::Result<()> {
     let options = stitch::JoinOptions {
         format: args.format.into(),
+        durable: args.fsync,
         ..Default::default()
     };
     let manifest = stitch::join_files(&args.files, &args.output, &options).with_context(|| {

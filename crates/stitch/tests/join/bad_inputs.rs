@@ -1,5 +1,5 @@
 use mp3lame_encoder::Bitrate;
-use stitch::{Error, JoinOptions, join_files};
+use stitch::{Error, JoinOptions, OutputFormat, join_files};
 
 use crate::helpers::*;
 
@@ -86,4 +86,88 @@ fn no_legs_with_audio_is_an_error() {
     let legs: Vec<stitch::Leg<std::io::Cursor<Vec<u8>>>> = vec![stitch::Leg::missing("x", "X")];
     let err = stitch::join(legs, &JoinOptions::default(), &mut Vec::new()).unwrap_err();
     assert!(matches!(err, Error::NothingToJoin));
+}
+
+/// A WAV whose codec tag is not one symphonia decodes (0x1234): it passes the
+/// sniffer, is not copyable, so it fails only while the re-encode is writing.
+fn wav_with_unknown_codec() -> Vec<u8> {
+    let mut w = wav_pcm16(8000, &tone(8000, 300.0, 0.5));
+    // fmt chunk body starts at byte 20: the format tag is its first u16.
+    w[20..22].copy_from_slice(&0x1234u16.to_le_bytes());
+    w
+}
+
+#[test]
+fn a_leg_that_fails_mid_reencode_names_its_leg_and_leaves_nothing_for_every_format() {
+    let a = mp3(
+        Mp3Spec::cbr(8000, 1, Bitrate::Kbps32),
+        &tone(8000, 440.0, 2.0),
+    );
+    let b = mp3(
+        Mp3Spec::cbr(16_000, 1, Bitrate::Kbps48),
+        &tone(16_000, 1000.0, 2.0),
+    );
+    for format in [OutputFormat::Mp3, OutputFormat::Wav, OutputFormat::Flac] {
+        let dir = tempfile::tempdir().unwrap();
+        let paths: Vec<_> = [&a, &b, &wav_with_unknown_codec()]
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let p = dir.path().join(format!("leg{i}"));
+                std::fs::write(&p, bytes).unwrap();
+                p
+            })
+            .collect();
+        let out = dir.path().join("call.out");
+        let options = JoinOptions {
+            format,
+            ..Default::default()
+        };
+        let err = join_files(&paths, &out, &options).unwrap_err();
+        assert_eq!(err.leg_index(), Some(2), "{format:?}: {err}");
+        assert!(
+            matches!(err.cause(), Error::Decode(_)),
+            "{format:?}: {err:?}"
+        );
+        let left = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(left, 3, "{format:?}: only the three inputs remain");
+    }
+}
+
+#[test]
+fn mixed_8k_16k_44k_files_join_through_the_reencode_path_into_a_playable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = [
+        (Mp3Spec::cbr(8000, 1, Bitrate::Kbps32), 8000, 440.0),
+        (Mp3Spec::cbr(16_000, 1, Bitrate::Kbps48), 16_000, 1000.0),
+        (Mp3Spec::cbr(44_100, 2, Bitrate::Kbps64), 44_100, 1750.0),
+    ];
+    let paths: Vec<_> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, (spec, rate, hz))| {
+            let p = dir.path().join(format!("leg{i}.mp3"));
+            std::fs::write(&p, mp3(*spec, &tone(*rate, *hz, 1.5))).unwrap();
+            p
+        })
+        .collect();
+    let out = dir.path().join("call.mp3");
+    let m = join_files(&paths, &out, &JoinOptions::default()).unwrap();
+    assert_eq!(m.path, stitch::JoinPath::Reencode);
+    let bytes = std::fs::read(&out).unwrap();
+    let mut hash = stitch::HashSink::new();
+    stitch::FrameSink::write_bytes(&mut hash, &bytes).unwrap();
+    assert_eq!(
+        m.output_sha256,
+        hash.hex(),
+        "the manifest hashes the file as written"
+    );
+    let (pcm, rate) = decode(&bytes);
+    assert_eq!(rate, 16_000);
+    let secs = pcm.len() as f64 / f64::from(rate);
+    assert!((secs - 4.5).abs() < 3.0 * 1152.0 / 16_000.0, "{secs} s");
+    for (leg, (_, _, hz)) in m.legs.iter().zip(&specs) {
+        let mid = (leg.start_ms + leg.end_ms) / 2;
+        assert_eq!(dominant(&pcm, rate, mid, &[440.0, 1000.0, 1750.0]), *hz);
+    }
 }

@@ -93,17 +93,122 @@ fn wav_output_of_mixed_legs_is_16bit_pcm_at_the_target_rate() {
     );
 }
 
+fn flac() -> JoinOptions {
+    JoinOptions {
+        format: OutputFormat::Flac,
+        ..Default::default()
+    }
+}
+
+/// Runs ffprobe on `bytes` (written to a temporary file) with `args`; `None` when
+/// ffprobe is not installed.
+fn ffprobe(bytes: &[u8], name: &str, args: &[&str]) -> Option<String> {
+    let ok = std::process::Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("ffprobe not installed: cross-check skipped");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    let o = std::process::Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
 #[test]
-fn flac_output_is_unsupported_and_says_so() {
-    let err = join(
-        mixed_legs(),
-        &JoinOptions {
-            format: OutputFormat::Flac,
-            ..Default::default()
-        },
-        &mut Vec::new(),
-    )
-    .unwrap_err();
-    assert!(matches!(err, stitch::Error::Unsupported(_)));
-    assert!(err.to_string().starts_with("flac:"));
+fn flac_output_of_mixed_legs_decodes_end_to_end_with_the_legs_in_order() {
+    let mut out = Vec::new();
+    let m = join(mixed_legs(), &flac(), &mut out).unwrap();
+    assert_eq!(m.path, JoinPath::Reencode);
+    assert_eq!(m.content_type, "audio/flac");
+    assert_eq!(&out[..4], b"fLaC");
+    let (pcm, rate) = decode(&out);
+    assert_eq!(rate, 16_000);
+    // FLAC is sample exact: the decoded length is the manifest's, to the sample.
+    let end = m.legs.last().unwrap().end_ms;
+    assert_eq!(pcm.len() as u64 * 1000 / 16_000, end);
+    assert_eq!(m.duration_ms, end);
+    // And that is the sum of the legs (2 s each), within one MP3 frame per leg.
+    let secs = pcm.len() as f64 / f64::from(rate);
+    assert!((secs - 8.0).abs() < 4.0 * 1152.0 / 16_000.0, "{secs} s");
+    for (i, leg) in m.legs.iter().enumerate() {
+        let mid = (leg.start_ms + leg.end_ms) / 2;
+        assert_eq!(dominant(&pcm, rate, mid, &TONES), TONES[i], "leg {i}");
+    }
+    assert_eq!(m.output_bytes, out.len() as u64);
+}
+
+#[test]
+fn flac_output_is_deterministic() {
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    join(mixed_legs(), &flac(), &mut a).unwrap();
+    join(mixed_legs(), &flac(), &mut b).unwrap();
+    assert!(a == b, "two runs gave different bytes");
+}
+
+#[test]
+fn flac_output_of_same_format_mp3_legs_is_reencoded_not_copied() {
+    let spec = Mp3Spec::cbr(8000, 1, Bitrate::Kbps32);
+    let legs: Vec<_> = [440.0, 1000.0]
+        .iter()
+        .enumerate()
+        .map(|(i, hz)| {
+            Leg::new(
+                format!("r{i}"),
+                format!("Leg {}", i + 1),
+                Cursor::new(mp3(spec, &tone(8000, *hz, 3.0))),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    let m = join(legs, &flac(), &mut out).unwrap();
+    assert_eq!(m.path, JoinPath::Reencode);
+    assert_eq!(m.sample_rate, 8000);
+    let (pcm, rate) = decode(&out);
+    assert_eq!(rate, 8000);
+    let secs = pcm.len() as f64 / 8000.0;
+    assert!((secs - 6.0).abs() < 2.0 * 576.0 / 8000.0, "{secs} s");
+    assert_eq!(dominant(&pcm, rate, 1500, &[440.0, 1000.0]), 440.0);
+    assert_eq!(dominant(&pcm, rate, 4500, &[440.0, 1000.0]), 1000.0);
+}
+
+#[test]
+fn ffprobe_agrees_on_the_flac_duration_and_chapters_when_installed() {
+    let mut out = Vec::new();
+    let m = join(mixed_legs(), &flac(), &mut out).unwrap();
+    let Some(duration) = ffprobe(
+        &out,
+        "o.flac",
+        &["-show_entries", "format=duration", "-of", "csv=p=0"],
+    ) else {
+        return;
+    };
+    let secs: f64 = duration.trim().parse().unwrap();
+    assert!(
+        (secs * 1000.0 - m.duration_ms as f64).abs() < 2.0,
+        "ffprobe {secs} s vs {} ms",
+        m.duration_ms
+    );
+    let chapters = ffprobe(&out, "o.flac", &["-show_chapters", "-of", "json"]).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&chapters).unwrap();
+    let list = json["chapters"].as_array().unwrap();
+    assert_eq!(list.len(), 4, "{chapters}");
+    for (c, leg) in list.iter().zip(&m.legs) {
+        let start: f64 = c["start_time"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (start * 1000.0 - leg.start_ms as f64).abs() < 1.0,
+            "{chapters}"
+        );
+        assert_eq!(c["tags"]["title"], leg.label.as_str());
+    }
 }
