@@ -164,9 +164,14 @@ async fn metrics(State(h): State<Health>) -> Response {
 async fn render(h: &Health) -> String {
     let mut out = Text::default();
     let jobs = tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.counts_by_state()).await;
-    let open = tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.live_jobs_of_kind(SESSION_JOB)).await;
+    let open =
+        tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.live_jobs_of_kind(SESSION_JOB)).await;
     let up = matches!((&jobs, &open), (Ok(Ok(_)), Ok(Ok(_))));
-    out.header("callvault_catalog_up", "gauge", "Whether the catalog answered this scrape.");
+    out.header(
+        "callvault_catalog_up",
+        "gauge",
+        "Whether the catalog answered this scrape.",
+    );
     out.sample("callvault_catalog_up", &[], u64::from(up));
     if let Ok(Ok(jobs)) = jobs {
         out.header("callvault_jobs", "gauge", "Jobs in the queue by state.");
@@ -260,41 +265,29 @@ async fn render(h: &Health) -> String {
     );
     if let Some(scheduler) = &live.rate_limits {
         let groups = scheduler.metrics();
-        out.header(
-            "callvault_ratelimit_requests_total",
-            "counter",
-            "RingCentral requests sent, by rate-limit group.",
-        );
-        for g in &groups {
-            out.sample(
+        type Figure = fn(&rc_api::GroupMetrics) -> f64;
+        let series: [(&str, &str, Figure); 3] = [
+            (
                 "callvault_ratelimit_requests_total",
-                &[("group", g.group.as_str())],
-                g.requests,
-            );
-        }
-        out.header(
-            "callvault_ratelimit_wait_seconds_total",
-            "counter",
-            "Time RingCentral requests waited for a rate-limit slot, by group.",
-        );
-        for g in &groups {
-            out.sample_f64(
+                "RingCentral requests sent, by rate-limit group.",
+                |g| g.requests as f64,
+            ),
+            (
                 "callvault_ratelimit_wait_seconds_total",
-                &[("group", g.group.as_str())],
-                g.waited.as_secs_f64(),
-            );
-        }
-        out.header(
-            "callvault_ratelimit_429_total",
-            "counter",
-            "429 answers from RingCentral, by group.",
-        );
-        for g in &groups {
-            out.sample(
+                "Time RingCentral requests waited for a rate-limit slot, by group.",
+                |g| g.waited.as_secs_f64(),
+            ),
+            (
                 "callvault_ratelimit_429_total",
-                &[("group", g.group.as_str())],
-                g.rate_limited,
-            );
+                "429 answers from RingCentral, by group.",
+                |g| g.rate_limited as f64,
+            ),
+        ];
+        for (name, help, figure) in series {
+            out.header(name, "counter", help);
+            for g in &groups {
+                out.sample_f64(name, &[("group", g.group.as_str())], figure(g));
+            }
         }
     }
     out.0

@@ -152,7 +152,9 @@ impl Catalog {
                 let n = &batch[i].notification;
                 Ok((
                     n.uuid.clone(),
-                    n.telephony_session_id.as_ref().map(|t| t.as_str().to_owned()),
+                    n.telephony_session_id
+                        .as_ref()
+                        .map(|t| t.as_str().to_owned()),
                     n.sequence,
                     n.event_time.map(to_ms),
                     serde_json::to_string(&n.body)?,

@@ -68,7 +68,10 @@ async fn get(http: &reqwest::Client, url: &str) -> (u16, String) {
 async fn concurrent_deliveries_share_commits_and_each_uuid_is_stored_once() {
     let (catalog, _url, _dir) = catalog().await;
     let state = LiveState::new(catalog.clone(), fast_config());
-    let hook = format!("{}/webhook/ringcentral", serve(webhook_router(state.clone())).await);
+    let hook = format!(
+        "{}/webhook/ringcentral",
+        serve(webhook_router(state.clone())).await
+    );
     let http = http();
     // 50 sessions of 4 events, the last a departure; every 5th event twice.
     let codes = ["Setup", "Proceeding", "Answered", "Disconnected"];
@@ -107,7 +110,11 @@ async fn concurrent_deliveries_share_commits_and_each_uuid_is_stored_once() {
     }
     let queued = catalog.jobs_in_state(JobState::Queued, 100).await.unwrap();
     let keys: BTreeSet<_> = queued.iter().map(|j| j.dedupe_key.clone()).collect();
-    assert_eq!((queued.len(), keys.len()), (50, 50), "one job per departed session");
+    assert_eq!(
+        (queued.len(), keys.len()),
+        (50, 50),
+        "one job per departed session"
+    );
     let m = &state.metrics;
     assert_eq!(m.notifications_received.load(Ordering::Relaxed), 200);
     assert_eq!(m.notifications_duplicate.load(Ordering::Relaxed), 40);
@@ -130,7 +137,10 @@ async fn a_full_commit_queue_answers_503_and_stores_nothing_for_the_shed() {
         ..fast_config()
     };
     let state = LiveState::new(catalog.clone(), config);
-    let hook = format!("{}/webhook/ringcentral", serve(webhook_router(state.clone())).await);
+    let hook = format!(
+        "{}/webhook/ringcentral",
+        serve(webhook_router(state.clone())).await
+    );
     let http = http();
     // Warm the token cache, then another connection takes the write lock:
     // the committer blocks on its first batch.
@@ -145,7 +155,13 @@ async fn a_full_commit_queue_answers_503_and_stores_nothing_for_the_shed() {
         let (http, hook) = (http.clone(), hook.clone());
         sent.spawn(async move {
             let uuid = format!("q{n}");
-            let status = deliver(&http, &hook, TOKEN, note(&uuid, &tsid(1), n + 2, "Answered")).await;
+            let status = deliver(
+                &http,
+                &hook,
+                TOKEN,
+                note(&uuid, &tsid(1), n + 2, "Answered"),
+            )
+            .await;
             (uuid, status)
         });
     }
@@ -194,7 +210,10 @@ async fn healthz_needs_the_catalog_and_an_active_fresh_subscription() {
         state_fresh_for: Duration::from_millis(1500),
         ..LiveProbe::new(&state, true, None)
     };
-    let base = serve(health::router(Health::new(catalog.clone()).with_live(probe))).await;
+    let base = serve(health::router(
+        Health::new(catalog.clone()).with_live(probe),
+    ))
+    .await;
     let healthz = format!("{base}/healthz");
     let http = http();
 
@@ -283,7 +302,10 @@ async fn metrics_expose_counts_and_durations_without_ids_or_secrets() {
     let r = http.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = r.text().await.unwrap();
     assert_exposition_format(&text);
     for line in [
@@ -299,7 +321,10 @@ async fn metrics_expose_counts_and_durations_without_ids_or_secrets() {
         "callvault_download_seconds_count 0",
         "callvault_stitch_seconds_bucket{le=\"+Inf\"} 0",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
     let commits: u64 = text
         .lines()
@@ -318,7 +343,8 @@ async fn the_gateway_stores_the_subscription_state_that_every_process_reports() 
     let rig = rig(|_| {}, fast_config()).await;
     // Another process over the same catalog: it never checks RingCentral.
     let other = LiveState::new(rig.catalog.clone(), fast_config());
-    let other_probes = Health::new(rig.catalog.clone()).with_live(LiveProbe::new(&other, true, None));
+    let other_probes =
+        Health::new(rig.catalog.clone()).with_live(LiveProbe::new(&other, true, None));
     let other_base = serve(health::router(other_probes)).await;
     let gateway_probes = Health::new(rig.catalog.clone()).with_live(LiveProbe::new(
         &rig.state,
@@ -340,7 +366,10 @@ async fn the_gateway_stores_the_subscription_state_that_every_process_reports() 
     assert_eq!(get(&http, &format!("{gateway_base}/healthz")).await.0, 200);
     let (_, text) = get(&http, &format!("{gateway_base}/metrics")).await;
     assert_exposition_format(&text);
-    assert!(text.lines().any(|l| l == "callvault_subscription_active 1"), "{text}");
+    assert!(
+        text.lines().any(|l| l == "callvault_subscription_active 1"),
+        "{text}"
+    );
     assert!(
         text.lines()
             .any(|l| l.starts_with("callvault_ratelimit_requests_total{group=\"")),

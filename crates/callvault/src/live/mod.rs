@@ -264,11 +264,7 @@ impl LiveState {
     /// The group committer, started on first use (inside a Tokio runtime).
     pub(crate) fn committer(&self) -> &receiver::Committer {
         self.committer.get_or_init(|| {
-            receiver::Committer::spawn(
-                self.catalog.clone(),
-                self.metrics.clone(),
-                &self.config,
-            )
+            receiver::Committer::spawn(self.catalog.clone(), self.metrics.clone(), &self.config)
         })
     }
 

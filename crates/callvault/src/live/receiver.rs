@@ -161,28 +161,8 @@ async fn accept(
         }
     }
     let body = body.map_err(|rejection| Refusal::Body(rejection.status()))?;
-    let (note, raw) = parse(&body)?;
-    let tsid = TelephonySessionId::parse(note.body.telephony_session_id.as_str())
-        .map_err(|_| Refusal::Malformed)?;
-    let departure = fold::reports_a_departure(&note);
-    let job = departure.then(|| {
-        NewJob::new(
-            SESSION_JOB,
-            format!("session:{tsid}"),
-            serde_json::json!({ "tsid": tsid.as_str() }),
-        )
-        .run_at(Utc::now() + state.config.session_delay)
-    });
-    let write = NotificationWrite {
-        notification: NewNotification {
-            uuid: note.uuid,
-            telephony_session_id: Some(tsid),
-            sequence: note.body.sequence,
-            event_time: note.body.event_time,
-            body: raw,
-        },
-        job,
-    };
+    let write = notification_write(&body, &state.config).ok_or(Refusal::Malformed)?;
+    let departure = write.job.is_some();
     let new = state.committer().commit(write, &state.config).await?;
     if !new {
         state
@@ -205,18 +185,38 @@ async fn accept(
     Ok(())
 }
 
-/// Parses untrusted bytes into the typed notification and the JSON kept.
-fn parse(body: &Bytes) -> Result<(TelephonySessionNotification, serde_json::Value), Refusal> {
-    let note: TelephonySessionNotification =
-        serde_json::from_slice(body).map_err(|_| Refusal::Malformed)?;
+/// Parses an untrusted delivery body into what is committed: the
+/// notification as received and, when it reports a party leaving, its
+/// session's follow-up job (due after [`LiveConfig::session_delay`]).
+/// `None` when it is not a telephony-session notification we can keep.
+pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<NotificationWrite> {
+    let note: TelephonySessionNotification = serde_json::from_slice(body).ok()?;
     if note.uuid.is_empty()
         || note.uuid.len() > MAX_UUID_LEN
         || note.uuid.chars().any(char::is_control)
     {
-        return Err(Refusal::Malformed);
+        return None;
     }
-    let raw: serde_json::Value = serde_json::from_slice(body).map_err(|_| Refusal::Malformed)?;
-    Ok((note, raw))
+    let raw: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let tsid = TelephonySessionId::parse(note.body.telephony_session_id.as_str()).ok()?;
+    let job = fold::reports_a_departure(&note).then(|| {
+        NewJob::new(
+            SESSION_JOB,
+            format!("session:{tsid}"),
+            serde_json::json!({ "tsid": tsid.as_str() }),
+        )
+        .run_at(Utc::now() + config.session_delay)
+    });
+    Some(NotificationWrite {
+        notification: NewNotification {
+            uuid: note.uuid,
+            telephony_session_id: Some(tsid),
+            sequence: note.body.sequence,
+            event_time: note.body.event_time,
+            body: raw,
+        },
+        job,
+    })
 }
 
 /// One request waiting for its commit.
