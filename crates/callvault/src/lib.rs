@@ -7,11 +7,13 @@
 //! - [`sync`]: list the call log into the ledger, then drain the download queue.
 //! - [`stitching`]: one file per conversation from the catalog (`stitch`, `stitch --all`).
 //! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
+//! - [`health`]: `GET /healthz` and `GET /metrics` (Prometheus text).
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
 
 pub mod app;
 pub mod commands;
 pub mod configuration;
+pub mod health;
 pub mod live;
 pub mod startup;
 pub mod stitching;

@@ -69,10 +69,13 @@ impl Application {
         })
     }
 
-    /// Serves `routes` beside the UI (e.g. the webhook receiver), outside
-    /// the UI's login.
+    /// Serves `routes` beside the UI (e.g. the webhook receiver, the health
+    /// probes), outside the UI's login; calls add up.
     pub fn with_routes(mut self, routes: axum::Router) -> Self {
-        self.extra = Some(routes);
+        self.extra = Some(match self.extra.take() {
+            Some(extra) => extra.merge(routes),
+            None => routes,
+        });
         self
     }
 

@@ -118,7 +118,7 @@ pub use key::{
     BlobExt, DEFAULT_CONVERSATION_TEMPLATE, DEFAULT_RECORDING_TEMPLATE, KeyError, KeyLayout,
     MAX_KEY_LEN, StorageKey,
 };
-pub use live::{NewNotification, Notification, SingletonLease};
+pub use live::{NewNotification, Notification, NotificationWrite, SingletonLease};
 pub use queue::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobListener, JobState, Lease, LeasedJob,
     NewJob, backoff,

@@ -1,13 +1,29 @@
 //! What the live (webhook) flow keeps: notifications, settings and
 //! cluster-wide singleton leases.
+//!
+//! # Durability of a notification commit
+//! [`Catalog::commit_notifications`] is the receiver's group commit: many
+//! notifications (and the jobs their arrival triggers) in one transaction,
+//! so one flush to disk is shared by every request in the batch. On
+//! PostgreSQL the commit returns after the server has flushed its WAL (with
+//! the server's default `synchronous_commit = on`). On SQLite the catalog
+//! runs in WAL mode with `synchronous = NORMAL` (a commit survives a crash
+//! of the process, but the last commits may be lost on a power failure or
+//! an OS crash); this commit alone switches its connection to
+//! `synchronous = FULL`, so the WAL is fsync'd before it returns and an
+//! acknowledged notification survives a power failure too.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::Connection;
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::{Backend, Catalog, PG_NOW, SQLITE_NOW, sql, with_pool};
 use crate::error::CatalogError;
 use crate::ids::TelephonySessionId;
+use crate::queue::NewJob;
 use crate::time::{duration_ms, from_ms, from_opt_ms, to_ms};
 
 /// A webhook notification to commit before answering 200.
@@ -24,6 +40,21 @@ pub struct NewNotification {
     /// The whole notification as received.
     pub body: serde_json::Value,
 }
+
+/// A notification to commit in a batch, with the job its arrival triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationWrite {
+    /// The notification.
+    pub notification: NewNotification,
+    /// Enqueued in the same transaction, and only if the notification is
+    /// new (a redelivery must not queue its follow-up again); a live job of
+    /// the same kind and dedupe key absorbs it, as [`Catalog::enqueue`] does.
+    pub job: Option<NewJob>,
+}
+
+/// Rows per multi-row `INSERT`: 6 parameters each stays far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 bind parameters.
+const ROWS_PER_STATEMENT: usize = 500;
 
 /// A stored notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +127,149 @@ impl Catalog {
         Ok(rows == 1)
     }
 
+    /// Commits a batch of notifications and the jobs they trigger in ONE
+    /// transaction (the webhook receiver's group commit), durably (see the
+    /// module doc). Returns, per item in order, `true` if it was new and
+    /// `false` if its `uuid` was already stored or appeared earlier in the
+    /// same batch. All or nothing: on an error nothing of the batch is stored.
+    pub async fn commit_notifications(
+        &self,
+        batch: &[NotificationWrite],
+    ) -> Result<Vec<bool>, CatalogError> {
+        // The first occurrence of each uuid is the candidate; later ones are
+        // duplicates whatever the database says.
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
+        let mut candidates = Vec::with_capacity(batch.len());
+        for (i, w) in batch.iter().enumerate() {
+            if let Entry::Vacant(e) = first.entry(w.notification.uuid.as_str()) {
+                e.insert(i);
+                candidates.push(i);
+            }
+        }
+        let rows = candidates
+            .iter()
+            .map(|&i| {
+                let n = &batch[i].notification;
+                Ok((
+                    n.uuid.clone(),
+                    n.telephony_session_id
+                        .as_ref()
+                        .map(|t| t.as_str().to_owned()),
+                    n.sequence,
+                    n.event_time.map(to_ms),
+                    serde_json::to_string(&n.body)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        let inserted: std::collections::HashSet<String> = with_pool!(self, pool, backend => {
+            let mut conn = pool.acquire().await?;
+            let sqlite = backend == Backend::Sqlite;
+            let now = if sqlite { SQLITE_NOW } else { PG_NOW };
+            if sqlite {
+                // Per connection, and not allowed inside a transaction.
+                sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+            }
+            let committed = async {
+                let mut tx = if sqlite {
+                    conn.begin_with("BEGIN IMMEDIATE").await?
+                } else {
+                    conn.begin().await?
+                };
+                let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO notifications (uuid, telephony_session_id, sequence, \
+                         event_time, body, received_at) ",
+                    );
+                    q.push_values(chunk, |mut row, (uuid, tsid, seq, at, body)| {
+                        row.push_bind(uuid.clone())
+                            .push_bind(tsid.clone())
+                            .push_bind(*seq)
+                            .push_bind(*at)
+                            .push_bind(body.clone())
+                            .push(now);
+                    });
+                    q.push(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid");
+                    let got: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                    inserted.extend(got);
+                }
+                // The jobs of new notifications, first of each identity.
+                let mut seen = std::collections::HashSet::new();
+                let jobs = candidates
+                    .iter()
+                    .filter(|&&i| inserted.contains(&batch[i].notification.uuid))
+                    .filter_map(|&i| batch[i].job.as_ref())
+                    .filter(|j| seen.insert((j.kind.as_str(), j.dedupe_key.as_str())))
+                    .map(|j| {
+                        Ok((
+                            j.kind.clone(),
+                            j.dedupe_key.clone(),
+                            serde_json::to_string(&j.payload)?,
+                            j.priority,
+                            j.run_at.map(to_ms),
+                            i64::from(j.max_attempts),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, CatalogError>>()?;
+                let mut created_kinds = std::collections::BTreeSet::new();
+                for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, \
+                         max_attempts, created_at, updated_at) ",
+                    );
+                    q.push_values(chunk, |mut row, (kind, key, payload, priority, at, max)| {
+                        row.push_bind(kind.clone())
+                            .push_bind(key.clone())
+                            .push_bind(payload.clone())
+                            .push_bind(*priority)
+                            .push_unseparated(", COALESCE(")
+                            .push_bind_unseparated(*at)
+                            .push_unseparated(format!(", {now})"))
+                            .push_bind(*max)
+                            .push(now)
+                            .push(now);
+                    });
+                    q.push(
+                        " ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', \
+                         'retry') DO NOTHING RETURNING kind",
+                    );
+                    let got: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+                    created_kinds.extend(got);
+                }
+                if !sqlite {
+                    for kind in &created_kinds {
+                        // A wake-up hint for other processes' listeners, sent at commit.
+                        sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
+                            .bind(kind.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok::<_, CatalogError>(inserted)
+            }
+            .await;
+            if sqlite
+                && sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await
+                    .is_err()
+            {
+                // Never hand the pool a connection left in an unknown mode.
+                conn.close_on_drop();
+            }
+            committed?
+        });
+        Ok(batch
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                first.get(w.notification.uuid.as_str()) == Some(&i)
+                    && inserted.contains(&w.notification.uuid)
+            })
+            .collect())
+    }
+
     /// A session's notifications in `sequence` order (then arrival order),
     /// for folding its parties' states.
     pub async fn notifications_for_session(
@@ -142,6 +316,25 @@ impl Catalog {
                 .await?
         });
         Ok(value)
+    }
+
+    /// A named setting and how long ago it was last set (database clock),
+    /// e.g. the subscription state the gateway last saw, for `/healthz`.
+    pub async fn setting_with_age(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, Duration)>, CatalogError> {
+        let row: Option<(String, i64)> = with_pool!(self, pool, backend => {
+            sqlx::query_as(sql!(backend,
+                "SELECT value, {now} - updated_at FROM settings WHERE name = $1"))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(value, age_ms)| {
+            let age = Duration::from_millis(u64::try_from(age_ms).unwrap_or(0));
+            (value, age)
+        }))
     }
 
     /// Sets a named setting.

@@ -1,11 +1,13 @@
-//! `callvault serve`: the web UI over the catalog and the blob store and,
-//! when RingCentral is configured, the webhook receiver and the workers
+//! `callvault serve`: the web UI over the catalog and the blob store, the
+//! probes `GET /healthz` and `GET /metrics` ([`crate::health`]) and, when
+//! RingCentral is configured, the webhook receiver and the workers
 //! (downloads, sessions, stitching, the subscription and the safety-net sync).
 
 use anyhow::Context;
 use clap::Args;
 
 use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
+use crate::health::{self, Health, LiveProbe};
 use crate::startup::{Application, Settings};
 
 /// Options of `callvault serve`.
@@ -53,6 +55,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     let stop = tokio_util::sync::CancellationToken::new();
     let mut workers = None;
+    let mut probes = Health::new(app.state().catalog.clone());
     if args.no_workers || args.rc.client_id.is_empty() {
         tracing::info!("RingCentral not configured or --no-workers: serving the UI only");
     } else {
@@ -65,9 +68,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.extension.as_deref(),
         )
         .await?;
+        probes = probes.with_live(LiveProbe::new(
+            &state,
+            args.public_url.is_some(),
+            Some(w.downloader.client.scheduler().clone()),
+        ));
         app = app.with_routes(crate::live::webhook_router(state));
         workers = Some(tokio::spawn(crate::live::run_workers(w, stop.clone())));
     }
+    app = app.with_routes(health::router(probes));
     let host = args.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
     println!("CallVault listening on http://{host}:{}", app.port());
     let served = app.run_until_stopped().await;

@@ -2,8 +2,9 @@
 //!
 //! `worker` runs the job loop alone against the catalog and queue (several
 //! at once are safe; only the `rc-gateway` holder calls RingCentral). With
-//! `--public-url` it also serves the webhook receiver on `--listen` and
-//! keeps the subscription, which is what `serve` does beside the web UI.
+//! `--public-url` it also serves the webhook receiver, `/healthz` and
+//! `/metrics` on `--listen` and keeps the subscription, which is what
+//! `serve` does beside the web UI.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -111,7 +112,14 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         tracing::info!(listen = %args.listen, "webhook receiver listening");
-        let router = super::webhook_router(state);
+        let probes = crate::health::Health::new(state.catalog.clone()).with_live(
+            crate::health::LiveProbe::new(
+                &state,
+                true,
+                Some(workers.downloader.client.scheduler().clone()),
+            ),
+        );
+        let router = super::webhook_router(state).merge(crate::health::router(probes));
         let stop = stop.clone();
         tokio::spawn(async move {
             let served = axum::serve(listener, router)

@@ -5,10 +5,12 @@
 //! * [`webhook_router`] (`POST /webhook/ringcentral`, [`receiver`]) answers
 //!   the `Validation-Token` handshake, checks `Verification-Token` in
 //!   constant time against the token kept in the catalog, parses the
-//!   envelope, commits it ([`vault::Catalog::insert_notification`], duplicate
-//!   `uuid`s absorbed) and only then answers 200. A notification that reports
-//!   a party leaving also enqueues (durably, before the 200) a `session` job
-//!   for its telephony session, first due after [`LiveConfig::session_delay`].
+//!   envelope and hands it to the group committer, which commits many
+//!   requests' notifications in one durable transaction
+//!   ([`vault::Catalog::commit_notifications`], duplicate `uuid`s absorbed);
+//!   only then is the 200 sent. A notification that reports a party leaving
+//!   also enqueues, in the same transaction, a `session` job for its
+//!   telephony session, first due after [`LiveConfig::session_delay`].
 //! * [`fold`] turns a session's notifications, in any order and with
 //!   duplicates, into party states: over, recordings named, attended-transfer
 //!   peers.
@@ -48,14 +50,18 @@ pub mod token;
 pub mod workers;
 
 #[cfg(test)]
+mod ingest_tests;
+#[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, RwLock};
 use vault::Catalog;
+
+use crate::health::{Histogram, SECONDS_BOUNDS, SIZE_BOUNDS};
 
 pub use receiver::webhook_router;
 pub use subscription::telephony_filters;
@@ -81,6 +87,17 @@ pub const SUBSCRIPTION_SETTING: &str = "live.subscription_id";
 pub struct LiveConfig {
     /// Largest notification body accepted.
     pub max_body_bytes: usize,
+    /// Most notifications the receiver commits in one transaction.
+    pub commit_batch_max: usize,
+    /// Notifications that may wait for the committer (the bounded queue
+    /// between requests and the one committer task).
+    pub commit_queue: usize,
+    /// How long a request waits for a place in a full commit queue before
+    /// it is answered 503 (RingCentral gives a delivery 3 s).
+    pub commit_queue_wait: Duration,
+    /// How long a request waits for its commit before it is answered 503
+    /// (the commit may still land; a redelivery is then a duplicate).
+    pub commit_timeout: Duration,
     /// When a `session` job is first due after a departure (lets the last
     /// out-of-order notifications arrive and the call log catch up).
     pub session_delay: chrono::Duration,
@@ -128,6 +145,10 @@ impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
             max_body_bytes: 256 * 1024,
+            commit_batch_max: 512,
+            commit_queue: 8192,
+            commit_queue_wait: Duration::from_secs(1),
+            commit_timeout: Duration::from_secs(10),
             session_delay: chrono::Duration::seconds(30),
             schedule: schedule::RetrySchedule::default(),
             deadline: chrono::Duration::hours(24),
@@ -181,22 +202,54 @@ impl LiveConfig {
     }
 }
 
-/// Counters for `/metrics`.
-#[derive(Debug, Default)]
+/// Counters and histograms for `/metrics` ([`crate::health`]).
+#[derive(Debug)]
 pub struct LiveMetrics {
     /// Notifications committed (new).
     pub notifications_received: AtomicU64,
     /// Notifications that were duplicates of one already committed.
     pub notifications_duplicate: AtomicU64,
-    /// Requests refused (bad or missing token, unparsable, too large).
+    /// Requests refused (bad or missing token, unparsable, too large,
+    /// failed commit).
     pub notifications_rejected: AtomicU64,
+    /// Requests answered 503 because the commit queue stayed full or the
+    /// commit took longer than [`LiveConfig::commit_timeout`].
+    pub notifications_shed: AtomicU64,
     /// Validation handshakes answered.
     pub validations: AtomicU64,
     /// Session jobs enqueued by departures (including absorbed duplicates).
     pub session_triggers: AtomicU64,
     /// Whether the last subscription check (by this process, as the
-    /// gateway) found or made an `Active` subscription: for `/healthz`.
+    /// gateway) found or made an `Active` subscription (`/healthz` reads
+    /// the state the gateway stores in the catalog instead, so that every
+    /// process answers the same).
     pub subscription_active: AtomicBool,
+    /// Duration of each group commit.
+    pub commit_seconds: Histogram,
+    /// Notifications per group commit.
+    pub commit_batch_size: Histogram,
+    /// Duration of each `download` job.
+    pub download_seconds: Histogram,
+    /// Duration of each `stitch` job.
+    pub stitch_seconds: Histogram,
+}
+
+impl Default for LiveMetrics {
+    fn default() -> Self {
+        LiveMetrics {
+            notifications_received: AtomicU64::new(0),
+            notifications_duplicate: AtomicU64::new(0),
+            notifications_rejected: AtomicU64::new(0),
+            notifications_shed: AtomicU64::new(0),
+            validations: AtomicU64::new(0),
+            session_triggers: AtomicU64::new(0),
+            subscription_active: AtomicBool::new(false),
+            commit_seconds: Histogram::new(SECONDS_BOUNDS),
+            commit_batch_size: Histogram::new(SIZE_BOUNDS),
+            download_seconds: Histogram::new(SECONDS_BOUNDS),
+            stitch_seconds: Histogram::new(SECONDS_BOUNDS),
+        }
+    }
 }
 
 /// What the receiver shares across requests. Cheap to clone.
@@ -211,6 +264,9 @@ pub struct LiveState {
     /// Woken when a job is enqueued, so an idle worker starts at once.
     pub wake: Arc<Notify>,
     token: Arc<RwLock<Option<String>>>,
+    /// The group committer, started by the first delivery (so building a
+    /// state needs no runtime); it stops when the last clone is dropped.
+    committer: Arc<OnceLock<receiver::Committer>>,
 }
 
 impl std::fmt::Debug for LiveState {
@@ -232,7 +288,15 @@ impl LiveState {
             metrics: Arc::new(LiveMetrics::default()),
             wake: Arc::new(Notify::new()),
             token: Arc::new(RwLock::new(None)),
+            committer: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The group committer, started on first use (inside a Tokio runtime).
+    pub(crate) fn committer(&self) -> &receiver::Committer {
+        self.committer.get_or_init(|| {
+            receiver::Committer::spawn(self.catalog.clone(), self.metrics.clone(), &self.config)
+        })
     }
 
     /// Whether `presented` is the verification token in force (constant

@@ -24,17 +24,17 @@ use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
 use crate::sync::Downloader;
 
 /// One test's world: sandbox, catalog, blobs, receiver.
-struct Rig {
+pub(super) struct Rig {
     sandbox: SandboxHandle,
-    client: rc_api::RcClient,
-    catalog: Catalog,
+    pub(super) client: rc_api::RcClient,
+    pub(super) catalog: Catalog,
     blobs: BlobStore,
-    state: LiveState,
+    pub(super) state: LiveState,
     public_url: String,
     _dir: tempfile::TempDir,
 }
 
-fn fast_config() -> LiveConfig {
+pub(super) fn fast_config() -> LiveConfig {
     LiveConfig {
         session_delay: chrono::Duration::zero(),
         schedule: RetrySchedule {
@@ -54,7 +54,7 @@ fn fast_config() -> LiveConfig {
     }
 }
 
-async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: LiveConfig) -> Rig {
+pub(super) async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: LiveConfig) -> Rig {
     if std::env::var_os("TEST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("callvault=debug,info")
@@ -109,7 +109,7 @@ async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: LiveConfig) -> 
 }
 
 /// Serves `router` on an ephemeral loopback port; returns its base URL.
-async fn serve(router: axum::Router) -> String {
+pub(super) async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -131,7 +131,7 @@ impl Rig {
         .expect("subscription")
     }
 
-    fn workers(&self) -> Workers {
+    pub(super) fn workers(&self) -> Workers {
         let downloader = Downloader {
             client: self.client.clone(),
             catalog: self.catalog.clone(),
@@ -206,7 +206,7 @@ fn script(start: DateTime<Utc>, segments: Vec<SegmentScript>) -> CallScript {
 }
 
 /// Polls `check` until it returns `Some`, failing after `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+pub(super) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

@@ -214,6 +214,12 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
                             .metrics
                             .subscription_active
                             .store(active, Ordering::Relaxed);
+                        let status = if active {
+                            "Active"
+                        } else {
+                            info.status.as_ref().map_or("Unknown", |s| s.as_str())
+                        };
+                        store_subscription_state(&w, status).await;
                         tracing::debug!(subscription = %info.id, ?what, "subscription checked");
                     }
                     Err(e) => {
@@ -221,6 +227,7 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
                             .metrics
                             .subscription_active
                             .store(false, Ordering::Relaxed);
+                        store_subscription_state(&w, "Error").await;
                         tracing::error!(error = %format!("{e:#}"), "keeping the subscription failed");
                     }
                 }
@@ -250,6 +257,18 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
             _ = held.changed() => {}
             _ = tokio::time::sleep(tick) => {}
         }
+    }
+}
+
+/// Keeps the subscription status in the catalog, where every process's
+/// `/healthz` reads it (only the gateway checks RingCentral).
+async fn store_subscription_state(w: &Workers, status: &str) {
+    if let Err(e) = w
+        .catalog()
+        .set_setting(crate::health::SUBSCRIPTION_STATE_SETTING, status)
+        .await
+    {
+        tracing::error!(error = %e, "storing the subscription state failed");
     }
 }
 
@@ -455,7 +474,13 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
 async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyhow::Result<()> {
     match job.kind.as_str() {
         ledger::DOWNLOAD_JOB => {
-            let outcome = w.downloader.run(job).await?;
+            let started = std::time::Instant::now();
+            let outcome = w.downloader.run(job).await;
+            w.state
+                .metrics
+                .download_seconds
+                .observe_duration(started.elapsed());
+            let outcome = outcome?;
             tracing::info!(?outcome, "download finished");
             if matches!(outcome, sync::Outcome::Stored { .. }) {
                 queue_stitch_if_sync_only(w.catalog(), job).await?;
@@ -475,9 +500,15 @@ async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyh
                 layout: w.downloader.layout.clone(),
                 rc: None,
             };
+            let started = std::time::Instant::now();
             let outcome = stitcher
                 .run_job(job, &crate::stitching::StitchOptions::default())
-                .await?;
+                .await;
+            w.state
+                .metrics
+                .stitch_seconds
+                .observe_duration(started.elapsed());
+            let outcome = outcome?;
             tracing::info!(?outcome, "stitch job finished");
         }
         other => {

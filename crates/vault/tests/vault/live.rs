@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use vault::{NewNotification, TelephonySessionId};
+use vault::{JobState, NewJob, NewNotification, NotificationWrite, TelephonySessionId};
 
 use crate::helpers::{eventually, on_both_backends};
 
@@ -26,6 +26,59 @@ on_both_backends! {
         let order: Vec<_> = got.iter().map(|n| n.uuid.as_str()).collect();
         assert_eq!(order, ["u1", "u3"]);
         assert_eq!(got[0].body, json!({"uuid": "u1", "body": {"sequence": 1}}));
+    }
+
+    async fn a_group_commit_stores_each_uuid_once_and_queues_jobs_only_for_new_ones(db) {
+        let c = &db.catalog;
+        let job = |session: &str| Some(NewJob::new("session", format!("session:{session}"), json!({"tsid": session})));
+        let w = |uuid: &str, session: &str, seq: i64, departs: bool| NotificationWrite {
+            notification: note(uuid, session, seq),
+            job: if departs { job(session) } else { None },
+        };
+        // Committed before: its redelivery must not queue its job again.
+        assert_eq!(c.commit_notifications(&[w("old", "s-9", 1, false)]).await.unwrap(), [true]);
+        let batch = [
+            w("a", "s-1", 1, false),
+            w("b", "s-1", 2, true),
+            w("a", "s-1", 1, false), // duplicate inside the batch
+            w("old", "s-9", 1, true), // duplicate of a committed one, with a job
+            w("c", "s-2", 5, true),
+            w("d", "s-2", 6, true),  // second departure of s-2: one live job
+        ];
+        let got = c.commit_notifications(&batch).await.unwrap();
+        assert_eq!(got, [true, true, false, false, true, true]);
+        let s1 = c.notifications_for_session(&TelephonySessionId::parse("s-1").unwrap()).await.unwrap();
+        assert_eq!(s1.iter().map(|n| n.uuid.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let queued = c.jobs_in_state(JobState::Queued, 10).await.unwrap();
+        let mut keys: Vec<_> = queued.iter().map(|j| j.dedupe_key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["session:s-1", "session:s-2"]);
+        // An empty batch is a no-op.
+        assert!(c.commit_notifications(&[]).await.unwrap().is_empty());
+        // The same batch again: all duplicates, nothing queued twice.
+        let again = c.commit_notifications(&batch).await.unwrap();
+        assert_eq!(again, [false; 6]);
+        assert_eq!(c.jobs_in_state(JobState::Queued, 10).await.unwrap().len(), 2);
+    }
+
+    async fn a_large_group_commit_spans_several_statements(db) {
+        let c = &db.catalog;
+        let batch: Vec<_> = (0..1200)
+            .map(|i| NotificationWrite { notification: note(&format!("n{i}"), "s-big", i), job: None })
+            .collect();
+        let got = c.commit_notifications(&batch).await.unwrap();
+        assert!(got.iter().all(|new| *new));
+        let stored = c.notifications_for_session(&TelephonySessionId::parse("s-big").unwrap()).await.unwrap();
+        assert_eq!(stored.len(), 1200);
+    }
+
+    async fn a_setting_reports_its_age(db) {
+        let c = &db.catalog;
+        assert_eq!(c.setting_with_age("x").await.unwrap(), None);
+        c.set_setting("x", "Active").await.unwrap();
+        let (value, age) = c.setting_with_age("x").await.unwrap().unwrap();
+        assert_eq!(value, "Active");
+        assert!(age < Duration::from_secs(60), "{age:?}");
     }
 
     async fn settings_are_kept_by_name(db) {
