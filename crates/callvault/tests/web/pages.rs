@@ -21,7 +21,10 @@ async fn each_filter_of_the_calls_page_narrows_the_list() {
         ("extension=201", CONV_B),
         ("extension=102", CONV_A),
         ("party=zed", CONV_B),
-        ("party=%2B1415", CONV_A),
+        ("party=0100", CONV_A),
+        ("party=%2B1%20(415)%20555-0100", CONV_A),
+        ("party=ava%20fro", CONV_A),
+        ("party=zed%20cus", CONV_B),
         ("direction=Outbound", CONV_B),
         ("state=stitched", CONV_A),
         ("state=single", CONV_B),
@@ -29,6 +32,8 @@ async fn each_filter_of_the_calls_page_narrows_the_list() {
         ("q=dana", CONV_A),
         ("q=2001", CONV_B),
         ("q=cr-A", CONV_A),
+        ("q=5550199", CONV_B),
+        ("q=Ben", CONV_B),
     ];
     for (query, only) in cases {
         let html = calls(&app, &c, query).await;
@@ -40,8 +45,17 @@ async fn each_filter_of_the_calls_page_narrows_the_list() {
             assert!(!html.contains(other), "{query} drops {other}");
         }
     }
-    let none = calls(&app, &c, "from=2026-11-21").await;
-    assert!(none.contains("No calls match"));
+    // Leading digits, 3 trailing digits, a 2-letter prefix: not matches.
+    for query in [
+        "from=2026-11-21",
+        "party=1415",
+        "party=100",
+        "party=da",
+        "q=zzz",
+    ] {
+        let none = calls(&app, &c, query).await;
+        assert!(none.contains("No calls match"), "{query}");
+    }
     let noted = calls(&app, &c, "from=yesterday").await;
     assert!(noted.contains("Ignored the from date"));
 }
