@@ -13,6 +13,7 @@ pub mod app;
 pub mod commands;
 pub mod configuration;
 pub mod live;
+pub mod rate_snapshot;
 pub mod startup;
 pub mod stitching;
 pub mod sync;
