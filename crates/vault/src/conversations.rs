@@ -228,6 +228,7 @@ impl Catalog {
                     .execute(&mut *tx)
                     .await?;
             }
+            crate::search_index::reindex_conversation!(tx, c.id.as_str());
             tx.commit().await?;
             Ok(inserted.is_some())
         })
@@ -266,7 +267,9 @@ impl Catalog {
                     .bind(previous.as_str())
                     .execute(&mut *tx)
                     .await?;
+                crate::search_index::reindex_conversation!(tx, previous.as_str());
             }
+            crate::search_index::reindex_conversation!(tx, id.as_str());
             sqlx::query(sql!(backend, "UPDATE conversations SET updated_at = {now} WHERE id = $1"))
                 .bind(id.as_str())
                 .execute(&mut *tx)

@@ -163,6 +163,7 @@ impl Catalog {
             return Err(CatalogError::UnsupportedUrl);
         };
         catalog.migrate().await?;
+        catalog.rebuild_search_index_if_pending().await?;
         Ok(catalog)
     }
 

@@ -102,6 +102,7 @@ mod queue;
 mod recordings;
 mod records;
 pub mod search;
+mod search_index;
 mod time;
 pub mod users;
 mod watermarks;

@@ -353,6 +353,17 @@ impl Catalog {
                     .execute(&mut *tx)
                     .await?;
             }
+            // The calls page's term index follows the record's parties.
+            let conversation: Option<String> = sqlx::query_scalar(
+                "SELECT cs.conversation_id FROM call_records r
+                 JOIN conversation_sessions cs ON cs.telephony_session_id = r.telephony_session_id
+                 WHERE r.id = $1")
+                .bind(record.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(conversation) = conversation.as_deref() {
+                crate::search_index::reindex_conversation!(tx, conversation);
+            }
             tx.commit().await?;
             Ok(inserted.is_some())
         })

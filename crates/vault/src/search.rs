@@ -15,6 +15,7 @@ use crate::error::CatalogError;
 use crate::ids::{CallRecordId, ConversationId, RecordingId};
 use crate::recordings::Recording;
 use crate::records::CallRecord;
+use crate::search_index;
 use crate::time::{from_opt_ms, to_ms};
 use crate::users::{Role, User, UserId};
 
@@ -62,14 +63,16 @@ pub struct ConversationFilter {
     pub to: Option<DateTime<Utc>>,
     /// An extension that took part (record owner or leg).
     pub extension_id: Option<String>,
-    /// Text contained in a party's number or name (case-insensitive).
+    /// A party's phone number (whole, or its last 4 or more digits) or name
+    /// (every word starts a word of the name, case-insensitive; words of 1–2
+    /// characters match whole words). Text with a letter is a name.
     pub party: Option<String>,
     /// `Inbound` or `Outbound` (of any of its call records).
     pub direction: Option<String>,
     /// The state filter.
     pub state: Option<StateFilter>,
-    /// Free text: a party's number or name, or an id (conversation,
-    /// telephony session, call record, recording).
+    /// Free text: a party's number or name (as [`Self::party`]), or an exact
+    /// id (conversation, telephony session, call record, recording).
     pub text: Option<String>,
     /// Page size (capped at 200; 0 means 50).
     pub limit: u32,
@@ -110,11 +113,10 @@ struct SummarySql {
     recording_count: i64,
 }
 
-/// The calls page's columns, computed only for the rows of one page: the
-/// inner query (built by the caller, ending in `ORDER BY … LIMIT … OFFSET …`)
-/// picks the page by (recency, id) alone, so a sort over many matches never
-/// evaluates these subqueries.
-const SUMMARY_OUTER: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.stitched_key,
+/// The calls page's columns, computed only for the rows of one page (the
+/// page is chosen first, by recency and id alone, so a sort over many matches
+/// never evaluates these subqueries).
+const SUMMARY_COLUMNS: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.stitched_key,
         (SELECT fr.id FROM conversation_sessions fs
            JOIN call_records fr ON fr.telephony_session_id = fs.telephony_session_id
           WHERE fs.conversation_id = c.id
@@ -125,30 +127,23 @@ const SUMMARY_OUTER: &str = "SELECT c.id, c.state, c.started_at, c.ended_at, c.s
         (SELECT COUNT(*) FROM conversation_sessions ms
            JOIN recordings mr ON mr.telephony_session_id = ms.telephony_session_id
           WHERE ms.conversation_id = c.id) AS recording_count
-     FROM conversations c JOIN (";
+     FROM conversations c WHERE c.id IN (";
 
-/// The inner page query; filters are appended as `AND …` clauses.
-const PAGE_INNER: &str = "SELECT c.id AS page_id, COALESCE(c.started_at, c.created_at) AS page_at
-     FROM conversations c WHERE 1 = 1";
-
-/// Appends "a party of call record `alias` contains `pattern`" (already a
-/// lower-cased `LIKE` pattern).
-fn push_party_match<DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<DB>, alias: &str, pattern: &str)
-where
-    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    for (i, column) in ["from_number", "to_number", "from_name", "to_name"]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            q.push(" OR ");
-        }
-        q.push(format!("LOWER({alias}.{column}) LIKE "));
-        q.push_bind(pattern.to_owned());
-        q.push(" ESCAPE '\\'");
-    }
+/// How the page query finds its candidate conversations.
+enum Driver<'a> {
+    /// Every conversation, along the recency index.
+    Recency,
+    /// The conversations of one index term (`lead`), newest first straight
+    /// from the index; the other terms are probed per candidate.
+    Terms { lead: &'a str, rest: Vec<&'a str> },
+    /// The conversations one id names (conversation, telephony session, call
+    /// record or recording id); the terms are probed per candidate.
+    Ids { text: &'a str, terms: &'a [String] },
 }
+
+/// How many index rows of a term to count at most when choosing the term
+/// that leads (the rarest); a term this common leads fast anyway.
+const TERM_COUNT_CAP: i64 = 10_000;
 
 /// `c` (a conversation row) is visible to the user bound at `$1`, or `$1`
 /// is NULL (everything visible).
@@ -160,20 +155,6 @@ const VISIBLE: &str = "($1 IS NULL OR EXISTS (
       AND (vr.extension_id = ue.extension_id
            OR EXISTS (SELECT 1 FROM legs vl
                       WHERE vl.call_record_id = vr.id AND vl.extension_id = ue.extension_id))))";
-
-/// Escapes `%`, `_` and `\` and lower-cases, for `LOWER(x) LIKE $n ESCAPE '\'`.
-fn contains_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
 
 fn corrupt(what: impl std::fmt::Display) -> CatalogError {
     CatalogError::CorruptRow {
@@ -190,6 +171,11 @@ fn parse_state(text: &str) -> Result<ConversationState, CatalogError> {
 impl Catalog {
     /// The calls page: conversations `scope` may see, matching `filter`,
     /// newest first.
+    ///
+    /// The extension, number-or-name and search-box filters are answered
+    /// from the term index (see the `search_index` module for what matches
+    /// what); the search box also matches an exact conversation, telephony
+    /// session, call record or recording id.
     pub async fn search_conversations(
         &self,
         scope: Scope,
@@ -201,18 +187,163 @@ impl Catalog {
         };
         let offset = i64::try_from(filter.offset)
             .map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
-        let party = filter.party.as_deref().map(contains_pattern);
-        let text_pattern = filter.text.as_deref().map(contains_pattern);
+        // Terms every match must have.
+        let mut required: Vec<String> = Vec::new();
+        if let Some(ext) = filter.extension_id.as_deref() {
+            required.push(search_index::extension_term(ext));
+        }
+        if let Some(party) = filter.party.as_deref() {
+            let terms = search_index::query_terms(party);
+            if terms.is_empty() {
+                return Ok(Vec::new());
+            }
+            required.extend(terms);
+        }
+        let page: Vec<(String, i64)> = match filter.text.as_deref() {
+            // (id match OR text terms) AND the rest: two small queries for the
+            // first offset + limit rows each, merged here. Each row of the
+            // merged page is within the first offset + limit of its branch.
+            Some(text) => {
+                let want = offset.saturating_add(limit);
+                let mut rows = self
+                    .page_ids(
+                        scope,
+                        filter,
+                        Driver::Ids {
+                            text,
+                            terms: &required,
+                        },
+                        want,
+                        0,
+                    )
+                    .await?;
+                let text_terms = search_index::query_terms(text);
+                if !text_terms.is_empty() {
+                    let all: Vec<String> = required.iter().cloned().chain(text_terms).collect();
+                    let driver = self.lead_term(&all).await?;
+                    rows.extend(self.page_ids(scope, filter, driver, want, 0).await?);
+                }
+                rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+                rows.dedup_by(|a, b| a.0 == b.0);
+                rows.into_iter()
+                    .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .collect()
+            }
+            None if required.is_empty() => {
+                self.page_ids(scope, filter, Driver::Recency, limit, offset)
+                    .await?
+            }
+            None => {
+                let driver = self.lead_term(&required).await?;
+                self.page_ids(scope, filter, driver, limit, offset).await?
+            }
+        };
+        self.summaries(&page).await
+    }
+
+    /// Orders `terms` (at least one) with the rarest first, so it leads.
+    async fn lead_term<'a>(&self, terms: &'a [String]) -> Result<Driver<'a>, CatalogError> {
+        let mut counted: Vec<(i64, &str)> = Vec::with_capacity(terms.len());
+        for term in terms {
+            let n: i64 = if terms.len() == 1 {
+                0
+            } else {
+                with_pool!(self, pool, _b => {
+                    sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_terms
+                            WHERE term = $1 LIMIT $2) n")
+                        .bind(term.as_str())
+                        .bind(TERM_COUNT_CAP)
+                        .fetch_one(pool)
+                        .await?
+                })
+            };
+            counted.push((n, term.as_str()));
+        }
+        counted.sort();
+        let mut terms = counted.into_iter().map(|(_, t)| t);
+        let lead = terms.next().unwrap_or("");
+        Ok(Driver::Terms {
+            lead,
+            rest: terms.collect(),
+        })
+    }
+
+    /// One page of (conversation id, sort key), newest first, found by
+    /// `driver` and narrowed by the filters that are not terms.
+    async fn page_ids(
+        &self,
+        scope: Scope,
+        filter: &ConversationFilter,
+        driver: Driver<'_>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, i64)>, CatalogError> {
         let (state, failed) = match filter.state {
             Some(StateFilter::Is(s)) => (Some(s.as_str()), false),
             Some(StateFilter::HasFailedRecording) => (None, true),
             None => (None, false),
         };
-        let rows: Vec<SummarySql> = with_pool!(self, pool, _b => {
-            let mut q = sqlx::QueryBuilder::new(SUMMARY_OUTER);
-            q.push(PAGE_INNER);
+        let rows: Vec<(String, i64)> = with_pool!(self, pool, _b => {
             // Only the filters in use appear in the statement, so the planner
             // sees plain predicates it can match to indexes.
+            let mut q;
+            let (at, order);
+            match &driver {
+                Driver::Recency => {
+                    q = sqlx::QueryBuilder::new(
+                        "SELECT c.id, COALESCE(c.started_at, c.created_at)
+                         FROM conversations c WHERE 1 = 1");
+                    at = "COALESCE(c.started_at, c.created_at)";
+                    order = " ORDER BY COALESCE(c.started_at, c.created_at) DESC, c.id DESC";
+                }
+                Driver::Terms { lead, rest } => {
+                    // CROSS JOIN keeps SQLite walking the term's index rows
+                    // (already newest first) rather than all conversations.
+                    q = sqlx::QueryBuilder::new(
+                        "SELECT t.conversation_id, t.at FROM conversation_terms t
+                         CROSS JOIN conversations c
+                         WHERE c.id = t.conversation_id AND t.term = ");
+                    q.push_bind(*lead);
+                    for term in rest {
+                        // All terms of a conversation share its `at`: a
+                        // primary-key probe.
+                        q.push(" AND EXISTS (SELECT 1 FROM conversation_terms t2
+                            WHERE t2.term = ");
+                        q.push_bind(*term);
+                        q.push(" AND t2.at = t.at AND t2.conversation_id = t.conversation_id)");
+                    }
+                    at = "t.at";
+                    order = " ORDER BY t.at DESC, t.conversation_id DESC";
+                }
+                Driver::Ids { text, terms } => {
+                    q = sqlx::QueryBuilder::new(
+                        "SELECT c.id, COALESCE(c.started_at, c.created_at)
+                         FROM conversations c WHERE c.id IN (SELECT CAST(");
+                    q.push_bind(*text);
+                    q.push(" AS TEXT) UNION SELECT conversation_id FROM conversation_sessions
+                        WHERE telephony_session_id = ");
+                    q.push_bind(*text);
+                    q.push(" UNION SELECT ics.conversation_id FROM call_records ir
+                        JOIN conversation_sessions ics ON ics.telephony_session_id = ir.telephony_session_id
+                        WHERE ir.id = ");
+                    q.push_bind(*text);
+                    q.push(" UNION SELECT rcs.conversation_id FROM recordings irec
+                        JOIN conversation_sessions rcs ON rcs.telephony_session_id = irec.telephony_session_id
+                        WHERE irec.id = ");
+                    q.push_bind(*text);
+                    q.push(")");
+                    for term in terms.iter() {
+                        q.push(" AND EXISTS (SELECT 1 FROM conversation_terms t2
+                            WHERE t2.conversation_id = c.id AND t2.term = ");
+                        q.push_bind(term.as_str());
+                        q.push(")");
+                    }
+                    at = "COALESCE(c.started_at, c.created_at)";
+                    order = " ORDER BY COALESCE(c.started_at, c.created_at) DESC, c.id DESC";
+                }
+            }
             if let Scope::User(user) = scope {
                 q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
                     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
@@ -225,31 +356,12 @@ impl Catalog {
                                         AND vl.extension_id = ue.extension_id)))");
             }
             if let Some(from) = filter.from {
-                q.push(" AND COALESCE(c.started_at, c.created_at) >= ");
+                q.push(format!(" AND {at} >= "));
                 q.push_bind(to_ms(from));
             }
             if let Some(to) = filter.to {
-                q.push(" AND COALESCE(c.started_at, c.created_at) < ");
+                q.push(format!(" AND {at} < "));
                 q.push_bind(to_ms(to));
-            }
-            if let Some(ext) = filter.extension_id.as_deref() {
-                // A correlated EXISTS, probed along the recency index (an
-                // `IN (… UNION …)` set measured 4× slower on SQLite).
-                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions xs
-                    JOIN call_records xr ON xr.telephony_session_id = xs.telephony_session_id
-                    WHERE xs.conversation_id = c.id AND (xr.extension_id = ");
-                q.push_bind(ext);
-                q.push(" OR EXISTS (SELECT 1 FROM legs xl WHERE xl.call_record_id = xr.id
-                    AND xl.extension_id = ");
-                q.push_bind(ext);
-                q.push(")))");
-            }
-            if let Some(pattern) = party.as_deref() {
-                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions ps
-                    JOIN call_records pr ON pr.telephony_session_id = ps.telephony_session_id
-                    WHERE ps.conversation_id = c.id AND (");
-                push_party_match(&mut q, "pr", pattern);
-                q.push("))");
             }
             if let Some(direction) = filter.direction.as_deref() {
                 q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions ds
@@ -267,29 +379,35 @@ impl Catalog {
                     JOIN recordings fr2 ON fr2.telephony_session_id = fs2.telephony_session_id
                     WHERE fs2.conversation_id = c.id AND fr2.state = 'failed')");
             }
-            if let (Some(text), Some(pattern)) = (filter.text.as_deref(), text_pattern.as_deref()) {
-                q.push(" AND (c.id = ");
-                q.push_bind(text);
-                q.push(" OR EXISTS (SELECT 1 FROM conversation_sessions ts
-                    JOIN call_records tr ON tr.telephony_session_id = ts.telephony_session_id
-                    LEFT JOIN recordings trec ON trec.telephony_session_id = ts.telephony_session_id
-                    WHERE ts.conversation_id = c.id AND (ts.telephony_session_id = ");
-                q.push_bind(text);
-                q.push(" OR tr.id = ");
-                q.push_bind(text);
-                q.push(" OR trec.id = ");
-                q.push_bind(text);
-                q.push(" OR ");
-                push_party_match(&mut q, "tr", pattern);
-                q.push(")))");
-            }
-            q.push(" ORDER BY COALESCE(c.started_at, c.created_at) DESC, c.id DESC LIMIT ");
+            q.push(order);
+            q.push(" LIMIT ");
             q.push_bind(limit);
             q.push(" OFFSET ");
             q.push_bind(offset);
-            q.push(") page ON page.page_id = c.id ORDER BY page.page_at DESC, c.id DESC");
             q.build_query_as().fetch_all(pool).await?
         });
+        Ok(rows)
+    }
+
+    /// The calls page's rows for `page` (ids in page order).
+    async fn summaries(
+        &self,
+        page: &[(String, i64)],
+    ) -> Result<Vec<ConversationSummary>, CatalogError> {
+        if page.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows: Vec<SummarySql> = with_pool!(self, pool, _b => {
+            let mut q = sqlx::QueryBuilder::new(SUMMARY_COLUMNS);
+            let mut ids = q.separated(", ");
+            for (id, _) in page {
+                ids.push_bind(id.as_str());
+            }
+            q.push(")");
+            q.build_query_as().fetch_all(pool).await?
+        });
+        let position = |id: &str| page.iter().position(|(p, _)| p == id);
+        rows.sort_by_key(|r| position(&r.id));
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let first_record = match row.first_record.as_deref() {

@@ -70,6 +70,15 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
         Duration::days(args.backfill_days),
     )
     .await?;
+    // The status page shows our rate-limit state while we run.
+    let stop_publishing = tokio_util::sync::CancellationToken::new();
+    let _stop_on_error = stop_publishing.clone().drop_guard();
+    let publisher = crate::rate_snapshot::spawn_publisher(
+        catalog.clone(),
+        client.scheduler().clone(),
+        "sync",
+        stop_publishing.clone(),
+    );
     let progress = Arc::new(Progress::default());
     let display = Display::start(progress.clone(), args.json);
     let mut report = Report::default();
@@ -102,6 +111,8 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     )
     .await?;
     display.finish();
+    stop_publishing.cancel();
+    let _ = publisher.await;
     if let Err(e) = client.revoke().await {
         tracing::warn!(error = %e, "revoking the session token failed");
     }

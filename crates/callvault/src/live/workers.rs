@@ -232,6 +232,17 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
                     }
                 }
             }
+            // The status page's view of our rate limits and subscription.
+            let subscription_active = w
+                .subscription
+                .as_ref()
+                .map(|_| w.state.metrics.subscription_active.load(Ordering::Relaxed));
+            let snapshot = crate::rate_snapshot::Snapshot::of(
+                w.downloader.client.scheduler(),
+                &w.holder,
+                subscription_active,
+            );
+            crate::rate_snapshot::publish(w.catalog(), &snapshot).await;
             if due(last_sync, w.config().safety_net_every) {
                 last_sync = Some(tokio::time::Instant::now());
                 match safety_net(&w).await {

@@ -21,7 +21,10 @@ async fn each_filter_of_the_calls_page_narrows_the_list() {
         ("extension=201", CONV_B),
         ("extension=102", CONV_A),
         ("party=zed", CONV_B),
-        ("party=%2B1415", CONV_A),
+        ("party=0100", CONV_A),
+        ("party=%2B1%20(415)%20555-0100", CONV_A),
+        ("party=ava%20fro", CONV_A),
+        ("party=zed%20cus", CONV_B),
         ("direction=Outbound", CONV_B),
         ("state=stitched", CONV_A),
         ("state=single", CONV_B),
@@ -29,6 +32,8 @@ async fn each_filter_of_the_calls_page_narrows_the_list() {
         ("q=dana", CONV_A),
         ("q=2001", CONV_B),
         ("q=cr-A", CONV_A),
+        ("q=5550199", CONV_B),
+        ("q=Ben", CONV_B),
     ];
     for (query, only) in cases {
         let html = calls(&app, &c, query).await;
@@ -40,8 +45,17 @@ async fn each_filter_of_the_calls_page_narrows_the_list() {
             assert!(!html.contains(other), "{query} drops {other}");
         }
     }
-    let none = calls(&app, &c, "from=2026-11-21").await;
-    assert!(none.contains("No calls match"));
+    // Leading digits, 3 trailing digits, a 2-letter prefix: not matches.
+    for query in [
+        "from=2026-11-21",
+        "party=1415",
+        "party=100",
+        "party=da",
+        "q=zzz",
+    ] {
+        let none = calls(&app, &c, query).await;
+        assert!(none.contains("No calls match"), "{query}");
+    }
     let noted = calls(&app, &c, "from=yesterday").await;
     assert!(noted.contains("Ignored the from date"));
 }
@@ -111,6 +125,43 @@ async fn the_status_page_counts_states_and_its_retry_relists_failures() {
         .mark_recording_failed(&rec, "checksum mismatch")
         .await
         .unwrap();
+    // Two recordings still to fetch, a live subscription, and the rate-limit
+    // state a gateway published: heavy 10 per 60 s, in a 30 s penalty.
+    for id in ["3002", "3003"] {
+        app.catalog
+            .upsert_recording(&vault::NewRecording {
+                id: vault::RecordingId::parse(id).unwrap(),
+                call_record_id: None,
+                telephony_session_id: None,
+                content_uri: None,
+                content_type: None,
+                call_start_time: chrono::Utc::now(),
+                call_end_time: None,
+            })
+            .await
+            .unwrap();
+    }
+    app.catalog
+        .set_setting(callvault::live::SUBSCRIPTION_SETTING, "sub-123")
+        .await
+        .unwrap();
+    let heavy = callvault::rate_snapshot::GroupState {
+        group: "heavy".into(),
+        limit: Some(10),
+        window_secs: Some(60),
+        remaining: Some(0),
+        requests: 42,
+        waited_ms: 90_000,
+        rate_limited: 1,
+        blocked_for_ms: Some(30_000),
+    };
+    let snapshot = callvault::rate_snapshot::Snapshot {
+        at_ms: chrono::Utc::now().timestamp_millis(),
+        source: "gw-1".into(),
+        subscription_active: Some(true),
+        groups: vec![heavy],
+    };
+    callvault::rate_snapshot::publish(&app.catalog, &snapshot).await;
     let c = app.logged_in(ADMIN).await;
     let html = c
         .get(app.url("/status"))
@@ -123,6 +174,17 @@ async fn the_status_page_counts_states_and_its_retry_relists_failures() {
     assert!(html.contains("id=\"rec-stored\">3<"), "three stored");
     assert!(html.contains("id=\"rec-failed\">1<"));
     assert!(html.contains("checksum mismatch"));
+    assert!(html.contains("id=\"progress-pending\">2<"), "two to fetch");
+    assert!(html.contains("id=\"progress-percent\">60.0 %<"), "3 of 5");
+    // 2 recordings at 10/min = 12 s, after the 30 s penalty.
+    assert!(html.contains("id=\"progress-eta\">about 42 s<"), "ETA");
+    assert!(html.contains("sub-123: active"));
+    assert!(html.contains("Reported by gw-1"));
+    let heavy_row = &html[html.find("id=\"rate-heavy\"").unwrap()..];
+    let heavy_row = &heavy_row[..heavy_row.find("</tr>").unwrap()];
+    for cell in ["10 / 60 s", ">42<", ">1<", "2 min", "for 30 s"] {
+        assert!(heavy_row.contains(cell), "{cell} in {heavy_row}");
+    }
 
     let csrf = csrf_field(&html);
     let r = c

@@ -258,3 +258,95 @@ on_both_backends! {
         assert_eq!(c.list_conversations(None, 10, 0).await.unwrap().len(), 2);
     }
 }
+
+/// The ids of the calls page's rows for `filter`, as an admin sees them.
+async fn page(c: &Catalog, filter: vault::search::ConversationFilter) -> Vec<String> {
+    c.search_conversations(vault::search::Scope::All, &filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id.to_string())
+        .collect()
+}
+
+fn party(text: &str) -> vault::search::ConversationFilter {
+    vault::search::ConversationFilter {
+        party: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+/// Deletes every term index row and asks for a rebuild, as the migration
+/// does on a catalog that already has conversations.
+async fn forget_index(url: &str) {
+    use sqlx::Connection;
+    let statements = [
+        "DELETE FROM conversation_terms",
+        "INSERT INTO settings (name, value, updated_at) VALUES ('search_index.rebuild', 'pending', 0)",
+    ];
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&mut conn).await.unwrap();
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+on_both_backends! {
+    async fn the_search_index_follows_records_sessions_and_is_rebuilt_on_open(db) {
+        let c = &db.catalog;
+        let up = |id: &str, start| ConversationUpsert {
+            id: ConversationId::parse(id).unwrap(),
+            sessions: vec![tsid(id)],
+            initial_state: ConversationState::Ended,
+            started_at: Some(start),
+            source: Source::Sync,
+        };
+        // Record first, then its conversation; and conversation first, then its record.
+        c.upsert_call_record(&record("1", t(8, 0), "ext1", "+1 (415) 555-0100", "+15559990000"), Source::Sync).await.unwrap();
+        c.upsert_conversation(&up("s-1", t(8, 0))).await.unwrap();
+        c.upsert_conversation(&up("s-2", t(9, 0))).await.unwrap();
+        let mut two = record("2", t(9, 0), "ext2", "+16505550199", "+15559990000");
+        two.from_name = Some("Zoë Ann-Marie".into());
+        c.upsert_call_record(&two, Source::Sync).await.unwrap();
+
+        assert_eq!(page(c, party("0100")).await, ["s-1"]);
+        assert_eq!(page(c, party("555 0100")).await, ["s-1"]);
+        assert_eq!(page(c, party("14155550100")).await, ["s-1"]);
+        assert_eq!(page(c, party("9990000")).await, ["s-2", "s-1"], "newest first");
+        assert!(page(c, party("1415")).await.is_empty(), "leading digits do not match");
+        assert_eq!(page(c, party("ZOË mar")).await, ["s-2"]);
+        assert_eq!(page(c, party("caller")).await, ["s-1"]);
+        assert!(page(c, party("zo")).await.is_empty(), "2 letters match whole words only");
+        let ext = vault::search::ConversationFilter { extension_id: Some("ext2".into()), ..Default::default() };
+        assert_eq!(page(c, ext).await, ["s-2"]);
+        let text = |q: &str| vault::search::ConversationFilter { text: Some(q.into()), ..Default::default() };
+        assert_eq!(page(c, text("1")).await, ["s-1"], "the call record id");
+        assert_eq!(page(c, text("0199")).await, ["s-2"]);
+
+        // A changed record drops its old terms.
+        two.from_number = Some("+16505550123".into());
+        two.legs[0].from_number = two.from_number.clone();
+        c.upsert_call_record(&two, Source::Webhook).await.unwrap();
+        assert!(page(c, party("0199")).await.is_empty());
+        assert_eq!(page(c, party("0123")).await, ["s-2"]);
+
+        // A moved session takes its terms along, under the new conversation's time.
+        c.attach_session(&ConversationId::parse("s-1").unwrap(), &tsid("s-2"), 1).await.unwrap();
+        assert_eq!(page(c, party("0123")).await, ["s-1"]);
+        assert_eq!(page(c, party("9990000")).await, ["s-1"]);
+
+        // Rows written around this crate are indexed again when the catalog opens.
+        forget_index(&db.url).await;
+        assert!(page(c, party("0123")).await.is_empty());
+        let again = reopen(&db.url).await;
+        assert_eq!(page(&again, party("0123")).await, ["s-1"]);
+        assert_eq!(again.setting("search_index.rebuild").await.unwrap(), None);
+        again.close().await;
+    }
+}

@@ -118,12 +118,22 @@ fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter {
             None
         }
     };
+    let party = non_empty(&q.party);
+    let party = match party {
+        Some(p) if !p.chars().any(char::is_alphanumeric) => {
+            notes.push(format!(
+                "Ignored the phone number or name {p:?}: type digits or letters."
+            ));
+            None
+        }
+        p => p,
+    };
     let page = q.page.unwrap_or(1).max(1);
     ConversationFilter {
         from,
         to,
         extension_id: non_empty(&q.extension),
-        party: non_empty(&q.party),
+        party,
         direction,
         state,
         text: non_empty(&q.q),

@@ -1,5 +1,7 @@
-//! `GET /status` (admins): counts by recording and job state, sync
-//! watermarks and failures; `POST /status/retry` requeues dead jobs and
+//! `GET /status` (admins): sync progress and its ETA, queue depth, the
+//! rate-limit state of the process that talks to RingCentral, the live
+//! subscription, counts by recording and job state, sync watermarks and
+//! failures with their reasons; `POST /status/retry` requeues dead jobs and
 //! relists failed recordings.
 
 use askama::Template;
@@ -9,6 +11,8 @@ use axum::response::{Html, Redirect};
 use serde::Deserialize;
 use vault::JobState;
 
+use crate::live::SUBSCRIPTION_SETTING;
+use crate::rate_snapshot::{self, GroupState};
 use crate::web::auth::{AdminUser, csrf};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
@@ -17,11 +21,35 @@ use crate::web::view::{self, Nav};
 /// Failures listed (and retried) at most.
 const FAILURE_LIMIT: u32 = 200;
 
+/// A snapshot older than this is shown as stale (its process has likely stopped).
+const STALE_AFTER_MS: i64 = 10 * 60 * 1000;
+
 struct Failure {
     what: &'static str,
     id: String,
     attempts: u32,
     reason: String,
+}
+
+/// One rate-limit group's row.
+struct RateRow {
+    group: String,
+    limit: String,
+    remaining: String,
+    requests: u64,
+    rate_limited: u64,
+    waited: String,
+    blocked: String,
+}
+
+/// Sync progress: recordings stored against those still to fetch.
+struct Progress {
+    stored: u64,
+    pending: u64,
+    percent: String,
+    /// The download rate the ETA assumes, and where it comes from.
+    rate: String,
+    eta: String,
 }
 
 #[derive(Template)]
@@ -30,6 +58,11 @@ struct StatusPage {
     nav: Option<Nav>,
     csrf: String,
     message: Option<String>,
+    progress: Progress,
+    queue_depth: u64,
+    subscription: String,
+    rate_source: Option<String>,
+    rate_rows: Vec<RateRow>,
     recording_counts: Vec<(&'static str, u64)>,
     job_counts: Vec<(&'static str, u64)>,
     watermarks: Vec<(String, String)>,
@@ -42,6 +75,77 @@ pub struct StatusQuery {
     retried: Option<u64>,
 }
 
+/// "2 h 5 min", "40 s": a duration for people.
+fn human(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s.div_ceil(60)),
+        3600..86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// Progress and ETA: recordings still to fetch (listed, not ready yet) at
+/// the heavy group's rate (recording downloads are heavy), as last published
+/// by the process that talks to RingCentral, else the documented default.
+fn progress(rc: &vault::RecordingCounts, heavy: Option<&GroupState>) -> Progress {
+    let pending = rc.listed + rc.not_ready;
+    let done = rc.stored;
+    let total = done + pending;
+    let percent = if total == 0 {
+        "—".to_owned()
+    } else {
+        format!("{:.1} %", done as f64 * 100.0 / total as f64)
+    };
+    let (per_second, source) = match heavy.and_then(GroupState::per_second) {
+        Some(r) => (r, "in force"),
+        None => {
+            let (limit, window) = rc_api::RateGroup::heavy()
+                .documented_default()
+                .unwrap_or((10, std::time::Duration::from_secs(60)));
+            (
+                f64::from(limit) / window.as_secs_f64(),
+                "documented default",
+            )
+        }
+    };
+    let blocked = heavy
+        .and_then(|g| g.blocked_for_ms)
+        .map_or(0.0, |ms| ms as f64 / 1000.0);
+    let eta = if pending == 0 {
+        "nothing to fetch".to_owned()
+    } else {
+        format!("about {}", human(pending as f64 / per_second + blocked))
+    };
+    Progress {
+        stored: done,
+        pending,
+        percent,
+        rate: format!("{:.0} recordings/min ({source})", per_second * 60.0),
+        eta,
+    }
+}
+
+fn rate_row(g: &GroupState) -> RateRow {
+    let dash = || "—".to_owned();
+    RateRow {
+        group: g.group.clone(),
+        limit: match (g.limit, g.window_secs) {
+            (Some(l), Some(w)) => format!("{l} / {w} s"),
+            _ => dash(),
+        },
+        remaining: g.remaining.map_or_else(dash, |r| r.to_string()),
+        requests: g.requests,
+        rate_limited: g.rate_limited,
+        waited: human(g.waited_ms as f64 / 1000.0),
+        blocked: g.blocked_for_ms.filter(|&ms| ms > 0).map_or_else(
+            || "no".to_owned(),
+            |ms| format!("for {}", human(ms as f64 / 1000.0)),
+        ),
+    }
+}
+
 /// `GET /status`.
 pub async fn page(
     State(state): State<AppState>,
@@ -51,6 +155,7 @@ pub async fn page(
     let catalog = &state.catalog;
     let rc = catalog.recording_counts().await?;
     let jc = catalog.counts_by_state().await?;
+    let snapshot = rate_snapshot::latest(catalog).await?;
     let mut failures: Vec<Failure> = catalog
         .failed_recordings(FAILURE_LIMIT)
         .await?
@@ -74,12 +179,44 @@ pub async fn page(
                 reason: j.last_error.unwrap_or_else(|| "—".into()),
             }),
     );
+    let subscription_id = catalog
+        .setting(SUBSCRIPTION_SETTING)
+        .await?
+        .filter(|s| !s.is_empty());
+    let active = snapshot.as_ref().and_then(|s| s.subscription_active);
+    let subscription = match (subscription_id, active) {
+        (None, _) => "none (live capture is off; only syncs fill the vault)".to_owned(),
+        (Some(id), Some(true)) => format!("{id}: active"),
+        (Some(id), Some(false)) => format!("{id}: NOT active at the last check"),
+        (Some(id), None) => format!("{id}: state not reported yet"),
+    };
+    let heavy = snapshot
+        .as_ref()
+        .and_then(|s| s.groups.iter().find(|g| g.group == "heavy"));
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let rate_source = snapshot.as_ref().map(|s| {
+        let at = chrono::DateTime::from_timestamp_millis(s.at_ms);
+        let stale = if now_ms - s.at_ms > STALE_AFTER_MS {
+            " (stale: that process may have stopped)"
+        } else {
+            ""
+        };
+        format!("Reported by {} at {}{stale}.", s.source, view::time(at))
+    });
     let template = StatusPage {
         nav: Some(Nav::new(&session, "status")),
         csrf: session.csrf_token.clone(),
         message: query
             .retried
             .map(|n| format!("Requeued {n} failed item(s).")),
+        progress: progress(&rc, heavy),
+        queue_depth: jc.queued + jc.retry + jc.leased,
+        subscription,
+        rate_source,
+        rate_rows: snapshot
+            .as_ref()
+            .map(|s| s.groups.iter().map(rate_row).collect())
+            .unwrap_or_default(),
         recording_counts: vec![
             ("stored", rc.stored),
             ("listed", rc.listed),
@@ -104,7 +241,6 @@ pub async fn page(
     };
     super::render(&template)
 }
-
 /// The retry form's fields.
 #[derive(Debug, Deserialize)]
 pub struct RetryForm {
