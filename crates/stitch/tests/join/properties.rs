@@ -48,6 +48,38 @@ proptest! {
     }
 
     #[test]
+    fn reading_frames_and_writing_them_back_gives_the_audio_bytes_unchanged(
+        padding in 0usize..3000,
+        trailing_id3v1 in any::<bool>(),
+        seconds in 1u32..4,
+    ) {
+        let audio = mp3(
+            Mp3Spec::cbr(8000, 1, Bitrate::Kbps16),
+            &tone(8000, 440.0, f64::from(seconds)),
+        );
+        let mut input = id3v2_padded("t", padding);
+        input.extend(&audio);
+        if trailing_id3v1 {
+            input.extend(id3v1("t"));
+        }
+        let mut r = Mp3Reader::new(Cursor::new(input.clone())).unwrap();
+        let span = r.span();
+        let mut rewritten = Vec::new();
+        let mut first = None;
+        while let Some(f) = r.next_frame().unwrap() {
+            first.get_or_insert(f.offset);
+            rewritten.extend_from_slice(f.data);
+        }
+        prop_assert_eq!(r.silenced_frames(), 0);
+        let first = usize::try_from(first.unwrap()).unwrap();
+        let end = usize::try_from(span.end).unwrap();
+        // Every byte between the Info frame (or the tag) and the trailing
+        // tag comes back in order, and nothing else.
+        prop_assert!(rewritten.as_slice() == &input[first..end], "frames differ from the input bytes");
+        prop_assert_eq!(usize::try_from(span.start).unwrap(), input.len() - audio.len() - if trailing_id3v1 { 128 } else { 0 });
+    }
+
+    #[test]
     fn the_frame_reader_never_panics_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         walk(bytes);
     }
