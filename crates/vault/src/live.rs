@@ -161,6 +161,9 @@ impl Catalog {
                 ))
             })
             .collect::<Result<Vec<_>, CatalogError>>()?;
+        // Key order, so concurrent batches lock rows in one order (no deadlock).
+        let mut rows = rows;
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let inserted: std::collections::HashSet<String> = with_pool!(self, pool, backend => {
             let mut conn = pool.acquire().await?;
             let sqlite = backend == Backend::Sqlite;
@@ -211,6 +214,8 @@ impl Catalog {
                         ))
                     })
                     .collect::<Result<Vec<_>, CatalogError>>()?;
+                let mut jobs = jobs;
+                jobs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
                 let mut created_kinds = std::collections::BTreeSet::new();
                 for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
                     let mut q = sqlx::QueryBuilder::new(

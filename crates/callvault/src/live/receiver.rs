@@ -13,14 +13,16 @@
 //! One transaction per request would pay one flush to disk per
 //! notification, a few milliseconds each on an ordinary disk: a few hundred
 //! per second at most. Instead each request hands its parsed notification
-//! to the one [`Committer`] task through a bounded queue and waits on a
-//! oneshot reply. The committer takes everything waiting (up to
+//! to the [`Committer`] through a bounded queue and waits on a oneshot
+//! reply. A committer task takes everything waiting (up to
 //! [`super::LiveConfig::commit_batch_max`]), writes it in ONE transaction
 //! ([`vault::Catalog::commit_notifications`]: a multi-row insert with
 //! `ON CONFLICT (uuid) DO NOTHING`, plus the departures' jobs), and only
 //! after the commit answers each request, new or duplicate. Under light load
 //! a batch is one notification and adds no delay; under heavy load batches
 //! grow while the previous commit runs, so one flush serves many requests.
+//! SQLite gets one committer (one writer at a time); PostgreSQL a few, so
+//! one batch's flush overlaps the next batch's inserts.
 //! The durability of that commit (fsync'd on both backends) is stated in
 //! `vault`'s `live` module.
 //!
@@ -226,6 +228,10 @@ struct Pending {
     reply: oneshot::Sender<Result<bool, ()>>,
 }
 
+/// Committer tasks on PostgreSQL (batches are written in key order, so
+/// concurrent ones cannot deadlock on each other's rows).
+const POSTGRES_COMMITTERS: usize = 3;
+
 /// Handle to the group committer task (see the module doc). Cheap to keep;
 /// the task ends when the handle is dropped and the queue is drained.
 #[derive(Debug, Clone)]
@@ -237,12 +243,22 @@ impl Committer {
     /// Starts the committer task for `catalog` (needs a Tokio runtime).
     pub fn spawn(catalog: Catalog, metrics: Arc<LiveMetrics>, config: &LiveConfig) -> Committer {
         let (queue, rx) = mpsc::channel(config.commit_queue.max(1));
-        tokio::spawn(run_committer(
-            catalog,
-            metrics,
-            config.commit_batch_max.max(1),
-            rx,
-        ));
+        // SQLite has one writer, so one committer. PostgreSQL flushes
+        // concurrent commits together: a few committers overlap one
+        // batch's flush with the next batch's inserts.
+        let committers = match catalog.backend() {
+            vault::Backend::Sqlite => 1,
+            vault::Backend::Postgres => POSTGRES_COMMITTERS,
+        };
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..committers {
+            tokio::spawn(run_committer(
+                catalog.clone(),
+                metrics.clone(),
+                config.commit_batch_max.max(1),
+                rx.clone(),
+            ));
+        }
         Committer { queue }
     }
 
@@ -287,10 +303,12 @@ async fn run_committer(
     catalog: Catalog,
     metrics: Arc<LiveMetrics>,
     batch_max: usize,
-    mut rx: mpsc::Receiver<Pending>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>,
 ) {
     let mut pending = Vec::with_capacity(batch_max);
-    while rx.recv_many(&mut pending, batch_max).await > 0 {
+    // The queue is held only while taking a batch, so another committer
+    // gathers the next batch while this one commits.
+    while rx.lock().await.recv_many(&mut pending, batch_max).await > 0 {
         let (writes, replies): (Vec<NotificationWrite>, Vec<_>) =
             pending.drain(..).map(|p| (p.write, p.reply)).unzip();
         let started = Instant::now();

@@ -18,8 +18,9 @@
 //!   between, so expiring our copy `window + margin` after the *later* stamp is
 //!   safe whatever the latency. A request may go only while fewer than `limit`
 //!   stamps fall inside that window. Once half the budget is used, sends are
-//!   also spread `window / limit` apart, so the window is used evenly instead
-//!   of in bursts.
+//!   also spread `window / limit` apart (measured between sends, not from the
+//!   re-stamps, so latency is paid once per window and not once per request),
+//!   so the window is used evenly instead of in bursts.
 //! * **Foreign usage.** If `X-Rate-Limit-Remaining` says more requests were
 //!   counted than this process sent (another process, a previous run), the gap
 //!   is filled with placeholder stamps, so `Remaining` reaching 0 makes us wait
@@ -127,6 +128,10 @@ struct Budget {
     confirmed: bool,
     /// Send stamps (real and placeholder), ascending.
     sends: VecDeque<Instant>,
+    /// When this process last sent in this group (not re-stamped): the
+    /// spread paces sends from here, so a response's latency is not paid
+    /// again on every request (the window rule alone guards the budget).
+    last_send: Option<Instant>,
     blocked_until: Option<Instant>,
     requests: u64,
     waited: Duration,
@@ -142,6 +147,7 @@ impl Budget {
             remaining: None,
             confirmed: false,
             sends: VecDeque::new(),
+            last_send: None,
             blocked_until: None,
             requests: 0,
             waited: Duration::ZERO,
@@ -184,7 +190,7 @@ impl Budget {
             }
             if cfg.spread
                 && used * 2 >= limit
-                && let Some(&last) = self.sends.back()
+                && let Some(last) = self.last_send
             {
                 let gap = w / u32::try_from(limit).unwrap_or(u32::MAX);
                 earliest = earliest.max(last + gap);
@@ -279,6 +285,7 @@ impl Scheduler {
                 match budget.next_slot(now, &self.inner.config) {
                     None => {
                         budget.sends.push_back(now);
+                        budget.last_send = Some(now);
                         budget.requests += 1;
                         budget.waited += now.saturating_duration_since(started);
                         if now > started {
@@ -457,6 +464,31 @@ mod tests {
             .into_iter()
             .find(|m| m.group.as_str() == g)
             .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn response_latency_is_paid_once_per_window_not_once_per_request() {
+        let s = Scheduler::new(SchedulerConfig {
+            spread: true,
+            ..exact()
+        });
+        let latency = Duration::from_millis(50);
+        let mut started = None;
+        for i in 0..60 {
+            if i == 20 {
+                started = Some(Instant::now());
+            }
+            let p = s.acquire(Endpoint::RecordingContent).await;
+            tokio::time::sleep(latency).await;
+            s.observe(&p, 200, &headers("heavy", 10, 5, 1));
+        }
+        // Steady state: 10 sends per (window + margin + one latency), i.e.
+        // 106 ms a send; pacing from the re-stamps would cost 151 ms.
+        let per_send = started.unwrap().elapsed() / 40;
+        assert!(
+            per_send >= Duration::from_millis(101) && per_send <= Duration::from_millis(110),
+            "{per_send:?} a send"
+        );
     }
 
     #[tokio::test(start_paused = true)]
