@@ -132,38 +132,10 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     }
     let signal = stop.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down");
+        crate::startup::shutdown_signal().await;
         signal.cancel();
     });
     run_workers(workers, stop).await
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
 
 /// `callvault subscription list|delete`.
