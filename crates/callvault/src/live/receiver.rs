@@ -230,7 +230,7 @@ struct Pending {
 
 /// Committer tasks on PostgreSQL (batches are written in key order, so
 /// concurrent ones cannot deadlock on each other's rows).
-const POSTGRES_COMMITTERS: usize = 3;
+const POSTGRES_COMMITTERS: usize = 1;
 
 /// Handle to the group committer task (see the module doc). Cheap to keep;
 /// the task ends when the handle is dropped and the queue is drained.
