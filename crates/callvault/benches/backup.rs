@@ -84,16 +84,6 @@ async fn callvault_run(s: &SandboxHandle, dir: &std::path::Path) -> (Report, rc_
     let progress = Arc::new(Progress::default());
     let mut report = Report::default();
     let now = chrono::Utc::now();
-    sync::list(
-        &client,
-        &catalog,
-        now - chrono::Duration::days(21),
-        now,
-        &progress,
-        &mut report,
-    )
-    .await
-    .expect("list");
     let d = Downloader {
         client: client.clone(),
         catalog,
@@ -101,9 +91,16 @@ async fn callvault_run(s: &SandboxHandle, dir: &std::path::Path) -> (Report, rc_
         layout: vault::KeyLayout::default(),
         schedule: Default::default(),
     };
-    sync::drain(&d, 4, chrono::Duration::seconds(30), progress, &mut report)
-        .await
-        .expect("drain");
+    sync::backup(
+        &d,
+        (now - chrono::Duration::days(21), now),
+        4,
+        chrono::Duration::seconds(30),
+        progress,
+        &mut report,
+    )
+    .await
+    .expect("backup");
     (report, client)
 }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
-use anyhow::Context;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::Args;
 
@@ -83,18 +82,13 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let display = Display::start(progress.clone(), args.json);
     let mut report = Report::default();
 
-    tracing::info!(%from, %to, "listing the call log");
-    sync::list(&client, &catalog, from, to, &progress, &mut report).await?;
     if args.plan {
+        tracing::info!(%from, %to, "listing the call log");
+        sync::list(&client, &catalog, from, to, &progress, &mut report).await?;
         display.finish();
         print_plan(&client, &catalog, &report).await?;
         return Ok(report);
     }
-    catalog
-        .set_watermark(sync::WATERMARK, to)
-        .await
-        .context("saving the watermark")?;
-
     let downloader = Downloader {
         client: client.clone(),
         catalog: catalog.clone(),
@@ -102,8 +96,10 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
         layout: vault::KeyLayout::default(),
         schedule: Default::default(),
     };
-    sync::drain(
+    tracing::info!(%from, %to, "listing the call log and downloading");
+    sync::backup(
         &downloader,
+        (from, to),
         args.workers,
         Duration::seconds(args.max_wait),
         progress,

@@ -425,10 +425,14 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
     }
 }
 
-/// A conversation that only the sync has seen (its webhooks were missed)
-/// has no session job to finish it: once the last of its recordings is
-/// stored, this queues its stitch (one recording is settled as `single`).
-/// Webhook conversations are left to their session job.
+/// A conversation that only the sync has seen (no webhook ever named any
+/// of its sessions) has no session job to finish it: once the last of its
+/// recordings is stored, this settles it like a session job would. One
+/// recording and no attended-transfer link to another session: `single`,
+/// with no stitch job. Otherwise its stitch is queued (the stitcher follows
+/// the links and joins the other sessions). A conversation a webhook named
+/// is left to its session job, even while the conversation row says `sync`
+/// only because the sync listed it before that job ran.
 async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow::Result<()> {
     let Some(id) = job.payload["id"]
         .as_str()
@@ -458,9 +462,13 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
     if !open || c.arrived_by != vault::ArrivedBy::Sync {
         return Ok(());
     }
+    let mut recordings = 0usize;
     for s in &c.sessions {
-        let recordings = catalog.recordings_for_session(s).await?;
-        if recordings.iter().any(|r| {
+        if !catalog.notifications_for_session(s).await?.is_empty() {
+            return Ok(());
+        }
+        let stored = catalog.recordings_for_session(s).await?;
+        if stored.iter().any(|r| {
             matches!(
                 r.state,
                 vault::RecordingState::Listed | vault::RecordingState::NotReady
@@ -468,6 +476,13 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
         }) {
             return Ok(());
         }
+        recordings += stored.len();
+    }
+    if recordings == 1 && !links_to_other_sessions(catalog, &c.sessions).await? {
+        catalog
+            .set_conversation_state(&conversation, vault::ConversationState::Single, None, None)
+            .await?;
+        return Ok(());
     }
     if let vault::Enqueued::AlreadyLive(_) =
         crate::stitching::job::enqueue(catalog, &conversation).await?
@@ -480,6 +495,25 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
             .await?;
     }
     Ok(())
+}
+
+/// Whether a stored call record of `sessions` names, by an attended
+/// transfer, a session outside them (whose legs the stitcher would join).
+async fn links_to_other_sessions(
+    catalog: &Catalog,
+    sessions: &[vault::TelephonySessionId],
+) -> anyhow::Result<bool> {
+    for s in sessions {
+        for rec in crate::stitching::gather::catalog_records(catalog, s).await? {
+            if crate::stitching::plan::linked_sessions(&rec)
+                .iter()
+                .any(|linked| !sessions.iter().any(|known| known.as_str() == linked))
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyhow::Result<()> {

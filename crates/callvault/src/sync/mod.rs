@@ -1,12 +1,15 @@
-//! Backup: list the call log into the ledger, then drain the download queue.
+//! Backup: list the call log into the ledger and drain the download queue.
 //!
 //! Listing walks the account call log (Detailed, `recordingType=All`) in
 //! bounded date windows, writing every record, leg, recording and
 //! conversation and enqueuing a download for each recording not yet stored.
 //! Downloading runs several workers over the leased job queue; the shared
 //! rate-limit scheduler inside the client keeps them out of the 429 trap.
-//! The watermark advances only once a whole range was listed, so an
-//! interrupted sync resumes where the ledger says, and nothing is lost.
+//! [`backup`] runs both at once: the workers start on the first page's
+//! recordings while later records are still being written, so the rate
+//! limit, not the ledger, sets the pace. The watermark advances only once a
+//! whole range was listed, so an interrupted sync resumes where the ledger
+//! says, and nothing is lost.
 
 pub mod bridge;
 pub mod download;
@@ -71,8 +74,9 @@ pub struct Report {
     pub retried: u64,
 }
 
-/// Live counters the progress display reads while workers run.
-#[derive(Debug, Default)]
+/// Live counters the progress display reads while workers run, and the
+/// signal from the listing to the download workers.
+#[derive(Debug)]
 pub struct Progress {
     /// Records listed so far.
     pub records: AtomicU64,
@@ -84,6 +88,39 @@ pub struct Progress {
     pub finished: AtomicU64,
     /// Downloads enqueued.
     pub enqueued: AtomicU64,
+    /// `true` while a listing may still enqueue downloads; bumped at each
+    /// enqueue. A worker that finds the queue empty waits on it instead of
+    /// stopping.
+    listing: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress {
+            records: AtomicU64::default(),
+            stored: AtomicU64::default(),
+            bytes: AtomicU64::default(),
+            finished: AtomicU64::default(),
+            enqueued: AtomicU64::default(),
+            listing: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
+
+/// Marks a listing as running for as long as it lives, however it ends.
+struct Listing<'a>(&'a Progress);
+
+impl<'a> Listing<'a> {
+    fn start(progress: &'a Progress) -> Listing<'a> {
+        progress.listing.send_replace(true);
+        Listing(progress)
+    }
+}
+
+impl Drop for Listing<'_> {
+    fn drop(&mut self) {
+        self.0.listing.send_replace(false);
+    }
 }
 
 /// The range a sync lists: explicit, or from the watermark (minus an overlap
@@ -133,15 +170,79 @@ pub async fn list(
             report.new_records += u64::from(w.new_record);
             report.recordings += u64::from(w.recordings);
             progress.records.fetch_add(1, Ordering::Relaxed);
-            progress
-                .enqueued
-                .fetch_add(u64::from(w.enqueued), Ordering::Relaxed);
+            if w.enqueued > 0 {
+                progress
+                    .enqueued
+                    .fetch_add(u64::from(w.enqueued), Ordering::Relaxed);
+                progress.listing.send_modify(|_| {});
+            }
         }
         start = end;
     }
     report.from = Some(from);
     report.to = Some(to);
     Ok(())
+}
+
+/// A whole sync of `[from, to]`: lists it and downloads at the same time,
+/// advances the watermark once the listing is complete, and returns when
+/// the listing is done and no download is due within `max_wait`. A listing
+/// that fails still lets the workers finish what it enqueued before its
+/// error is returned.
+pub async fn backup(
+    downloader: &Downloader,
+    window: (DateTime<Utc>, DateTime<Utc>),
+    workers: usize,
+    max_wait: Duration,
+    progress: Arc<Progress>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let (from, to) = window;
+    let mut drained = Report::default();
+    let listing = Listing::start(&progress);
+    let listed = async {
+        let _listing = listing;
+        list(
+            &downloader.client,
+            &downloader.catalog,
+            from,
+            to,
+            &progress,
+            report,
+        )
+        .await?;
+        downloader
+            .catalog
+            .advance_watermark(WATERMARK, to)
+            .await
+            .context("saving the watermark")
+    };
+    let (listed, drain) = tokio::join!(
+        listed,
+        drain(
+            downloader,
+            workers,
+            max_wait,
+            progress.clone(),
+            &mut drained
+        )
+    );
+    report.add_downloads(&drained);
+    listed?;
+    drain
+}
+
+impl Report {
+    /// Adds the download outcomes of `other`.
+    fn add_downloads(&mut self, other: &Report) {
+        self.stored += other.stored;
+        self.bytes += other.bytes;
+        self.already_stored += other.already_stored;
+        self.not_ready += other.not_ready;
+        self.gone += other.gone;
+        self.failed += other.failed;
+        self.retried += other.retried;
+    }
 }
 
 /// Runs `workers` download workers until no download is due within
@@ -166,13 +267,7 @@ pub async fn drain(
     }
     while let Some(joined) = tasks.join_next().await {
         let partial = joined.context("a download worker panicked")??;
-        report.stored += partial.stored;
-        report.bytes += partial.bytes;
-        report.already_stored += partial.already_stored;
-        report.not_ready += partial.not_ready;
-        report.gone += partial.gone;
-        report.failed += partial.failed;
-        report.retried += partial.retried;
+        report.add_downloads(&partial);
     }
     sweep_partials_if_idle(downloader).await
 }
@@ -235,24 +330,33 @@ async fn worker(
     progress: Arc<Progress>,
 ) -> anyhow::Result<Report> {
     let mut r = Report::default();
+    let mut listing = progress.listing.subscribe();
     loop {
+        // Seen before the claim: an enqueue after it wakes the wait below.
+        let still_listing = *listing.borrow_and_update();
         let Some(job) = d
             .catalog
             .claim(&holder, &[ledger::DOWNLOAD_JOB], LEASE)
             .await?
         else {
             let now = Utc::now();
-            match d.catalog.next_run_at(&[ledger::DOWNLOAD_JOB]).await? {
-                Some(next) if next - now <= max_wait => {
-                    let nap = (next - now)
-                        .to_std()
-                        .unwrap_or_default()
-                        .min(StdDuration::from_secs(2));
-                    tokio::time::sleep(nap.max(StdDuration::from_millis(20))).await;
-                    continue;
-                }
+            let nap = match d.catalog.next_run_at(&[ledger::DOWNLOAD_JOB]).await? {
+                Some(next) if still_listing || next - now <= max_wait => (next - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .clamp(StdDuration::from_millis(20), StdDuration::from_secs(2)),
+                None if still_listing => StdDuration::from_secs(2),
                 _ => break,
+            };
+            tokio::select! {
+                changed = listing.changed(), if still_listing => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                () = tokio::time::sleep(nap) => {}
             }
+            continue;
         };
         let outcome = match run_with_heartbeat(&d, &job).await {
             Ok(o) => o,

@@ -159,8 +159,18 @@ impl TestApp {
         schedule: NotReadySchedule,
         max_wait: chrono::Duration,
     ) -> (Report, rc_api::RcClient) {
-        let (mut report, client) = self.list().await;
-        self.drain(&client, schedule, max_wait, &mut report).await;
+        let client = callvault::app::rc_client(&self.rc).unwrap();
+        let mut report = Report::default();
+        sync::backup(
+            &self.downloader(&client, schedule).await,
+            (self.sync_args().from.unwrap(), chrono::Utc::now()),
+            4,
+            max_wait,
+            Arc::new(Progress::default()),
+            &mut report,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
         (report, client)
     }
 
@@ -191,15 +201,8 @@ impl TestApp {
         max_wait: chrono::Duration,
         report: &mut Report,
     ) {
-        let downloader = Downloader {
-            client: client.clone(),
-            catalog: self.catalog().await,
-            blobs: self.blobs(),
-            layout: vault::KeyLayout::default(),
-            schedule,
-        };
         sync::drain(
-            &downloader,
+            &self.downloader(client, schedule).await,
             4,
             max_wait,
             Arc::new(Progress::default()),
@@ -207,6 +210,21 @@ impl TestApp {
         )
         .await
         .unwrap();
+    }
+
+    /// A downloader over this app's ledger and store.
+    pub async fn downloader(
+        &self,
+        client: &rc_api::RcClient,
+        schedule: NotReadySchedule,
+    ) -> Downloader {
+        Downloader {
+            client: client.clone(),
+            catalog: self.catalog().await,
+            blobs: self.blobs(),
+            layout: vault::KeyLayout::default(),
+            schedule,
+        }
     }
 
     /// The ledger.
