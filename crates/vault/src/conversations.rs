@@ -167,70 +167,11 @@ impl Catalog {
     /// Creates a conversation or notes another report of it. Idempotent.
     /// Returns whether it was new.
     pub async fn upsert_conversation(&self, c: &ConversationUpsert) -> Result<bool, CatalogError> {
-        let (webhook, sync) = (c.source == Source::Webhook, c.source == Source::Sync);
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
-            // A session already folded into another conversation (the second
-            // half of an attended transfer) must not grow a conversation of
-            // its own: the arrival is credited to the one it belongs to.
-            if let [session] = c.sessions.as_slice() {
-                let owner: Option<String> = sqlx::query_scalar(
-                    "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1")
-                    .bind(session.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(owner) = owner.filter(|o| o != c.id.as_str()) {
-                    sqlx::query(sql!(backend,
-                        "UPDATE conversations SET arrived_by_webhook = (arrived_by_webhook OR $2),
-                            arrived_by_sync = (arrived_by_sync OR $3), updated_at = {now}
-                         WHERE id = $1"))
-                        .bind(owner)
-                        .bind(webhook)
-                        .bind(sync)
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    return Ok(false);
-                }
-            }
-            let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
-                "INSERT INTO conversations (id, state, started_at, arrived_by_webhook, arrived_by_sync,
-                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, {now}, {now})
-                 ON CONFLICT (id) DO NOTHING RETURNING id"))
-                .bind(c.id.as_str())
-                .bind(c.initial_state.as_str())
-                .bind(c.started_at.map(to_ms))
-                .bind(webhook)
-                .bind(sync)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if inserted.is_none() {
-                sqlx::query(sql!(backend,
-                    "UPDATE conversations SET started_at = COALESCE($2, started_at),
-                        arrived_by_webhook = (arrived_by_webhook OR $3),
-                        arrived_by_sync = (arrived_by_sync OR $4), updated_at = {now}
-                     WHERE id = $1"))
-                    .bind(c.id.as_str())
-                    .bind(c.started_at.map(to_ms))
-                    .bind(webhook)
-                    .bind(sync)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (position, session) in c.sessions.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
-                     VALUES ($1, $2, $3) ON CONFLICT (telephony_session_id) DO NOTHING")
-                    .bind(session.as_str())
-                    .bind(c.id.as_str())
-                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            crate::search_index::reindex_conversation!(tx, c.id.as_str());
+            let new = upsert_conversation_in!(tx, backend, c);
             tx.commit().await?;
-            Ok(inserted.is_some())
+            Ok(new)
         })
     }
 
@@ -407,3 +348,80 @@ impl Catalog {
         Ok(out)
     }
 }
+
+/// The body of [`Catalog::upsert_conversation`] inside the caller's write
+/// transaction `$tx`; yields whether the conversation was new.
+macro_rules! upsert_conversation_in {
+    ($tx:ident, $backend:ident, $c:expr) => {{
+        let c: &$crate::ConversationUpsert = $c;
+        let (webhook, sync) = (
+            c.source == $crate::Source::Webhook,
+            c.source == $crate::Source::Sync,
+        );
+        // A session already folded into another conversation (the second
+        // half of an attended transfer) must not grow a conversation of
+        // its own: the arrival is credited to the one it belongs to.
+        let owner: Option<String> = match c.sessions.as_slice() {
+            [session] => sqlx::query_scalar(
+                "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
+            )
+            .bind(session.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?
+            .filter(|o: &String| o != c.id.as_str()),
+            _ => None,
+        };
+        if let Some(owner) = owner {
+            sqlx::query($crate::db::sql!($backend,
+                "UPDATE conversations SET arrived_by_webhook = (arrived_by_webhook OR $2),
+                    arrived_by_sync = (arrived_by_sync OR $3), updated_at = {now}
+                 WHERE id = $1"))
+            .bind(owner)
+            .bind(webhook)
+            .bind(sync)
+            .execute(&mut *$tx)
+            .await?;
+            false
+        } else {
+            let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!($backend,
+                "INSERT INTO conversations (id, state, started_at, arrived_by_webhook, arrived_by_sync,
+                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, {now}, {now})
+                 ON CONFLICT (id) DO NOTHING RETURNING id"))
+            .bind(c.id.as_str())
+            .bind(c.initial_state.as_str())
+            .bind(c.started_at.map($crate::time::to_ms))
+            .bind(webhook)
+            .bind(sync)
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if inserted.is_none() {
+                sqlx::query($crate::db::sql!($backend,
+                    "UPDATE conversations SET started_at = COALESCE($2, started_at),
+                        arrived_by_webhook = (arrived_by_webhook OR $3),
+                        arrived_by_sync = (arrived_by_sync OR $4), updated_at = {now}
+                     WHERE id = $1"))
+                .bind(c.id.as_str())
+                .bind(c.started_at.map($crate::time::to_ms))
+                .bind(webhook)
+                .bind(sync)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            for (position, session) in c.sessions.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
+                     VALUES ($1, $2, $3) ON CONFLICT (telephony_session_id) DO NOTHING",
+                )
+                .bind(session.as_str())
+                .bind(c.id.as_str())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .execute(&mut *$tx)
+                .await?;
+            }
+            $crate::search_index::reindex_conversation!($tx, c.id.as_str());
+            inserted.is_some()
+        }
+    }};
+}
+pub(crate) use upsert_conversation_in;

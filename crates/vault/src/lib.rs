@@ -97,6 +97,7 @@ mod digest;
 mod error;
 mod ids;
 mod key;
+mod ledger;
 mod live;
 mod queue;
 mod recordings;
@@ -119,6 +120,7 @@ pub use key::{
     BlobExt, DEFAULT_CONVERSATION_TEMPLATE, DEFAULT_RECORDING_TEMPLATE, KeyError, KeyLayout,
     MAX_KEY_LEN, StorageKey,
 };
+pub use ledger::{LedgerEntry, LedgerWritten};
 pub use live::{NewNotification, Notification, NotificationWrite, SingletonLease};
 pub use queue::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobListener, JobState, Lease, LeasedJob,

@@ -368,49 +368,11 @@ impl Catalog {
     /// Adds a job unless a live one (`queued`, `leased`, `retry`) with the same
     /// kind and dedupe key exists.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, CatalogError> {
-        let payload = serde_json::to_string(&job.payload)?;
         with_pool!(self, pool, backend => {
-            // Two tries: the live twin may finish between our insert and lookup.
-            for _ in 0..2 {
-                let created: Option<i64> = sqlx::query_scalar(sql!(backend,
-                    "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, max_attempts,
-                        created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, COALESCE($5, {now}), $6, {now}, {now})
-                     ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry')
-                     DO NOTHING RETURNING id"))
-                    .bind(job.kind.as_str())
-                    .bind(job.dedupe_key.as_str())
-                    .bind(payload.as_str())
-                    .bind(job.priority)
-                    .bind(job.run_at.map(to_ms))
-                    .bind(i64::from(job.max_attempts))
-                    .fetch_optional(pool)
-                    .await?;
-                if let Some(id) = created {
-                    if backend == Backend::Postgres {
-                        // A wake-up hint for other processes' listeners; workers still poll.
-                        sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
-                            .bind(job.kind.as_str())
-                            .execute(pool)
-                            .await?;
-                    }
-                    return Ok(Enqueued::Created(JobId(id)));
-                }
-                let live: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM jobs WHERE kind = $1 AND dedupe_key = $2
-                       AND state IN ('queued', 'leased', 'retry')")
-                    .bind(job.kind.as_str())
-                    .bind(job.dedupe_key.as_str())
-                    .fetch_optional(pool)
-                    .await?;
-                if let Some(id) = live {
-                    return Ok(Enqueued::AlreadyLive(JobId(id)));
-                }
-            }
-            Err(CatalogError::CorruptRow {
-                table: TABLE,
-                what: "dedupe conflict without a live job".into(),
-            })
+            let mut tx = crate::db::begin_write!(pool, backend);
+            let enqueued = enqueue_in!(tx, backend, job);
+            tx.commit().await?;
+            Ok(enqueued)
         })
     }
 
@@ -864,3 +826,67 @@ mod tests {
         assert!(backoff(30, base, cap) >= cap / 2);
     }
 }
+
+/// The body of [`Catalog::enqueue`] inside the caller's write transaction
+/// `$tx`; yields the [`Enqueued`].
+macro_rules! enqueue_in {
+    ($tx:ident, $backend:ident, $job:expr) => {{
+        let job: &$crate::NewJob = $job;
+        let payload = serde_json::to_string(&job.payload)?;
+        let mut outcome = None;
+        // Two tries: on PostgreSQL the live twin may finish between our
+        // insert and lookup (each statement sees what is committed then).
+        for _ in 0..2 {
+            let created: Option<i64> = sqlx::query_scalar($crate::db::sql!(
+                $backend,
+                "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, max_attempts,
+                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, COALESCE($5, {now}), $6, {now}, {now})
+                 ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry')
+                 DO NOTHING RETURNING id"
+            ))
+            .bind(job.kind.as_str())
+            .bind(job.dedupe_key.as_str())
+            .bind(payload.as_str())
+            .bind(job.priority)
+            .bind(job.run_at.map($crate::time::to_ms))
+            .bind(i64::from(job.max_attempts))
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if let Some(id) = created {
+                if $backend == $crate::Backend::Postgres {
+                    // A wake-up hint for other processes' listeners (sent at
+                    // commit); workers still poll.
+                    sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
+                        .bind(job.kind.as_str())
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                outcome = Some($crate::Enqueued::Created($crate::JobId::new(id)));
+                break;
+            }
+            let live: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE kind = $1 AND dedupe_key = $2
+                   AND state IN ('queued', 'leased', 'retry')",
+            )
+            .bind(job.kind.as_str())
+            .bind(job.dedupe_key.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?;
+            if let Some(id) = live {
+                outcome = Some($crate::Enqueued::AlreadyLive($crate::JobId::new(id)));
+                break;
+            }
+        }
+        match outcome {
+            Some(o) => o,
+            None => {
+                return Err($crate::CatalogError::CorruptRow {
+                    table: "jobs",
+                    what: "dedupe conflict without a live job".into(),
+                });
+            }
+        }
+    }};
+}
+pub(crate) use enqueue_in;

@@ -229,43 +229,9 @@ impl Catalog {
     pub async fn upsert_recording(&self, rec: &NewRecording) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
-            let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
-                "INSERT INTO recordings (id, call_record_id, telephony_session_id, content_uri,
-                    content_type, call_start_time, call_end_time, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, {now}, {now})
-                 ON CONFLICT (id) DO NOTHING RETURNING id"))
-                .bind(rec.id.as_str())
-                .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
-                .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
-                .bind(rec.content_uri.as_deref())
-                .bind(rec.content_type.as_deref())
-                .bind(to_ms(rec.call_start_time))
-                .bind(rec.call_end_time.map(to_ms))
-                .fetch_optional(&mut *tx)
-                .await?;
-            if inserted.is_none() {
-                sqlx::query(sql!(backend,
-                    "UPDATE recordings SET call_record_id = COALESCE($2, call_record_id),
-                        telephony_session_id = COALESCE($3, telephony_session_id),
-                        content_uri = COALESCE($4, content_uri),
-                        content_type = CASE WHEN state = 'stored' THEN content_type
-                                            ELSE COALESCE($5, content_type) END,
-                        call_start_time = $6,
-                        call_end_time = COALESCE($7, call_end_time),
-                        updated_at = {now}
-                     WHERE id = $1"))
-                    .bind(rec.id.as_str())
-                    .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
-                    .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
-                    .bind(rec.content_uri.as_deref())
-                    .bind(rec.content_type.as_deref())
-                    .bind(to_ms(rec.call_start_time))
-                    .bind(rec.call_end_time.map(to_ms))
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let new = upsert_recording_in!(tx, backend, rec);
             tx.commit().await?;
-            Ok(inserted.is_some())
+            Ok(new)
         })
     }
 
@@ -499,3 +465,52 @@ impl Catalog {
         Ok(counts)
     }
 }
+
+/// The body of [`Catalog::upsert_recording`] inside the caller's write
+/// transaction `$tx`; yields whether the row was new.
+macro_rules! upsert_recording_in {
+    ($tx:ident, $backend:ident, $rec:expr) => {{
+        let rec: &$crate::NewRecording = $rec;
+        let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!(
+            $backend,
+            "INSERT INTO recordings (id, call_record_id, telephony_session_id, content_uri,
+                content_type, call_start_time, call_end_time, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, {now}, {now})
+             ON CONFLICT (id) DO NOTHING RETURNING id"
+        ))
+        .bind(rec.id.as_str())
+        .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
+        .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
+        .bind(rec.content_uri.as_deref())
+        .bind(rec.content_type.as_deref())
+        .bind($crate::time::to_ms(rec.call_start_time))
+        .bind(rec.call_end_time.map($crate::time::to_ms))
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if inserted.is_none() {
+            sqlx::query($crate::db::sql!(
+                $backend,
+                "UPDATE recordings SET call_record_id = COALESCE($2, call_record_id),
+                    telephony_session_id = COALESCE($3, telephony_session_id),
+                    content_uri = COALESCE($4, content_uri),
+                    content_type = CASE WHEN state = 'stored' THEN content_type
+                                        ELSE COALESCE($5, content_type) END,
+                    call_start_time = $6,
+                    call_end_time = COALESCE($7, call_end_time),
+                    updated_at = {now}
+                 WHERE id = $1"
+            ))
+            .bind(rec.id.as_str())
+            .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
+            .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
+            .bind(rec.content_uri.as_deref())
+            .bind(rec.content_type.as_deref())
+            .bind($crate::time::to_ms(rec.call_start_time))
+            .bind(rec.call_end_time.map($crate::time::to_ms))
+            .execute(&mut *$tx)
+            .await?;
+        }
+        inserted.is_some()
+    }};
+}
+pub(crate) use upsert_recording_in;

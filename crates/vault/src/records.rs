@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::{Catalog, with_pool};
 use crate::error::CatalogError;
 use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
 use crate::time::{from_ms, from_opt_ms, to_ms};
@@ -275,97 +275,11 @@ impl Catalog {
         record: &CallRecordRow,
         source: Source,
     ) -> Result<bool, CatalogError> {
-        let raw = serde_json::to_string(&record.raw)?;
-        let (webhook, sync) = (source == Source::Webhook, source == Source::Sync);
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
-            let inserted: Option<String> = sqlx::query_scalar(sql!(backend,
-                "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
-                    direction, from_number, from_name, to_number, to_name, extension_id, raw,
-                    seen_by_webhook, seen_by_sync, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, {now}, {now})
-                 ON CONFLICT (id) DO NOTHING RETURNING id"))
-                .bind(record.id.as_str())
-                .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
-                .bind(record.session_id.as_deref())
-                .bind(to_ms(record.start_time))
-                .bind(record.duration_ms)
-                .bind(record.direction.as_deref())
-                .bind(record.from_number.as_deref())
-                .bind(record.from_name.as_deref())
-                .bind(record.to_number.as_deref())
-                .bind(record.to_name.as_deref())
-                .bind(record.extension_id.as_deref())
-                .bind(raw.as_str())
-                .bind(webhook)
-                .bind(sync)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if inserted.is_none() {
-                sqlx::query(sql!(backend,
-                    "UPDATE call_records SET telephony_session_id = COALESCE($2, telephony_session_id),
-                        session_id = COALESCE($3, session_id), start_time = $4, duration_ms = $5,
-                        direction = $6, from_number = $7, from_name = $8, to_number = $9, to_name = $10,
-                        extension_id = $11, raw = $12,
-                        seen_by_webhook = (seen_by_webhook OR $13), seen_by_sync = (seen_by_sync OR $14),
-                        updated_at = {now}
-                     WHERE id = $1"))
-                    .bind(record.id.as_str())
-                    .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
-                    .bind(record.session_id.as_deref())
-                    .bind(to_ms(record.start_time))
-                    .bind(record.duration_ms)
-                    .bind(record.direction.as_deref())
-                    .bind(record.from_number.as_deref())
-                    .bind(record.from_name.as_deref())
-                    .bind(record.to_number.as_deref())
-                    .bind(record.to_name.as_deref())
-                    .bind(record.extension_id.as_deref())
-                    .bind(raw.as_str())
-                    .bind(webhook)
-                    .bind(sync)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM legs WHERE call_record_id = $1")
-                .bind(record.id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            for leg in &record.legs {
-                sqlx::query(
-                    "INSERT INTO legs (call_record_id, leg_index, leg_type, telephony_session_id,
-                        recording_id, start_time, duration_ms, direction, from_number, to_number,
-                        extension_id, master)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (call_record_id, leg_index) DO NOTHING")
-                    .bind(record.id.as_str())
-                    .bind(leg.index)
-                    .bind(leg.leg_type.as_deref())
-                    .bind(leg.telephony_session_id.as_ref().map(|t| t.as_str()))
-                    .bind(leg.recording_id.as_ref().map(|r| r.as_str()))
-                    .bind(leg.start_time.map(to_ms))
-                    .bind(leg.duration_ms)
-                    .bind(leg.direction.as_deref())
-                    .bind(leg.from_number.as_deref())
-                    .bind(leg.to_number.as_deref())
-                    .bind(leg.extension_id.as_deref())
-                    .bind(leg.master)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // The calls page's term index follows the record's parties.
-            let conversation: Option<String> = sqlx::query_scalar(
-                "SELECT cs.conversation_id FROM call_records r
-                 JOIN conversation_sessions cs ON cs.telephony_session_id = r.telephony_session_id
-                 WHERE r.id = $1")
-                .bind(record.id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(conversation) = conversation.as_deref() {
-                crate::search_index::reindex_conversation!(tx, conversation);
-            }
+            let new = upsert_call_record_in!(tx, backend, record, source);
             tx.commit().await?;
-            Ok(inserted.is_some())
+            Ok(new)
         })
     }
 
@@ -439,3 +353,102 @@ impl Catalog {
         rows.into_iter().map(CallRecord::try_from).collect()
     }
 }
+
+/// The body of [`Catalog::upsert_call_record`] inside the caller's write
+/// transaction `$tx` (so the ledger can write a whole page in one); yields
+/// whether the record was new.
+macro_rules! upsert_call_record_in {
+    ($tx:ident, $backend:ident, $record:expr, $source:expr) => {{
+        let record: &$crate::CallRecordRow = $record;
+        let source: $crate::Source = $source;
+        let raw = serde_json::to_string(&record.raw)?;
+        let (webhook, sync) = (source == $crate::Source::Webhook, source == $crate::Source::Sync);
+        let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!($backend,
+            "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
+                direction, from_number, from_name, to_number, to_name, extension_id, raw,
+                seen_by_webhook, seen_by_sync, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, {now}, {now})
+             ON CONFLICT (id) DO NOTHING RETURNING id"))
+            .bind(record.id.as_str())
+            .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
+            .bind(record.session_id.as_deref())
+            .bind($crate::time::to_ms(record.start_time))
+            .bind(record.duration_ms)
+            .bind(record.direction.as_deref())
+            .bind(record.from_number.as_deref())
+            .bind(record.from_name.as_deref())
+            .bind(record.to_number.as_deref())
+            .bind(record.to_name.as_deref())
+            .bind(record.extension_id.as_deref())
+            .bind(raw.as_str())
+            .bind(webhook)
+            .bind(sync)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if inserted.is_none() {
+            sqlx::query($crate::db::sql!($backend,
+                "UPDATE call_records SET telephony_session_id = COALESCE($2, telephony_session_id),
+                    session_id = COALESCE($3, session_id), start_time = $4, duration_ms = $5,
+                    direction = $6, from_number = $7, from_name = $8, to_number = $9, to_name = $10,
+                    extension_id = $11, raw = $12,
+                    seen_by_webhook = (seen_by_webhook OR $13), seen_by_sync = (seen_by_sync OR $14),
+                    updated_at = {now}
+                 WHERE id = $1"))
+                .bind(record.id.as_str())
+                .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
+                .bind(record.session_id.as_deref())
+                .bind($crate::time::to_ms(record.start_time))
+                .bind(record.duration_ms)
+                .bind(record.direction.as_deref())
+                .bind(record.from_number.as_deref())
+                .bind(record.from_name.as_deref())
+                .bind(record.to_number.as_deref())
+                .bind(record.to_name.as_deref())
+                .bind(record.extension_id.as_deref())
+                .bind(raw.as_str())
+                .bind(webhook)
+                .bind(sync)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM legs WHERE call_record_id = $1")
+            .bind(record.id.as_str())
+            .execute(&mut *$tx)
+            .await?;
+        for leg in &record.legs {
+            sqlx::query(
+                "INSERT INTO legs (call_record_id, leg_index, leg_type, telephony_session_id,
+                    recording_id, start_time, duration_ms, direction, from_number, to_number,
+                    extension_id, master)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (call_record_id, leg_index) DO NOTHING")
+                .bind(record.id.as_str())
+                .bind(leg.index)
+                .bind(leg.leg_type.as_deref())
+                .bind(leg.telephony_session_id.as_ref().map(|t| t.as_str()))
+                .bind(leg.recording_id.as_ref().map(|r| r.as_str()))
+                .bind(leg.start_time.map($crate::time::to_ms))
+                .bind(leg.duration_ms)
+                .bind(leg.direction.as_deref())
+                .bind(leg.from_number.as_deref())
+                .bind(leg.to_number.as_deref())
+                .bind(leg.extension_id.as_deref())
+                .bind(leg.master)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        // The calls page's term index follows the record's parties.
+        let conversation: Option<String> = sqlx::query_scalar(
+            "SELECT cs.conversation_id FROM call_records r
+             JOIN conversation_sessions cs ON cs.telephony_session_id = r.telephony_session_id
+             WHERE r.id = $1")
+            .bind(record.id.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?;
+        if let Some(conversation) = conversation.as_deref() {
+            $crate::search_index::reindex_conversation!($tx, conversation);
+        }
+        inserted.is_some()
+    }};
+}
+pub(crate) use upsert_call_record_in;

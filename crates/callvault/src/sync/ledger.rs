@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use rc_api::models::{CallLogLeg, CallLogParty, CallLogRecord};
 use vault::{
     CallRecordId, CallRecordRow, Catalog, ConversationId, ConversationState, ConversationUpsert,
-    LegRow, NewJob, NewRecording, RecordingId, RecordingState, Source, TelephonySessionId,
+    LedgerEntry, LegRow, NewJob, NewRecording, RecordingId, Source, TelephonySessionId,
 };
 
 /// The queue kind of a recording download.
@@ -31,61 +31,77 @@ pub async fn record(
     rec: &CallLogRecord,
     source: Source,
 ) -> anyhow::Result<Written> {
-    let row = call_record_row(rec)?;
-    let new_record = catalog
-        .upsert_call_record(&row, source)
+    let mut written = records(catalog, std::slice::from_ref(rec), source).await?;
+    Ok(written.pop().unwrap_or_default())
+}
+
+/// [`record`] for many records (a page of the call log) in one catalog
+/// transaction, in order. All or nothing.
+pub async fn records(
+    catalog: &Catalog,
+    recs: &[CallLogRecord],
+    source: Source,
+) -> anyhow::Result<Vec<Written>> {
+    let entries = recs
+        .iter()
+        .map(|rec| entry(rec, source).with_context(|| format!("recording call {}", rec.id)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let written = catalog
+        .write_ledger(&entries)
         .await
-        .context("writing call record")?;
-    let mut written = Written {
-        new_record,
-        ..Default::default()
-    };
+        .context("writing call records")?;
+    Ok(entries
+        .iter()
+        .zip(written)
+        .map(|(e, w)| Written {
+            new_record: w.new_record,
+            recordings: u32::try_from(e.recordings.len()).unwrap_or(u32::MAX),
+            enqueued: w.enqueued,
+        })
+        .collect())
+}
 
+/// What the ledger keeps of one record: the row, its conversation, and each
+/// recording with its download job.
+fn entry(rec: &CallLogRecord, source: Source) -> anyhow::Result<LedgerEntry> {
+    let row = call_record_row(rec)?;
     let tsid = row.telephony_session_id.clone();
-    if let Some(tsid) = &tsid {
-        catalog
-            .upsert_conversation(&ConversationUpsert {
-                id: ConversationId::from(tsid.clone()),
-                sessions: vec![tsid.clone()],
-                initial_state: ConversationState::Ended,
-                started_at: Some(rec.start_time),
-                source,
-            })
-            .await
-            .context("writing conversation")?;
-    }
-
+    let conversation = tsid.as_ref().map(|tsid| ConversationUpsert {
+        id: ConversationId::from(tsid.clone()),
+        sessions: vec![tsid.clone()],
+        initial_state: ConversationState::Ended,
+        started_at: Some(rec.start_time),
+        source,
+    });
     let end = call_end(rec);
-    for info in rec.recordings() {
-        written.recordings += 1;
-        let id = RecordingId::parse(info.id.as_str()).context("recording id")?;
-        catalog
-            .upsert_recording(&NewRecording {
-                id: id.clone(),
+    let recordings = rec
+        .recordings()
+        .into_iter()
+        .map(|info| {
+            let id = RecordingId::parse(info.id.as_str()).context("recording id")?;
+            let job = NewJob::new(
+                DOWNLOAD_JOB,
+                format!("rec:{id}"),
+                serde_json::json!({ "id": id.as_str() }),
+            );
+            let recording = NewRecording {
+                id,
                 call_record_id: Some(row.id.clone()),
                 telephony_session_id: tsid.clone(),
                 content_uri: Some(info.content_uri.clone()),
                 content_type: None,
                 call_start_time: rec.start_time,
                 call_end_time: Some(end),
-            })
-            .await
-            .with_context(|| format!("writing recording {id}"))?;
-        let state = catalog.recording(&id).await?.map(|r| r.state);
-        if matches!(state, Some(RecordingState::Stored | RecordingState::Gone)) {
-            continue;
-        }
-        catalog
-            .enqueue(&NewJob::new(
-                DOWNLOAD_JOB,
-                format!("rec:{id}"),
-                serde_json::json!({ "id": id.as_str() }),
-            ))
-            .await
-            .with_context(|| format!("enqueuing download of {id}"))?;
-        written.enqueued += 1;
-    }
-    Ok(written)
+            };
+            Ok((recording, job))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(LedgerEntry {
+        record: row,
+        source,
+        conversation,
+        recordings,
+    })
 }
 
 /// When the call (this record's part of it) ended.

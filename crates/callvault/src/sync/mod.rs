@@ -22,7 +22,7 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use vault::{Catalog, Source};
 
 pub use download::{Downloader, Outcome};
@@ -32,6 +32,11 @@ pub const WATERMARK: &str = "call_log";
 
 /// Longest date window one call-log walk covers, so a page walk stays bounded.
 const WINDOW: i64 = 7;
+
+/// Most call-log records written in one catalog transaction: a page's worth
+/// of commits saved, while a SQLite write lock is held for well under a
+/// second (download workers commit in between).
+const LEDGER_BATCH: usize = 250;
 
 /// How long a worker holds a download before another may take it over. A
 /// live worker extends it every [`HEARTBEAT`]; a killed one's job becomes
@@ -157,24 +162,35 @@ pub async fn list(
     while start < to {
         let end = (start + Duration::days(WINDOW)).min(to);
         let query = rc_api::CallLogQuery::new(start, end);
-        let mut records = std::pin::pin!(client.list_company_call_log_records(&query));
-        while let Some(rec) = records
-            .try_next()
-            .await
-            .with_context(|| format!("listing the call log {start} .. {end}"))?
-        {
-            let w = ledger::record(catalog, &rec, Source::Sync)
-                .await
-                .with_context(|| format!("recording call {}", rec.id))?;
-            report.records += 1;
-            report.new_records += u64::from(w.new_record);
-            report.recordings += u64::from(w.recordings);
-            progress.records.fetch_add(1, Ordering::Relaxed);
-            if w.enqueued > 0 {
-                progress
-                    .enqueued
-                    .fetch_add(u64::from(w.enqueued), Ordering::Relaxed);
-                progress.listing.send_modify(|_| {});
+        // What one page brought (records ready together), written in one
+        // transaction of at most LEDGER_BATCH records.
+        let mut pages = std::pin::pin!(
+            client
+                .list_company_call_log_records(&query)
+                .try_ready_chunks(LEDGER_BATCH)
+        );
+        while let Some(chunk) = pages.next().await {
+            let (recs, failed) = match chunk {
+                Ok(recs) => (recs, None),
+                Err(e) => (e.0, Some(e.1)),
+            };
+            for w in ledger::records(catalog, &recs, Source::Sync).await? {
+                report.records += 1;
+                report.new_records += u64::from(w.new_record);
+                report.recordings += u64::from(w.recordings);
+                progress.records.fetch_add(1, Ordering::Relaxed);
+                if w.enqueued > 0 {
+                    progress
+                        .enqueued
+                        .fetch_add(u64::from(w.enqueued), Ordering::Relaxed);
+                }
+            }
+            // One wake-up per batch for workers waiting on an empty queue.
+            progress.listing.send_modify(|_| {});
+            if let Some(e) = failed {
+                return Err(
+                    anyhow::Error::new(e).context(format!("listing the call log {start} .. {end}"))
+                );
             }
         }
         start = end;

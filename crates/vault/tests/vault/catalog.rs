@@ -350,3 +350,49 @@ on_both_backends! {
         again.close().await;
     }
 }
+
+on_both_backends! {
+    async fn a_ledger_batch_writes_records_conversations_recordings_and_downloads_once(db) {
+        let c = &db.catalog;
+        let entry = |id: &str, start| {
+            let row = record(id, start, "ext1", "+15550001", "+15550002");
+            let session = row.telephony_session_id.clone().unwrap();
+            let mut rec = listed(&format!("r{id}"), session.as_str(), start);
+            rec.call_record_id = Some(row.id.clone());
+            let job = vault::NewJob::new("download", format!("rec:r{id}"), json!({"id": format!("r{id}")}));
+            vault::LedgerEntry {
+                record: row,
+                source: Source::Sync,
+                conversation: Some(ConversationUpsert {
+                    id: ConversationId::from(session.clone()),
+                    sessions: vec![session],
+                    initial_state: ConversationState::Ended,
+                    started_at: Some(start),
+                    source: Source::Sync,
+                }),
+                recordings: vec![(rec, job)],
+            }
+        };
+        let batch = vec![entry("2001", t(9, 0)), entry("2002", t(9, 5))];
+        let written = c.write_ledger(&batch).await.unwrap();
+        assert_eq!(written, vec![vault::LedgerWritten { new_record: true, enqueued: 1 }; 2]);
+        assert_eq!(c.live_jobs_of_kind("download").await.unwrap(), 2);
+        let conv = c.conversation(&ConversationId::parse("s-2001").unwrap()).await.unwrap().unwrap();
+        assert_eq!(conv.arrived_by, ArrivedBy::Sync);
+        assert_eq!(c.recordings_for_call_record(&CallRecordId::parse("2002").unwrap()).await.unwrap().len(), 1);
+        // Found by the calls page's index, as after the single-row writes.
+        assert_eq!(page(c, party("Caller")).await, vec!["s-2002".to_owned(), "s-2001".to_owned()]);
+
+        // Again, with one recording stored meanwhile: nothing new, no download for it.
+        let key = StorageKey::for_recording(t(9, 0), &tsid("s-2001"), &rid("r2001"), BlobExt::Mp3);
+        let sha = Sha256Digest::of(b"x");
+        assert!(c.mark_recording_stored(&rid("r2001"), &key, &sha, 1, "audio/mpeg").await.unwrap());
+        let again = c.write_ledger(&batch).await.unwrap();
+        assert_eq!(again, vec![
+            vault::LedgerWritten { new_record: false, enqueued: 0 },
+            vault::LedgerWritten { new_record: false, enqueued: 1 },
+        ]);
+        assert_eq!(c.live_jobs_of_kind("download").await.unwrap(), 2, "the live job is not doubled");
+        assert_eq!(c.recording(&rid("r2001")).await.unwrap().unwrap().state, RecordingState::Stored);
+    }
+}
