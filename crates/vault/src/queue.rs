@@ -807,26 +807,6 @@ enum FinishSql {
     Release,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_within_its_jittered_bounds_and_stops_at_the_cap() {
-        let base = Duration::from_secs(1);
-        let cap = Duration::from_secs(60);
-        for attempt in 1..40 {
-            let d = backoff(attempt, base, cap);
-            let full = (base * 2u32.saturating_pow(attempt.saturating_sub(1).min(31))).min(cap);
-            assert!(
-                d >= full / 2 && d <= full,
-                "attempt {attempt}: {d:?} vs {full:?}"
-            );
-        }
-        assert!(backoff(30, base, cap) >= cap / 2);
-    }
-}
-
 /// The body of [`Catalog::enqueue`] inside the caller's write transaction
 /// `$tx`; yields the [`Enqueued`].
 macro_rules! enqueue_in {
@@ -890,3 +870,23 @@ macro_rules! enqueue_in {
     }};
 }
 pub(crate) use enqueue_in;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_within_its_jittered_bounds_and_stops_at_the_cap() {
+        let base = Duration::from_secs(1);
+        let cap = Duration::from_secs(60);
+        for attempt in 1..40 {
+            let d = backoff(attempt, base, cap);
+            let full = (base * 2u32.saturating_pow(attempt.saturating_sub(1).min(31))).min(cap);
+            assert!(
+                d >= full / 2 && d <= full,
+                "attempt {attempt}: {d:?} vs {full:?}"
+            );
+        }
+        assert!(backoff(30, base, cap) >= cap / 2);
+    }
+}
