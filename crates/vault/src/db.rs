@@ -113,6 +113,9 @@ pub struct Catalog {
     pub(crate) pool: Pool,
 }
 
+/// Connections of a SQLite pool (see [`Catalog::open`]).
+const SQLITE_CONNECTIONS: u32 = 4;
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -143,8 +146,12 @@ impl Catalog {
                     source,
                 })?;
             }
+            // SQLite writes one transaction at a time and each connection is
+            // a thread with its own page cache: four cover the readers and
+            // the writer of one process on a small machine, and keep a
+            // sync's memory bounded.
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(SQLITE_CONNECTIONS)
                 .connect_with(options)
                 .await?;
             Catalog {

@@ -95,8 +95,8 @@ pub struct CallRecordRow {
     pub to_name: Option<String>,
     /// The owning extension's id.
     pub extension_id: Option<String>,
-    /// The record exactly as received.
-    pub raw: serde_json::Value,
+    /// The record's JSON text exactly as received (unknown fields included).
+    pub raw: String,
     /// Its legs; an upsert replaces the stored legs with these.
     pub legs: Vec<LegRow>,
 }
@@ -361,7 +361,7 @@ macro_rules! upsert_call_record_in {
     ($tx:ident, $backend:ident, $record:expr, $source:expr) => {{
         let record: &$crate::CallRecordRow = $record;
         let source: $crate::Source = $source;
-        let raw = serde_json::to_string(&record.raw)?;
+        let raw = &record.raw;
         let (webhook, sync) = (source == $crate::Source::Webhook, source == $crate::Source::Sync);
         let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!($backend,
             "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,

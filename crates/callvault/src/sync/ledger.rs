@@ -143,8 +143,8 @@ fn call_record_row(rec: &CallLogRecord) -> anyhow::Result<CallRecordRow> {
             .and_then(|e| e.id.as_ref())
             .map(|id| id.to_string()),
         raw: match &rec.raw {
-            Some(raw) => raw.clone(),
-            None => serde_json::to_value(rec).context("encoding the record")?,
+            Some(raw) => raw.get().to_owned(),
+            None => serde_json::to_string(rec).context("encoding the record")?,
         },
         legs,
     })

@@ -206,7 +206,7 @@ fn record(
         to_number: Some(to.0.into()),
         to_name: Some(to.1.into()),
         extension_id: Some(ext.into()),
-        raw: serde_json::json!({"id": id}),
+        raw: serde_json::json!({"id": id}).to_string(),
         legs,
     }
 }

@@ -33,13 +33,15 @@ fn lenient_records<'de, D>(deserializer: D) -> Result<Vec<CallLogRecord>, D::Err
 where
     D: serde::Deserializer<'de>,
 {
-    let raw: Vec<serde_json::Value> = serde::Deserialize::deserialize(deserializer)?;
+    // Each record's own text, not a tree of values: a page of 1,000
+    // Detailed records stays a few MB.
+    let raw: Vec<Box<serde_json::value::RawValue>> = serde::Deserialize::deserialize(deserializer)?;
     Ok(raw
         .into_iter()
         .filter_map(
-            |value| match <CallLogRecord as serde::Deserialize>::deserialize(&value) {
+            |text| match serde_json::from_str::<CallLogRecord>(text.get()) {
                 Ok(mut record) => {
-                    record.raw = Some(value);
+                    record.raw = Some(text);
                     Some(record)
                 }
                 Err(e) => {
@@ -205,7 +207,7 @@ pub struct CallLogRecord {
     /// the catalog keeps what this model does not know yet. Filled when the
     /// record came in a list page; `None` for records built in code.
     #[serde(skip)]
-    pub raw: Option<serde_json::Value>,
+    pub raw: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl CallLogRecord {
