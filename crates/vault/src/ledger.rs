@@ -8,7 +8,7 @@
 //! transaction with exactly the statements of the single-row methods.
 
 use crate::conversations::upsert_conversation_in;
-use crate::db::{Catalog, begin_write, with_pool};
+use crate::db::{Backend, Catalog, begin_write, with_pool};
 use crate::error::CatalogError;
 use crate::queue::enqueue_in;
 use crate::recordings::upsert_recording_in;
@@ -49,8 +49,33 @@ impl Catalog {
         &self,
         entries: &[LedgerEntry],
     ) -> Result<Vec<LedgerWritten>, CatalogError> {
+        let mut attempt = 1;
+        loop {
+            match self.write_ledger_once(entries).await {
+                Err(e) if attempt < MAX_ATTEMPTS && is_deadlock(&e) => {
+                    tracing::debug!(attempt, "ledger batch chosen as a deadlock victim; again");
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn write_ledger_once(
+        &self,
+        entries: &[LedgerEntry],
+    ) -> Result<Vec<LedgerWritten>, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = begin_write!(pool, backend);
+            if backend == Backend::Postgres {
+                // One ledger writer at a time, as on SQLite: two batches (a
+                // safety-net sync and a session job) locking the same
+                // conversations in different orders would deadlock.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(LEDGER_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let mut out = Vec::with_capacity(entries.len());
             for e in entries {
                 let new_record = upsert_call_record_in!(tx, backend, &e.record, e.source);
@@ -77,5 +102,23 @@ impl Catalog {
             tx.commit().await?;
             Ok(out)
         })
+    }
+}
+
+/// Tries of one batch that PostgreSQL aborts to break a deadlock with
+/// another writer (the whole batch is idempotent, so it simply runs again).
+const MAX_ATTEMPTS: u32 = 4;
+
+/// The advisory-lock key that serialises ledger batches on PostgreSQL
+/// ("ledger" in ASCII).
+const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
+
+/// PostgreSQL's `deadlock_detected` or `serialization_failure`.
+fn is_deadlock(e: &CatalogError) -> bool {
+    match e {
+        CatalogError::Database(sqlx::Error::Database(db)) => {
+            matches!(db.code().as_deref(), Some("40P01" | "40001"))
+        }
+        _ => false,
     }
 }

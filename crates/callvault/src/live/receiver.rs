@@ -21,8 +21,9 @@
 //! after the commit answers each request, new or duplicate. Under light load
 //! a batch is one notification and adds no delay; under heavy load batches
 //! grow while the previous commit runs, so one flush serves many requests.
-//! SQLite gets one committer (one writer at a time); PostgreSQL a few, so
-//! one batch's flush overlaps the next batch's inserts.
+//! One committer on both backends: SQLite has one writer at a time, and on
+//! PostgreSQL several committers let a worker's transaction deadlock
+//! against a batch (seen in the live end-to-end test).
 //! The durability of that commit (fsync'd on both backends) is stated in
 //! `vault`'s `live` module.
 //!
@@ -243,9 +244,7 @@ impl Committer {
     /// Starts the committer task for `catalog` (needs a Tokio runtime).
     pub fn spawn(catalog: Catalog, metrics: Arc<LiveMetrics>, config: &LiveConfig) -> Committer {
         let (queue, rx) = mpsc::channel(config.commit_queue.max(1));
-        // SQLite has one writer, so one committer. PostgreSQL flushes
-        // concurrent commits together: a few committers overlap one
-        // batch's flush with the next batch's inserts.
+        // SQLite has one writer, so one committer; see POSTGRES_COMMITTERS.
         let committers = match catalog.backend() {
             vault::Backend::Sqlite => 1,
             vault::Backend::Postgres => POSTGRES_COMMITTERS,
