@@ -169,6 +169,7 @@ impl Catalog {
     pub async fn upsert_conversation(&self, c: &ConversationUpsert) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
+            crate::ledger::serialise_with_ledger!(tx, backend);
             let new = upsert_conversation_in!(tx, backend, c);
             tx.commit().await?;
             Ok(new)
@@ -186,6 +187,9 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
+            // It rewrites a conversation's rows like a ledger batch does:
+            // taking their turn, the two cannot deadlock on PostgreSQL.
+            crate::ledger::serialise_with_ledger!(tx, backend);
             let previous: Option<String> = sqlx::query_scalar(
                 "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1")
                 .bind(session.as_str())

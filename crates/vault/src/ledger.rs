@@ -8,7 +8,7 @@
 //! transaction with exactly the statements of the single-row methods.
 
 use crate::conversations::upsert_conversation_in;
-use crate::db::{Backend, Catalog, begin_write, with_pool};
+use crate::db::{Catalog, begin_write, with_pool};
 use crate::error::CatalogError;
 use crate::queue::enqueue_in;
 use crate::recordings::upsert_recording_in;
@@ -67,15 +67,10 @@ impl Catalog {
     ) -> Result<Vec<LedgerWritten>, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = begin_write!(pool, backend);
-            if backend == Backend::Postgres {
-                // One ledger writer at a time, as on SQLite: two batches (a
-                // safety-net sync and a session job) locking the same
-                // conversations in different orders would deadlock.
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(LEDGER_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // One ledger writer at a time, as on SQLite: two batches (a
+            // safety-net sync and a session job) locking the same
+            // conversations in different orders would deadlock.
+            serialise_with_ledger!(tx, backend);
             let mut out = Vec::with_capacity(entries.len());
             for e in entries {
                 let new_record = upsert_call_record_in!(tx, backend, &e.record, e.source);
@@ -111,7 +106,21 @@ const MAX_ATTEMPTS: u32 = 4;
 
 /// The advisory-lock key that serialises ledger batches on PostgreSQL
 /// ("ledger" in ASCII).
-const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
+pub(crate) const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
+
+/// On PostgreSQL, waits in transaction `$tx` for the ledger's advisory
+/// lock (held until it ends); SQLite's write lock already serialises.
+macro_rules! serialise_with_ledger {
+    ($tx:ident, $backend:ident) => {
+        if $backend == $crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind($crate::ledger::LEDGER_LOCK)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use serialise_with_ledger;
 
 /// PostgreSQL's `deadlock_detected` or `serialization_failure`.
 fn is_deadlock(e: &CatalogError) -> bool {

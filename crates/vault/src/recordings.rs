@@ -229,6 +229,7 @@ impl Catalog {
     pub async fn upsert_recording(&self, rec: &NewRecording) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
+            crate::ledger::serialise_with_ledger!(tx, backend);
             let new = upsert_recording_in!(tx, backend, rec);
             tx.commit().await?;
             Ok(new)

@@ -277,6 +277,7 @@ impl Catalog {
     ) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
+            crate::ledger::serialise_with_ledger!(tx, backend);
             let new = upsert_call_record_in!(tx, backend, record, source);
             tx.commit().await?;
             Ok(new)
