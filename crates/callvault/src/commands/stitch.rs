@@ -133,6 +133,9 @@ pub fn print(outcomes: &[Outcome], json: bool) -> anyhow::Result<()> {
             Outcome::NoRecordings { conversation } => {
                 println!("{conversation}: no recordings")
             }
+            Outcome::Merged { conversation, into } => {
+                println!("{conversation}: merged into {into}")
+            }
         }
     }
     if outcomes.is_empty() {

@@ -42,9 +42,18 @@ impl Stitcher {
         job: &LeasedJob,
         options: &StitchOptions,
     ) -> anyhow::Result<Outcome> {
-        let session = self.job_session(job).await;
-        let session = match session {
-            Ok(s) => s,
+        let session = match self.job_session(job).await {
+            Ok(JobTarget::Session(s)) => s,
+            Ok(JobTarget::Merged(outcome)) => {
+                // Whoever merged it (a stitch following a transfer, or a
+                // session job joining a peer) stitches the survivor.
+                tracing::info!(
+                    ?outcome,
+                    "conversation merged into another; nothing to stitch"
+                );
+                self.catalog.complete(&job.lease).await?;
+                return Ok(outcome);
+            }
             Err(e) => {
                 let reason = format!("{e:#}");
                 self.catalog.fail(&job.lease, &reason).await?;
@@ -72,23 +81,42 @@ impl Stitcher {
         }
     }
 
-    /// The first session of the job's conversation.
-    async fn job_session(&self, job: &LeasedJob) -> anyhow::Result<TelephonySessionId> {
+    /// The first session of the job's conversation, or how it was merged
+    /// away while the job waited.
+    async fn job_session(&self, job: &LeasedJob) -> anyhow::Result<JobTarget> {
         let id = job
             .payload
             .get("conversation")
             .and_then(|v| v.as_str())
             .context("stitch job payload has no conversation id")?;
         let id = ConversationId::parse(id).context("conversation id")?;
-        let conversation = self
-            .catalog
-            .conversation(&id)
-            .await?
-            .with_context(|| format!("conversation {id} is not in the catalog"))?;
+        let Some(conversation) = self.catalog.conversation(&id).await? else {
+            // A conversation is named after its first session; when that
+            // session now belongs to another conversation, this one was
+            // merged into it (an attended transfer joined) and is gone.
+            let into = match TelephonySessionId::parse(id.as_str()) {
+                Ok(session) => self.catalog.conversation_for_session(&session).await?,
+                Err(_) => None,
+            };
+            let into = into.with_context(|| format!("conversation {id} is not in the catalog"))?;
+            return Ok(JobTarget::Merged(Outcome::Merged {
+                conversation: id.as_str().to_owned(),
+                into: into.as_str().to_owned(),
+            }));
+        };
         conversation
             .sessions
             .first()
             .cloned()
+            .map(JobTarget::Session)
             .with_context(|| format!("conversation {id} has no session"))
     }
+}
+
+/// What a stitch job turns out to be about.
+enum JobTarget {
+    /// Stitch the conversation of this session.
+    Session(TelephonySessionId),
+    /// Nothing: the conversation was merged into another ([`Outcome::Merged`]).
+    Merged(Outcome),
 }

@@ -100,6 +100,15 @@ pub enum Outcome {
         /// The conversation (or session) asked for.
         conversation: String,
     },
+    /// The conversation was merged into another (its session joined an
+    /// attended transfer) before its stitch ran; the survivor's stitch
+    /// covers it.
+    Merged {
+        /// The conversation asked for, no longer in the catalog.
+        conversation: String,
+        /// The conversation its session now belongs to.
+        into: String,
+    },
 }
 
 /// What stitching needs: the vault, and RingCentral for what the vault lacks.

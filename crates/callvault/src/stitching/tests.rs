@@ -540,6 +540,19 @@ async fn stitch_all_joins_every_multi_leg_conversation_leaves_singles_single_and
     );
 }
 
+/// The next due stitch job, leased for a minute.
+async fn claim_stitch(s: &Stitcher) -> vault::LeasedJob {
+    s.catalog
+        .claim(
+            "test",
+            &[super::job::STITCH_JOB],
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .expect("a stitch job is due")
+}
+
 #[tokio::test]
 async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_missing() {
     let sandbox = sandbox(AudioFormat::Wav).await;
@@ -571,16 +584,7 @@ async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_mi
     );
 
     for _ in 0..2 {
-        let job = s
-            .catalog
-            .claim(
-                "test",
-                &[super::job::STITCH_JOB],
-                std::time::Duration::from_secs(60),
-            )
-            .await
-            .unwrap()
-            .unwrap();
+        let job = claim_stitch(&s).await;
         s.run_job(&job, &StitchOptions::default()).await.unwrap();
     }
     let done = s.catalog.job(ready_job).await.unwrap().unwrap();
@@ -605,4 +609,64 @@ async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_mi
             .state,
         ConversationState::Waiting
     );
+}
+
+#[tokio::test]
+async fn a_stitch_job_of_a_conversation_merged_away_completes_naming_the_survivor() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = stitcher(dir.path(), None).await;
+    let at = Utc::now() - chrono::Duration::hours(1);
+    listed_only(&s, "s-survivor-1", at).await;
+    let merged = vault::ConversationId::parse("s-merged-2").unwrap();
+    s.catalog
+        .upsert_conversation(&vault::ConversationUpsert {
+            id: merged.clone(),
+            sessions: vec![TelephonySessionId::parse("s-merged-2").unwrap()],
+            initial_state: ConversationState::Waiting,
+            started_at: Some(at),
+            source: vault::Source::Sync,
+        })
+        .await
+        .unwrap();
+    let queued = super::job::enqueue(&s.catalog, &merged).await.unwrap().id();
+    // An attended transfer joins the session into the survivor: its own
+    // conversation row goes.
+    let survivor = vault::ConversationId::parse("s-survivor-1").unwrap();
+    s.catalog
+        .attach_session(
+            &survivor,
+            &TelephonySessionId::parse("s-merged-2").unwrap(),
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(s.catalog.conversation(&merged).await.unwrap().is_none());
+
+    let job = claim_stitch(&s).await;
+    let outcome = s.run_job(&job, &StitchOptions::default()).await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Merged {
+            conversation: "s-merged-2".into(),
+            into: "s-survivor-1".into(),
+        }
+    );
+    let done = s.catalog.job(queued).await.unwrap().unwrap();
+    assert_eq!(done.state, vault::JobState::Done, "{done:?}");
+}
+
+#[tokio::test]
+async fn a_stitch_job_of_an_unknown_conversation_fails_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = stitcher(dir.path(), None).await;
+    let ghost = vault::ConversationId::parse("s-ghost-3").unwrap();
+    let queued = super::job::enqueue(&s.catalog, &ghost).await.unwrap().id();
+    let job = claim_stitch(&s).await;
+    let err = s
+        .run_job(&job, &StitchOptions::default())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("not in the catalog"), "{err:#}");
+    let failed = s.catalog.job(queued).await.unwrap().unwrap();
+    assert_ne!(failed.state, vault::JobState::Done, "{failed:?}");
 }
