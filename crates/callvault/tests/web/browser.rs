@@ -133,7 +133,30 @@ async fn log_in(b: &Client, app: &TestApp, who: (&str, &str)) {
         .click()
         .await
         .unwrap();
-    b.wait().for_element(Locator::Css("h1")).await.unwrap();
+    arrived(b, "the page after logging in", |path, _| path != "/login").await;
+}
+
+/// Waits until the browser has left the page it was on for one whose path
+/// and query `is_next` accepts, and that page has loaded. Right after a click, the old
+/// page's elements still answer queries, so waiting for an element that both
+/// pages have (an `h1`) races the navigation.
+async fn arrived(b: &Client, what: &str, is_next: impl Fn(&str, &str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = b.current_url().await.unwrap();
+        let ready = b
+            .execute("return document.readyState;", vec![])
+            .await
+            .unwrap();
+        if is_next(url.path(), url.query().unwrap_or("")) && ready == "complete" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still at {url} ({ready})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn path(b: &Client) -> String {
@@ -220,7 +243,10 @@ async fn an_admin_logs_in_filters_plays_a_stitched_call_and_jumps_to_leg_two() {
         .click()
         .await
         .unwrap();
-    b.wait().for_element(Locator::Css("h1")).await.unwrap();
+    arrived(&b, "the filtered calls page", |_, query| {
+        query.split('&').any(|pair| pair == "extension=201")
+    })
+    .await;
     let rows = b.find_all(Locator::Css("tr.call")).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(
@@ -336,7 +362,10 @@ async fn an_admin_logs_in_filters_plays_a_stitched_call_and_jumps_to_leg_two() {
     )
     .await
     .unwrap();
-    b.wait().for_element(Locator::Css("h1")).await.unwrap();
+    arrived(&b, "the answer to a form without its token", |path, _| {
+        path == "/logout"
+    })
+    .await;
     assert_eq!(h1(&b).await, "Form expired");
     b.close().await.unwrap();
 }
