@@ -13,14 +13,13 @@
 //! `synchronous = FULL`, so the WAL is fsync'd before it returns and an
 //! acknowledged notification survives a power failure too.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+mod group_commit;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
 
-use crate::db::{Backend, Catalog, PG_NOW, SQLITE_NOW, sql, with_pool};
+use crate::db::{Catalog, sql, with_pool};
 use crate::error::CatalogError;
 use crate::ids::TelephonySessionId;
 use crate::queue::NewJob;
@@ -37,8 +36,10 @@ pub struct NewNotification {
     pub sequence: Option<i64>,
     /// `body.eventTime`.
     pub event_time: Option<DateTime<Utc>>,
-    /// The whole notification as received.
-    pub body: serde_json::Value,
+    /// The whole notification, the JSON text exactly as received: stored
+    /// as it is, so unknown fields survive and the receiver neither builds
+    /// a value tree nor serialises one again on its hot path.
+    pub body: String,
 }
 
 /// A notification to commit in a batch, with the job its arrival triggers.
@@ -51,10 +52,6 @@ pub struct NotificationWrite {
     /// the same kind and dedupe key absorbs it, as [`Catalog::enqueue`] does.
     pub job: Option<NewJob>,
 }
-
-/// Rows per multi-row `INSERT`: 6 parameters each stays far below SQLite's
-/// 32,766 and PostgreSQL's 65,535 bind parameters.
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// A stored notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +106,7 @@ impl Catalog {
     /// Commits a notification; returns `false` for a duplicate `uuid`
     /// (nothing changes).
     pub async fn insert_notification(&self, n: &NewNotification) -> Result<bool, CatalogError> {
-        let body = serde_json::to_string(&n.body)?;
+        let body = n.body.as_str();
         let rows = with_pool!(self, pool, backend => {
             sqlx::query(sql!(backend,
                 "INSERT INTO notifications (uuid, telephony_session_id, sequence, event_time, body,
@@ -119,160 +116,12 @@ impl Catalog {
                 .bind(n.telephony_session_id.as_ref().map(|t| t.as_str()))
                 .bind(n.sequence)
                 .bind(n.event_time.map(to_ms))
-                .bind(body.as_str())
+                .bind(body)
                 .execute(pool)
                 .await?
                 .rows_affected()
         });
         Ok(rows == 1)
-    }
-
-    /// Commits a batch of notifications and the jobs they trigger in ONE
-    /// transaction (the webhook receiver's group commit), durably (see the
-    /// module doc). Returns, per item in order, `true` if it was new and
-    /// `false` if its `uuid` was already stored or appeared earlier in the
-    /// same batch. All or nothing: on an error nothing of the batch is stored.
-    pub async fn commit_notifications(
-        &self,
-        batch: &[NotificationWrite],
-    ) -> Result<Vec<bool>, CatalogError> {
-        // The first occurrence of each uuid is the candidate; later ones are
-        // duplicates whatever the database says.
-        let mut first: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
-        let mut candidates = Vec::with_capacity(batch.len());
-        for (i, w) in batch.iter().enumerate() {
-            if let Entry::Vacant(e) = first.entry(w.notification.uuid.as_str()) {
-                e.insert(i);
-                candidates.push(i);
-            }
-        }
-        let rows = candidates
-            .iter()
-            .map(|&i| {
-                let n = &batch[i].notification;
-                Ok((
-                    n.uuid.clone(),
-                    n.telephony_session_id
-                        .as_ref()
-                        .map(|t| t.as_str().to_owned()),
-                    n.sequence,
-                    n.event_time.map(to_ms),
-                    serde_json::to_string(&n.body)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, CatalogError>>()?;
-        // Key order, so concurrent batches lock rows in one order (no deadlock).
-        let mut rows = rows;
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let inserted: std::collections::HashSet<String> = with_pool!(self, pool, backend => {
-            let mut conn = pool.acquire().await?;
-            let sqlite = backend == Backend::Sqlite;
-            let now = if sqlite { SQLITE_NOW } else { PG_NOW };
-            if sqlite {
-                // Per connection, and not allowed inside a transaction.
-                sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
-            }
-            let committed = async {
-                let mut tx = if sqlite {
-                    conn.begin_with("BEGIN IMMEDIATE").await?
-                } else {
-                    conn.begin().await?
-                };
-                let mut inserted = std::collections::HashSet::with_capacity(rows.len());
-                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO notifications (uuid, telephony_session_id, sequence, \
-                         event_time, body, received_at) ",
-                    );
-                    q.push_values(chunk, |mut row, (uuid, tsid, seq, at, body)| {
-                        row.push_bind(uuid.clone())
-                            .push_bind(tsid.clone())
-                            .push_bind(*seq)
-                            .push_bind(*at)
-                            .push_bind(body.clone())
-                            .push(now);
-                    });
-                    q.push(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid");
-                    let got: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-                    inserted.extend(got);
-                }
-                // The jobs of new notifications, first of each identity.
-                let mut seen = std::collections::HashSet::new();
-                let jobs = candidates
-                    .iter()
-                    .filter(|&&i| inserted.contains(&batch[i].notification.uuid))
-                    .filter_map(|&i| batch[i].job.as_ref())
-                    .filter(|j| seen.insert((j.kind.as_str(), j.dedupe_key.as_str())))
-                    .map(|j| {
-                        Ok((
-                            j.kind.clone(),
-                            j.dedupe_key.clone(),
-                            serde_json::to_string(&j.payload)?,
-                            j.priority,
-                            j.run_at.map(to_ms),
-                            i64::from(j.max_attempts),
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, CatalogError>>()?;
-                let mut jobs = jobs;
-                jobs.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-                let mut created_kinds = std::collections::BTreeSet::new();
-                for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, \
-                         max_attempts, created_at, updated_at) ",
-                    );
-                    q.push_values(chunk, |mut row, (kind, key, payload, priority, at, max)| {
-                        row.push_bind(kind.clone())
-                            .push_bind(key.clone())
-                            .push_bind(payload.clone())
-                            .push_bind(*priority)
-                            .push_unseparated(", COALESCE(")
-                            .push_bind_unseparated(*at)
-                            .push_unseparated(format!(", {now})"))
-                            .push_bind(*max)
-                            .push(now)
-                            .push(now);
-                    });
-                    q.push(
-                        " ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', \
-                         'retry') DO NOTHING RETURNING kind",
-                    );
-                    let got: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-                    created_kinds.extend(got);
-                }
-                if !sqlite {
-                    for kind in &created_kinds {
-                        // A wake-up hint for other processes' listeners, sent at commit.
-                        sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
-                            .bind(kind.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-                tx.commit().await?;
-                Ok::<_, CatalogError>(inserted)
-            }
-            .await;
-            if sqlite
-                && sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await
-                    .is_err()
-            {
-                // Never hand the pool a connection left in an unknown mode.
-                conn.close_on_drop();
-            }
-            committed?
-        });
-        Ok(batch
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                first.get(w.notification.uuid.as_str()) == Some(&i)
-                    && inserted.contains(&w.notification.uuid)
-            })
-            .collect())
     }
 
     /// A session's notifications in `sequence` order (then arrival order),

@@ -193,14 +193,15 @@ async fn accept(
 /// session's follow-up job (due after [`LiveConfig::session_delay`]).
 /// `None` when it is not a telephony-session notification we can keep.
 pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<NotificationWrite> {
-    let note: TelephonySessionNotification = serde_json::from_slice(body).ok()?;
+    // Valid JSON is UTF-8 text; it is kept exactly as received.
+    let text = std::str::from_utf8(body).ok()?;
+    let note: TelephonySessionNotification = serde_json::from_str(text).ok()?;
     if note.uuid.is_empty()
         || note.uuid.len() > MAX_UUID_LEN
         || note.uuid.chars().any(char::is_control)
     {
         return None;
     }
-    let raw: serde_json::Value = serde_json::from_slice(body).ok()?;
     let tsid = TelephonySessionId::parse(note.body.telephony_session_id.as_str()).ok()?;
     let job = fold::reports_a_departure(&note).then(|| {
         NewJob::new(
@@ -216,7 +217,7 @@ pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<Notificati
             telephony_session_id: Some(tsid),
             sequence: note.body.sequence,
             event_time: note.body.event_time,
-            body: raw,
+            body: text.to_owned(),
         },
         job,
     })

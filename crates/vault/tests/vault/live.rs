@@ -11,7 +11,7 @@ fn note(uuid: &str, session: &str, sequence: i64) -> NewNotification {
         telephony_session_id: Some(TelephonySessionId::parse(session).unwrap()),
         sequence: Some(sequence),
         event_time: None,
-        body: json!({"uuid": uuid, "body": {"sequence": sequence}}),
+        body: json!({"uuid": uuid, "body": {"sequence": sequence}}).to_string(),
     }
 }
 
