@@ -14,6 +14,7 @@ use crate::config::{Config, HostAllowList, derive_media, parse_base};
 use crate::error::{Error, Result};
 use crate::http::{Credential, Failure, HttpCore, Next, RequestSpec, build_client};
 use crate::ratelimit::{GroupMetrics, Scheduler};
+use crate::server_clock::ServerClock;
 
 /// A typed RingCentral client for one app + user. Cheap to clone; clones
 /// share the token (one refresher per process) and the rate-limit
@@ -94,6 +95,7 @@ impl RcClient {
             retry: config.retry.clone(),
             hosts,
             platform,
+            clock: ServerClock::default(),
         });
         let auth = TokenManager::new(
             core.clone(),
@@ -119,6 +121,12 @@ impl RcClient {
     /// Per-group rate-limit figures (requests, time waited, 429s), for `/metrics`.
     pub fn rate_limit_metrics(&self) -> Vec<GroupMetrics> {
         self.inner.core.scheduler.metrics()
+    }
+
+    /// RingCentral's clock as its answers tell it: compare the times it
+    /// stamps (call ends, expiries) with its `now`, not ours.
+    pub fn server_clock(&self) -> &ServerClock {
+        &self.inner.core.clock
     }
 
     /// The platform base URL.

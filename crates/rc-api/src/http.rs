@@ -15,6 +15,7 @@ use crate::models::ApiErrorBody;
 use crate::ratelimit::{Endpoint, RateHeaders, Scheduler};
 use crate::retry::RetryPolicy;
 use crate::secret::{Secret, scrub};
+use crate::server_clock::ServerClock;
 
 /// Longest error body kept for parsing; longest excerpt kept in an error.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
@@ -28,6 +29,7 @@ pub(crate) struct HttpCore {
     pub(crate) retry: RetryPolicy,
     pub(crate) hosts: HostAllowList,
     pub(crate) platform: Url,
+    pub(crate) clock: ServerClock,
 }
 
 /// What to send.
@@ -166,6 +168,7 @@ impl HttpCore {
             }
         };
         let status = resp.status();
+        self.clock.observe(resp.headers());
         let penalty = self
             .scheduler
             .observe(&permit, status.as_u16(), resp.headers());

@@ -70,6 +70,7 @@ pub mod models;
 pub mod ratelimit;
 mod retry;
 mod secret;
+mod server_clock;
 mod subscriptions;
 
 pub use auth::{TokenManager, TokenStatus};
@@ -81,3 +82,4 @@ pub use error::{Error, Result};
 pub use ratelimit::{GroupMetrics, RateGroup, Scheduler, SchedulerConfig};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
+pub use server_clock::ServerClock;

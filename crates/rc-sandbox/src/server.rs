@@ -107,6 +107,7 @@ pub fn build_world(config: &SandboxConfig, now: chrono::DateTime<Utc>) -> World 
 
 /// The platform (REST + OAuth + control) router.
 pub fn platform_router(state: AppState) -> Router {
+    let stamp = axum::middleware::from_fn_with_state(state.clone(), stamp_date);
     Router::new()
         .merge(crate::auth::routes())
         .merge(crate::calllog::routes())
@@ -115,15 +116,38 @@ pub fn platform_router(state: AppState) -> Router {
         .merge(crate::telephony::routes())
         .merge(crate::control::routes())
         .fallback(|| async { ApiError::invalid_uri() })
+        .layer(stamp)
         .with_state(state)
 }
 
 /// The media (recording content) router.
 pub fn media_router(state: AppState) -> Router {
+    let stamp = axum::middleware::from_fn_with_state(state.clone(), stamp_date);
     Router::new()
         .merge(crate::recordings::media_routes())
         .fallback(|| async { ApiError::invalid_uri() })
+        .layer(stamp)
         .with_state(state)
+}
+
+/// Every answer's `Date` is the platform's own time, as a real server's is:
+/// the time it stamps on calls and expiries. A sandbox clock running fast,
+/// frozen or moved shows there, so a client that measures those stamps
+/// against its own clock is caught here rather than in production (where
+/// the two may differ by minutes). Hyper keeps a `Date` a handler set.
+async fn stamp_date(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let now = state.clock().now().format("%a, %d %b %Y %H:%M:%S GMT");
+    if let Ok(date) = axum::http::HeaderValue::from_str(&now.to_string()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, date);
+    }
+    response
 }
 
 async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {

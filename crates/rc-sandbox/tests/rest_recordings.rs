@@ -231,3 +231,29 @@ async fn content_is_in_the_heavy_group() {
     let r = get(&c, &metadata_url(&h, &id), &t).await;
     assert_eq!(header(&r, "x-rate-limit-remaining"), "8");
 }
+
+#[tokio::test]
+async fn every_answer_is_dated_by_the_sandbox_clock_on_both_hosts() {
+    let h = spawn(|c| c.recording_lag = Duration::zero()).await;
+    let id = ended_call(&h);
+    // Moved three hours ahead of real time, the platform says so in `Date`.
+    h.state().clock().advance(Duration::hours(3));
+    let expected = h.state().clock().now();
+    let c = client();
+    let t = token(&h, &c).await;
+    for url in [
+        content_url(&h, &id),
+        metadata_url(&h, &id),
+        content_url(&h, "0000"),
+    ] {
+        let r = get(&c, &url, &t).await;
+        let date = chrono::DateTime::parse_from_rfc2822(header(&r, "date"))
+            .unwrap_or_else(|e| panic!("{url}: Date {:?}: {e}", header(&r, "date")));
+        let off = (date.with_timezone(&chrono::Utc) - expected).num_seconds();
+        assert!(
+            off.abs() <= 1,
+            "{url}: Date is {off} s off the sandbox clock"
+        );
+        assert_eq!(r.headers().get_all("date").iter().count(), 1, "{url}");
+    }
+}

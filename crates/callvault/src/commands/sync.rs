@@ -62,6 +62,7 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let catalog = crate::app::catalog(&args.store).await?;
     let blobs = crate::app::blobs(&args.store)?;
     let (from, to) = sync::range(
+        &client,
         &catalog,
         args.from,
         args.to,

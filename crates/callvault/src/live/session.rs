@@ -127,7 +127,12 @@ impl SessionRunner {
                 reason: "job payload has no valid tsid".into(),
             });
         };
-        let now = Utc::now();
+        // Event times are on RingCentral's clock: deadlines measured from
+        // them are compared with its `now`, and the times a job sleeps
+        // until are brought back to ours (`local`).
+        let clock = self.client.server_clock();
+        let now = clock.now();
+        let local = |t: DateTime<Utc>| clock.to_local(t);
         let fold = load_fold(&self.catalog, &tsid).await?;
         if fold.parties.is_empty() {
             return Ok(SessionOutcome::Invalid {
@@ -146,7 +151,7 @@ impl SessionRunner {
                 return self.incomplete(&conversation, reason).await;
             }
             return Ok(SessionOutcome::StillOpen {
-                next: now + self.config.recheck,
+                next: local(now + self.config.recheck),
             });
         }
         let conversation = self.record_conversation(&fold, call_end).await?;
@@ -169,7 +174,7 @@ impl SessionRunner {
                 }
                 return Ok(SessionOutcome::AwaitingCallLog {
                     missing: still,
-                    next: self.config.schedule.next(call_end, now),
+                    next: local(self.config.schedule.next(call_end, now)),
                 });
             }
         }
@@ -286,7 +291,8 @@ impl SessionRunner {
         Ok(listed)
     }
 
-    /// Step 4: are all recordings of every session of the conversation stored?
+    /// Step 4: are all recordings of every session of the conversation
+    /// stored? `now` and `call_end` are on RingCentral's clock.
     async fn check_stored(
         &self,
         conversation: &ConversationId,
@@ -340,7 +346,10 @@ impl SessionRunner {
                 return self.incomplete(conversation, reason).await;
             }
             return Ok(SessionOutcome::AwaitingDownloads {
-                next: now + self.config.recheck,
+                next: self
+                    .client
+                    .server_clock()
+                    .to_local(now + self.config.recheck),
             });
         }
         match ids.len() {

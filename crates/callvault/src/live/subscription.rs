@@ -5,7 +5,7 @@
 //! cluster agrees on them and a restart reuses them.
 
 use anyhow::Context;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rc_api::models::{CreateSubscriptionRequest, SubscriptionInfo, SubscriptionStatus};
 use vault::Catalog;
 
@@ -72,7 +72,7 @@ pub async fn ensure_subscription(
         Ok(Some(id)) => match client.get_subscription(&id).await {
             Err(rc_api::Error::Gone { .. }) => "the subscription was deleted".to_owned(),
             Err(e) => return Err(e).context("checking the subscription"),
-            Ok(info) => match unusable(&info, &address, filters) {
+            Ok(info) => match unusable(&info, &address, filters, client.server_clock().now()) {
                 Some(why) => {
                     delete_quietly(client, &info).await;
                     why
@@ -80,7 +80,7 @@ pub async fn ensure_subscription(
                 None => {
                     let left = info
                         .expiration_time
-                        .map(|t| t - Utc::now())
+                        .map(|t| t - client.server_clock().now())
                         .unwrap_or_else(chrono::Duration::zero);
                     if left > config.renew_before {
                         return Ok((info, Ensured::Reused));
@@ -104,8 +104,14 @@ pub async fn ensure_subscription(
     Ok((info, Ensured::Created { because }))
 }
 
-/// Why a subscription cannot be kept, if it cannot.
-fn unusable(info: &SubscriptionInfo, address: &str, filters: &[String]) -> Option<String> {
+/// Why a subscription cannot be kept, if it cannot; `now` is RingCentral's
+/// (its expiry is on that clock).
+fn unusable(
+    info: &SubscriptionInfo,
+    address: &str,
+    filters: &[String],
+    now: DateTime<Utc>,
+) -> Option<String> {
     match &info.status {
         Some(SubscriptionStatus::Active) | None => {}
         Some(other) => {
@@ -117,7 +123,7 @@ fn unusable(info: &SubscriptionInfo, address: &str, filters: &[String]) -> Optio
             return Some(format!("the subscription is {} {why}", other.as_str()));
         }
     }
-    if info.expiration_time.is_some_and(|t| t <= Utc::now()) {
+    if info.expiration_time.is_some_and(|t| t <= now) {
         return Some("the subscription expired".into());
     }
     let delivers_here = info

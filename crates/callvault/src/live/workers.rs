@@ -288,6 +288,7 @@ async fn store_subscription_state(w: &Workers, status: &str) {
 pub async fn safety_net(w: &Workers) -> anyhow::Result<sync::Report> {
     let c = w.catalog();
     let (from, to) = sync::range(
+        &w.downloader.client,
         c,
         None,
         None,

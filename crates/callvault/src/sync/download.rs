@@ -26,9 +26,10 @@ pub enum Outcome {
     },
     /// It was stored already (a repeated job does nothing).
     AlreadyStored,
-    /// Not downloadable yet; the job sleeps until `next`, counted from the call's end.
+    /// Not downloadable yet; the job sleeps until `next`, counted from the
+    /// call's end on RingCentral's clock.
     NotReady {
-        /// Next attempt.
+        /// Next attempt (local time).
         next: DateTime<Utc>,
     },
     /// Deleted or purged at the source: given up for good.
@@ -231,9 +232,13 @@ impl Downloader {
 
     fn classify(&self, id: &RecordingId, call_end: DateTime<Utc>, e: rc_api::Error) -> Outcome {
         use rc_api::Error as E;
+        let clock = self.client.server_clock();
         match e {
-            E::NotReady { .. } => match self.schedule.verdict(call_end, Utc::now()) {
-                Verdict::RetryAt(next) => Outcome::NotReady { next },
+            // `call_end` is on RingCentral's clock: so is the schedule.
+            E::NotReady { .. } => match self.schedule.verdict(call_end, clock.now()) {
+                Verdict::RetryAt(next) => Outcome::NotReady {
+                    next: clock.to_local(next),
+                },
                 Verdict::Gone => Outcome::Gone {
                     reason: format!("recording {id} still 404 long after the call ended"),
                 },

@@ -129,15 +129,27 @@ impl Drop for Listing<'_> {
 }
 
 /// The range a sync lists: explicit, or from the watermark (minus an overlap
-/// so records that appeared late are not missed), or a full backfill.
+/// so records that appeared late are not missed), or a full backfill. It
+/// ends, unless told, at RingCentral's "now": its clock stamps the call log
+/// and the watermark, and ours may be off (signing in tells the offset).
 pub async fn range(
+    client: &rc_api::RcClient,
     catalog: &Catalog,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     overlap: Duration,
     backfill: Duration,
 ) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let to = to.unwrap_or_else(Utc::now);
+    let to = match to {
+        Some(to) => to,
+        None => {
+            client
+                .authenticate()
+                .await
+                .context("signing in to RingCentral")?;
+            client.server_clock().now()
+        }
+    };
     let from = match from {
         Some(f) => f,
         None => match catalog.watermark(WATERMARK).await? {

@@ -66,6 +66,13 @@ pub struct TestApp {
 
 /// Spawns a sandbox configured by [`small_world`] then `configure`, and a
 /// fresh catalog on `backend`; `None` when PostgreSQL is not configured.
+/// RingCentral's "now" (the sandbox's clock, told by signing in), where a
+/// sync's range ends.
+async fn ringcentral_now(client: &rc_api::RcClient) -> chrono::DateTime<chrono::Utc> {
+    client.authenticate().await.expect("signing in");
+    client.server_clock().now()
+}
+
 pub async fn spawn_app(
     backend: Backend,
     seed: u64,
@@ -163,7 +170,10 @@ impl TestApp {
         let mut report = Report::default();
         sync::backup(
             &self.downloader(&client, schedule).await,
-            (self.sync_args().from.unwrap(), chrono::Utc::now()),
+            (
+                self.sync_args().from.unwrap(),
+                ringcentral_now(&client).await,
+            ),
             4,
             max_wait,
             Arc::new(Progress::default()),
@@ -184,7 +194,7 @@ impl TestApp {
             &client,
             &catalog,
             from,
-            chrono::Utc::now(),
+            ringcentral_now(&client).await,
             &Progress::default(),
             &mut report,
         )

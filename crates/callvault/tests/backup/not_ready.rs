@@ -84,3 +84,34 @@ on_both_backends! {
         app.finish().await;
     }
 }
+
+on_both_backends! {
+    async fn a_not_ready_retry_follows_ringcentrals_clock_even_when_it_is_hours_off_ours(backend) {
+        let Some(app) = spawn_app(backend, 4, |c| {
+            c.recording_lag = Duration::seconds(30);
+        })
+        .await else { return };
+        // RingCentral's clock (the sandbox's, told in every `Date` header)
+        // runs six hours ahead of ours: the call ends then.
+        app.sandbox.state().clock().advance(Duration::hours(6));
+        let late = call_ending_now(&app);
+        let catalog = app.catalog().await;
+        let id = RecordingId::parse(&late).unwrap();
+
+        let (first, _) = app.sync_with(short_schedule(), Duration::zero()).await;
+        assert!(first.not_ready >= 1, "{first:?}");
+        let rec = catalog.recording(&id).await.unwrap().unwrap();
+        assert_eq!(rec.state, RecordingState::NotReady);
+        // 10 s after the call's end on RingCentral's clock is seconds away on
+        // ours, not six hours.
+        let wait = rec.next_attempt_at.unwrap() - Utc::now();
+        assert!(wait < Duration::seconds(15), "retry in {wait}");
+
+        // Past the lag, a sync that waits up to 30 s for due retries stores it.
+        app.sandbox.state().clock().advance(Duration::seconds(60));
+        app.sync_with(short_schedule(), Duration::seconds(30)).await;
+        let rec = catalog.recording(&id).await.unwrap().unwrap();
+        assert_eq!(rec.state, RecordingState::Stored, "{rec:?}");
+        app.finish().await;
+    }
+}
