@@ -46,7 +46,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            // symphonia warns on every tagged MP3 it probes ("skipped N
+            // bytes of junk"): expected here, and no use to a user.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,symphonia_core=error,symphonia_bundle_mp3=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -74,6 +74,19 @@ pub enum SessionOutcome {
     },
 }
 
+impl SessionOutcome {
+    /// Whether the job is over (ready, incomplete or unusable), rather than
+    /// sleeping until it looks again.
+    pub fn is_settled(&self) -> bool {
+        matches!(
+            self,
+            SessionOutcome::Ready { .. }
+                | SessionOutcome::Incomplete { .. }
+                | SessionOutcome::Invalid { .. }
+        )
+    }
+}
+
 /// What a session job needs.
 #[derive(Clone)]
 pub struct SessionRunner {

@@ -536,7 +536,12 @@ async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyh
         }
         SESSION_JOB => {
             let outcome = sessions.run(job).await?;
-            tracing::info!(?outcome, "session job finished");
+            if outcome.is_settled() {
+                tracing::info!(?outcome, "session job finished");
+            } else {
+                // It looks again in a moment: every look is no news.
+                tracing::debug!(?outcome, "session job snoozed");
+            }
             w.state.wake.notify_waiters();
         }
         crate::stitching::job::STITCH_JOB => {
