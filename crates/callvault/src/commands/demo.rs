@@ -281,13 +281,19 @@ async fn watch_live(
 ) {
     use vault::ConversationState as S;
     let mut seen: std::collections::HashMap<vault::ConversationId, S> = Default::default();
+    let mut told: std::collections::HashSet<(vault::ConversationId, S)> = Default::default();
     let mut first = true;
     loop {
         match catalog.list_conversations(None, 100, 0).await {
             Ok(list) => {
                 for conv in list {
                     let before = seen.insert(conv.id.clone(), conv.state);
-                    if first || before == Some(conv.state) {
+                    // Each session of a transfer settles the conversation
+                    // again: say each state of it once.
+                    if first
+                        || before == Some(conv.state)
+                        || !told.insert((conv.id.clone(), conv.state))
+                    {
                         continue;
                     }
                     let sessions = conv.sessions.len();
