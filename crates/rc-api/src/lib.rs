@@ -25,6 +25,8 @@
 //! - Ids ([`ids`]) parse into a path-safe alphabet; [`Error`] says what
 //!   callers branch on; [`availability::NotReadySchedule`] turns repeated
 //!   404s into "gone".
+//! - [`ServerClock`] ([`RcClient::server_clock`]): RingCentral's time, from
+//!   every answer's `Date`, to measure the times it stamps against.
 //!
 //! # Does not
 //! Touch disk, database or audio; share model code with `rc-sandbox`; put a
