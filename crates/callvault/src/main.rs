@@ -44,16 +44,22 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The demo tells its story on standard output, line by line; the
+    // workers' per-job logs would bury it (RUST_LOG still shows them).
+    // symphonia warns on every tagged MP3 it probes ("skipped N bytes of
+    // junk"): expected here, and no use to a user.
+    let default_filter = match cli.command {
+        Command::Demo(_) => "warn,symphonia_core=error",
+        _ => "info,symphonia_core=error,symphonia_bundle_mp3=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            // symphonia warns on every tagged MP3 it probes ("skipped N
-            // bytes of junk"): expected here, and no use to a user.
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,symphonia_core=error,symphonia_bundle_mp3=warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     // `join` is plain file work: no runtime, no catalog. Starting tokio's
     // worker threads for it would only add startup time and memory.
     let result = match cli.command {
