@@ -9,7 +9,9 @@
 //!    reqwest, sleeping `Retry-After` after a 429), as a ratio.
 //! 2. Throughput with limits off: the release `callvault sync` binary backs
 //!    up `BENCH_TP_RECORDINGS` (default 10,000) short recordings under
-//!    `/usr/bin/time -v`: recordings/s, MB/s and its peak RSS.
+//!    `/usr/bin/time -v`: recordings/s, MB/s and its peak RSS; then, on the
+//!    same sandbox, the samples' way (list, then fetch one by one, writing
+//!    each to a file) as the baseline, reported as a ratio.
 //!
 //! `BENCH_ONLY=rate|throughput` runs one half.
 
@@ -105,8 +107,9 @@ async fn callvault_run(s: &SandboxHandle, dir: &std::path::Path) -> (Report, rc_
 }
 
 /// The samples' way: token, list every page, then download one by one,
-/// sleeping `Retry-After` after a 429. Returns (downloads, 429s).
-async fn baseline(s: &SandboxHandle) -> (u64, u64) {
+/// sleeping `Retry-After` after a 429, and (with `save_to`) write each to a
+/// file there, as the samples do. Returns (downloads, 429s).
+async fn baseline(s: &SandboxHandle, save_to: Option<&std::path::Path>) -> (u64, u64) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let env: std::collections::BTreeMap<_, _> = s.client_env().into_iter().collect();
     let http = reqwest::Client::new();
@@ -178,7 +181,11 @@ async fn baseline(s: &SandboxHandle) -> (u64, u64) {
     for uri in &uris {
         let resp = send(|| http.get(uri).bearer_auth(&bearer), &mut limited).await;
         if resp.status().is_success() {
-            let _ = resp.bytes().await.expect("body");
+            let body = resp.bytes().await.expect("body");
+            if let Some(dir) = save_to {
+                let file = dir.join(format!("{downloads}.audio"));
+                tokio::fs::write(file, body).await.expect("save");
+            }
             downloads += 1;
         }
     }
@@ -220,7 +227,7 @@ async fn rate_limit_efficiency() {
     // The baseline starts on a fresh window.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
-    let (base_downloads, base_429) = baseline(&s).await;
+    let (base_downloads, base_429) = baseline(&s, None).await;
     let base = started.elapsed().as_secs_f64();
 
     println!(
@@ -299,14 +306,28 @@ fn throughput() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let stored = report["stored"].as_u64().unwrap_or(0);
     let bytes = report["bytes"].as_u64().unwrap_or(0);
+    // The same sandbox, the samples' way: list, then fetch one by one and
+    // write each to a file (no catalog, no hashing, no atomic rename).
+    let started = Instant::now();
+    let saved = tempfile::tempdir().expect("tempdir");
+    let (fetched, _) = rt.block_on(baseline(&s, Some(saved.path())));
+    let base_secs = started.elapsed().as_secs_f64();
     println!("== throughput, limits off: {recordings} recordings ==");
     println!(
-        "stored {stored} ({:.1} MB) in {secs:.1} s: {:.0} recordings/s, {:.2} MB/s; peak RSS {:.1} MB; exit {}",
+        "callvault sync: stored {stored} ({:.1} MB) in {secs:.1} s: {:.0} recordings/s, {:.2} MB/s; peak RSS {:.1} MB; exit {}",
         bytes as f64 / 1e6,
         stored as f64 / secs,
         bytes as f64 / 1e6 / secs,
         rss_kb as f64 / 1024.0,
         out.status
+    );
+    println!(
+        "baseline (list, then fetch one by one, write each to a file): {fetched} in {base_secs:.1} s: {:.0} recordings/s",
+        fetched as f64 / base_secs
+    );
+    println!(
+        "callvault recordings/s ÷ baseline recordings/s = {:.2}",
+        (stored as f64 / secs) / (fetched as f64 / base_secs)
     );
     drop(s);
 }
