@@ -141,9 +141,11 @@ impl SessionRunner {
             });
         };
         // Event times are on RingCentral's clock: deadlines measured from
-        // them are compared with its `now`; a recheck is a plain delay.
+        // them are compared with its `now`, and the times a job sleeps
+        // until are brought back to ours (`local`).
         let clock = self.client.server_clock();
         let now = clock.now();
+        let local = |t: DateTime<Utc>| clock.to_local(t);
         let fold = load_fold(&self.catalog, &tsid).await?;
         if fold.parties.is_empty() {
             return Ok(SessionOutcome::Invalid {
@@ -162,7 +164,7 @@ impl SessionRunner {
                 return self.incomplete(&conversation, reason).await;
             }
             return Ok(SessionOutcome::StillOpen {
-                next: Utc::now() + self.config.recheck,
+                next: local(now + self.config.recheck),
             });
         }
         let conversation = self.record_conversation(&fold, call_end).await?;
@@ -185,7 +187,7 @@ impl SessionRunner {
                 }
                 return Ok(SessionOutcome::AwaitingCallLog {
                     missing: still,
-                    next: clock.to_local(self.config.schedule.next(call_end, now)),
+                    next: local(self.config.schedule.next(call_end, now)),
                 });
             }
         }
@@ -357,7 +359,10 @@ impl SessionRunner {
                 return self.incomplete(conversation, reason).await;
             }
             return Ok(SessionOutcome::AwaitingDownloads {
-                next: Utc::now() + self.config.recheck,
+                next: self
+                    .client
+                    .server_clock()
+                    .to_local(now + self.config.recheck),
             });
         }
         match ids.len() {

@@ -72,7 +72,6 @@ pub async fn ensure_subscription(
         Ok(Some(id)) => match client.get_subscription(&id).await {
             Err(rc_api::Error::Gone { .. }) => "the subscription was deleted".to_owned(),
             Err(e) => return Err(e).context("checking the subscription"),
-            // Its answer told us RingCentral's clock, on which it expires.
             Ok(info) => match unusable(&info, &address, filters, client.server_clock().now()) {
                 Some(why) => {
                     delete_quietly(client, &info).await;
