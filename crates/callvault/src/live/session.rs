@@ -140,12 +140,7 @@ impl SessionRunner {
                 reason: "job payload has no valid tsid".into(),
             });
         };
-        // Event times are on RingCentral's clock: deadlines measured from
-        // them are compared with its `now`, and the times a job sleeps
-        // until are brought back to ours (`local`).
-        let clock = self.client.server_clock();
-        let now = clock.now();
-        let local = |t: DateTime<Utc>| clock.to_local(t);
+        let now = Utc::now();
         let fold = load_fold(&self.catalog, &tsid).await?;
         if fold.parties.is_empty() {
             return Ok(SessionOutcome::Invalid {
@@ -164,7 +159,7 @@ impl SessionRunner {
                 return self.incomplete(&conversation, reason).await;
             }
             return Ok(SessionOutcome::StillOpen {
-                next: local(now + self.config.recheck),
+                next: now + self.config.recheck,
             });
         }
         let conversation = self.record_conversation(&fold, call_end).await?;
@@ -187,7 +182,7 @@ impl SessionRunner {
                 }
                 return Ok(SessionOutcome::AwaitingCallLog {
                     missing: still,
-                    next: local(self.config.schedule.next(call_end, now)),
+                    next: self.config.schedule.next(call_end, now),
                 });
             }
         }
@@ -304,8 +299,7 @@ impl SessionRunner {
         Ok(listed)
     }
 
-    /// Step 4: are all recordings of every session of the conversation
-    /// stored? `now` and `call_end` are on RingCentral's clock.
+    /// Step 4: are all recordings of every session of the conversation stored?
     async fn check_stored(
         &self,
         conversation: &ConversationId,
@@ -359,10 +353,7 @@ impl SessionRunner {
                 return self.incomplete(conversation, reason).await;
             }
             return Ok(SessionOutcome::AwaitingDownloads {
-                next: self
-                    .client
-                    .server_clock()
-                    .to_local(now + self.config.recheck),
+                next: now + self.config.recheck,
             });
         }
         match ids.len() {
