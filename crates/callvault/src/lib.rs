@@ -19,4 +19,6 @@ pub mod rate_snapshot;
 pub mod startup;
 pub mod stitching;
 pub mod sync;
+#[cfg(test)]
+mod test_wait;
 pub mod web;

@@ -63,7 +63,16 @@ async fn over_the_limit_is_429_cmn_301_with_retry_after() {
 
 #[tokio::test]
 async fn each_request_during_the_penalty_restarts_it() {
-    let h = spawn(|c| c.rate_limits = Some(limits(2, 2))).await;
+    // A 2 s window and a 6 s penalty: the knocks below come 0.5 s apart,
+    // so only a stall of over 5 s between two of them could let the penalty
+    // lapse on a busy machine.
+    let h = spawn(|c| {
+        c.rate_limits = Some(RateLimitConfig {
+            penalty_secs: 6,
+            ..limits(2, 2)
+        })
+    })
+    .await;
     let c = client();
     let t = token(&h, &c).await;
     let url = call_log_url(&h, "");
@@ -72,13 +81,13 @@ async fn each_request_during_the_penalty_restarts_it() {
     }
     assert_eq!(get(&c, &url, &t).await.status(), 429);
     // Keep knocking every 0.5 s for 3 s: the 2 s window slides past the two
-    // admitted requests, yet every knock restarts the 2 s penalty.
+    // admitted requests, yet every knock restarts the penalty.
     for _ in 0..6 {
         tokio::time::sleep(StdDuration::from_millis(500)).await;
         assert_eq!(get(&c, &url, &t).await.status(), 429);
     }
     // A full quiet penalty frees the client.
-    tokio::time::sleep(StdDuration::from_millis(2100)).await;
+    tokio::time::sleep(StdDuration::from_millis(6100)).await;
     assert_eq!(get(&c, &url, &t).await.status(), 200);
 }
 

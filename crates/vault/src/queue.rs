@@ -79,6 +79,15 @@ pub enum JobState {
 }
 
 impl JobState {
+    /// Every state, in a job's order of life.
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Leased,
+        JobState::Retry,
+        JobState::Done,
+        JobState::Dead,
+    ];
+
     fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "queued" => JobState::Queued,
@@ -376,15 +385,22 @@ impl Catalog {
         })
     }
 
-    /// Makes the waiting job with this kind and dedupe key due now (a job
-    /// snoozed until some event happened, when the event has happened).
-    /// Returns whether one was waiting; a leased job is left alone.
+    /// Makes the live job with this kind and dedupe key run again now,
+    /// because something it waits for has happened. A waiting job becomes
+    /// due now; a leased one is marked so that when its holder finishes the
+    /// lease (completes or snoozes it) it runs again at once: its run began
+    /// before the news and may have missed it. Returns whether a job was
+    /// found.
     pub async fn run_now(&self, kind: &str, dedupe_key: &str) -> Result<bool, CatalogError> {
         with_pool!(self, pool, backend => {
             let done = sqlx::query(sql!(backend,
-                "UPDATE jobs SET run_at = {now}, updated_at = {now}
-                 WHERE kind = $1 AND dedupe_key = $2 AND state IN ('queued', 'retry')
-                   AND run_at > {now}"))
+                "UPDATE jobs SET
+                    run_at = CASE WHEN state <> 'leased' AND run_at > {now} THEN {now}
+                                  ELSE run_at END,
+                    rerun_requested = CASE WHEN state = 'leased' THEN 1 ELSE rerun_requested END,
+                    updated_at = {now}
+                 WHERE kind = $1 AND dedupe_key = $2
+                   AND state IN ('queued', 'retry', 'leased')"))
                 .bind(kind)
                 .bind(dedupe_key)
                 .execute(pool)
@@ -445,7 +461,7 @@ impl Catalog {
                 Some(id) => sqlx::query_as(sql!(backend,
                     "UPDATE jobs SET state = 'leased', attempts = attempts + 1,
                         lease_token = lease_token + 1, holder = $2, leased_until = {now} + $3,
-                        updated_at = {now}
+                        rerun_requested = 0, updated_at = {now}
                      WHERE id = $1
                      RETURNING id, kind, dedupe_key, payload, attempts, max_attempts, lease_token,
                         leased_until"))
@@ -488,8 +504,12 @@ impl Catalog {
     pub async fn complete(&self, lease: &Lease) -> Result<bool, CatalogError> {
         let n = with_pool!(self, pool, backend => {
             sqlx::query(sql!(backend,
-                "UPDATE jobs SET state = 'done', holder = NULL, leased_until = NULL,
-                    finished_at = {now}, updated_at = {now}
+                "UPDATE jobs SET
+                    state = CASE WHEN rerun_requested = 1 THEN 'queued' ELSE 'done' END,
+                    attempts = CASE WHEN rerun_requested = 1 THEN attempts - 1 ELSE attempts END,
+                    run_at = CASE WHEN rerun_requested = 1 THEN {now} ELSE run_at END,
+                    finished_at = CASE WHEN rerun_requested = 1 THEN NULL ELSE {now} END,
+                    rerun_requested = 0, holder = NULL, leased_until = NULL, updated_at = {now}
                  WHERE id = $1 AND lease_token = $2 AND state = 'leased'"))
                 .bind(lease.job_id.0)
                 .bind(lease.token)
@@ -518,8 +538,12 @@ impl Catalog {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
             let fenced = sqlx::query(sql!(backend,
-                "UPDATE jobs SET state = 'done', holder = NULL, leased_until = NULL,
-                    finished_at = {now}, updated_at = {now}
+                "UPDATE jobs SET
+                    state = CASE WHEN rerun_requested = 1 THEN 'queued' ELSE 'done' END,
+                    attempts = CASE WHEN rerun_requested = 1 THEN attempts - 1 ELSE attempts END,
+                    run_at = CASE WHEN rerun_requested = 1 THEN {now} ELSE run_at END,
+                    finished_at = CASE WHEN rerun_requested = 1 THEN NULL ELSE {now} END,
+                    rerun_requested = 0, holder = NULL, leased_until = NULL, updated_at = {now}
                  WHERE id = $1 AND lease_token = $2 AND state = 'leased'"))
                 .bind(lease.job_id.0)
                 .bind(lease.token)
@@ -607,7 +631,9 @@ impl Catalog {
                      WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state"),
                 FinishSql::Snooze => sql!(backend,
                     "UPDATE jobs SET state = 'retry', attempts = attempts - 1,
-                        run_at = COALESCE($3, {now}), last_error = $4, holder = NULL,
+                        run_at = CASE WHEN rerun_requested = 1 THEN {now}
+                                      ELSE COALESCE($3, {now}) END,
+                        rerun_requested = 0, last_error = $4, holder = NULL,
                         leased_until = NULL, updated_at = {now}
                      WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state"),
                 FinishSql::Fail => sql!(backend,

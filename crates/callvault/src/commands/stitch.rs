@@ -81,6 +81,8 @@ impl StitchArgs {
             follow_transfers: !self.no_follow_transfers,
             output: self.output.clone(),
             max_wait_secs: self.max_wait,
+            // Asked by hand: join again even when nothing changed.
+            reuse_unchanged: false,
         }
     }
 }
@@ -132,6 +134,9 @@ pub fn print(outcomes: &[Outcome], json: bool) -> anyhow::Result<()> {
             } => println!("{conversation}: waiting — {reason}"),
             Outcome::NoRecordings { conversation } => {
                 println!("{conversation}: no recordings")
+            }
+            Outcome::Unchanged { conversation, key } => {
+                println!("{conversation}: already stitched from these legs → {key}")
             }
             Outcome::Merged { conversation, into } => {
                 println!("{conversation}: merged into {into}")

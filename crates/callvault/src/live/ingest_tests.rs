@@ -10,7 +10,7 @@ use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 use vault::{Catalog, JobState, TelephonySessionId};
 
-use super::tests::{eventually, fast_config, rig, serve};
+use super::tests::{PATIENCE, eventually, fast_config, rig, serve};
 use super::workers::run_workers;
 use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
 use crate::health::{self, Health, LiveProbe, SUBSCRIPTION_STATE_SETTING};
@@ -206,12 +206,19 @@ async fn a_full_commit_queue_answers_503_and_stores_nothing_for_the_shed() {
 async fn healthz_needs_the_catalog_and_an_active_fresh_subscription() {
     let (catalog, _url, _dir) = catalog().await;
     let state = LiveState::new(catalog.clone(), fast_config());
-    let probe = LiveProbe {
-        state_fresh_for: Duration::from_millis(1500),
+    // Two probes over one catalog: one for which any state is fresh (so a
+    // slow machine cannot make "Active" look stale between two steps), one
+    // for which a state goes stale almost at once.
+    let probe = |fresh_for: Duration| LiveProbe {
+        state_fresh_for: fresh_for,
         ..LiveProbe::new(&state, true, None)
     };
     let base = serve(health::router(
-        Health::new(catalog.clone()).with_live(probe),
+        Health::new(catalog.clone()).with_live(probe(Duration::from_secs(3600))),
+    ))
+    .await;
+    let strict = serve(health::router(
+        Health::new(catalog.clone()).with_live(probe(Duration::from_millis(50))),
     ))
     .await;
     let healthz = format!("{base}/healthz");
@@ -236,9 +243,13 @@ async fn healthz_needs_the_catalog_and_an_active_fresh_subscription() {
         .await
         .unwrap();
     assert_eq!(get(&http, &healthz).await.0, 200);
-    let text = eventually("the state goes stale", Duration::from_secs(10), || async {
-        let (status, text) = get(&http, &healthz).await;
-        (status == 503).then_some(text)
+    let text = eventually("the state goes stale", PATIENCE, || async {
+        let (status, text) = get(&http, &format!("{strict}/healthz")).await;
+        if status == 503 {
+            Ok(text)
+        } else {
+            Err(format!("{status} {text}"))
+        }
     })
     .await;
     assert!(text.contains("stale"), "{text}");
@@ -357,11 +368,9 @@ async fn the_gateway_stores_the_subscription_state_that_every_process_reports() 
 
     let stop = CancellationToken::new();
     let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
-    eventually(
-        "the other process reports ready",
-        Duration::from_secs(20),
-        || async { (get(&http, &format!("{other_base}/healthz")).await.0 == 200).then_some(()) },
-    )
+    eventually("the other process reports ready", PATIENCE, || async {
+        (get(&http, &format!("{other_base}/healthz")).await.0 == 200).then_some(())
+    })
     .await;
     assert_eq!(get(&http, &format!("{gateway_base}/healthz")).await.0, 200);
     let (_, text) = get(&http, &format!("{gateway_base}/metrics")).await;

@@ -71,10 +71,9 @@ pub use workers::{Workers, run_workers};
 /// dedupe `session:<tsid>`).
 pub const SESSION_JOB: &str = "session";
 
-/// Queue kind of a conversation ready to stitch (payload
-/// `{"conversation": …}`, dedupe `stitch:<conversation id>`), consumed by the
-/// stitching module.
-pub const STITCH_JOB: &str = "stitch";
+/// Queue kind of a conversation ready to stitch, defined by the stitching
+/// module that consumes it.
+pub use crate::stitching::job::STITCH_JOB;
 
 /// Catalog setting holding the verification token every delivery must carry.
 pub const TOKEN_SETTING: &str = "live.verification_token";

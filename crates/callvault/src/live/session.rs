@@ -26,12 +26,12 @@ use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rc_api::models::TelephonySessionNotification;
 use vault::{
-    Catalog, ConversationId, ConversationState, ConversationUpsert, LeasedJob, NewJob, RecordingId,
+    Catalog, ConversationId, ConversationState, ConversationUpsert, LeasedJob, RecordingId,
     RecordingState, Source, TelephonySessionId,
 };
 
+use super::LiveConfig;
 use super::fold::SessionFold;
-use super::{LiveConfig, STITCH_JOB};
 use crate::sync::ledger;
 
 /// What one run of a session job came to.
@@ -310,17 +310,6 @@ impl SessionRunner {
         let Some(conv) = c.conversation(conversation).await? else {
             anyhow::bail!("conversation {conversation} vanished");
         };
-        if matches!(
-            conv.state,
-            ConversationState::Stitched | ConversationState::Single
-        ) {
-            // A late departure re-ran this job: nothing left to do, and no
-            // second stitch.
-            return Ok(SessionOutcome::Ready {
-                conversation: conversation.clone(),
-                recordings: 0,
-            });
-        }
         let mut ids = BTreeSet::new();
         let mut pending = false;
         for session in &conv.sessions {
@@ -356,6 +345,21 @@ impl SessionRunner {
                 next: now + self.config.recheck,
             });
         }
+        // Already settled for exactly these recordings (a late departure
+        // re-ran this job): nothing to do. A conversation settled earlier on
+        // fewer of them (the sync listed one leg before the call log had the
+        // other) is settled again.
+        let settled = match conv.state {
+            ConversationState::Single => ids.len() == 1,
+            ConversationState::Stitched => stitched_from(&conv, &ids),
+            _ => false,
+        };
+        if settled {
+            return Ok(SessionOutcome::Ready {
+                conversation: conversation.clone(),
+                recordings: ids.len(),
+            });
+        }
         match ids.len() {
             0 => {
                 c.set_conversation_state(conversation, ConversationState::Ended, None, None)
@@ -366,13 +370,9 @@ impl SessionRunner {
                     .await?;
             }
             _ => {
-                c.enqueue(&NewJob::new(
-                    STITCH_JOB,
-                    format!("stitch:{conversation}"),
-                    serde_json::json!({ "conversation": conversation.as_str() }),
-                ))
-                .await
-                .context("enqueuing the stitch job")?;
+                crate::stitching::job::enqueue(c, conversation)
+                    .await
+                    .context("enqueuing the stitch job")?;
             }
         }
         Ok(SessionOutcome::Ready {
@@ -397,6 +397,25 @@ impl SessionRunner {
             .await?;
         Ok(SessionOutcome::Incomplete { reason })
     }
+}
+
+/// Whether `conv`'s stitched file was joined from every one of `ids` (its
+/// stored manifest names them all).
+fn stitched_from(conv: &vault::Conversation, ids: &BTreeSet<RecordingId>) -> bool {
+    let Some(Ok(manifest)) = conv
+        .manifest
+        .clone()
+        .map(serde_json::from_value::<stitch::Manifest>)
+    else {
+        return false;
+    };
+    let joined: BTreeSet<&str> = manifest
+        .legs
+        .iter()
+        .filter(|l| !l.missing)
+        .map(|l| l.id.as_str())
+        .collect();
+    ids.iter().all(|id| joined.contains(id.as_str()))
 }
 
 /// Moves `peer` into `conversation` (after its current sessions), and drops

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rc_sandbox::model::{
@@ -22,6 +22,7 @@ use super::subscription::{Ensured, ensure_subscription, telephony_filters};
 use super::workers::{GATEWAY, SubscriptionPlan, Workers, run_workers};
 use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
 use crate::sync::Downloader;
+pub(super) use crate::test_wait::{PATIENCE, eventually};
 
 /// One test's world: sandbox, catalog, blobs, receiver.
 pub(super) struct Rig {
@@ -205,20 +206,61 @@ fn script(start: DateTime<Utc>, segments: Vec<SegmentScript>) -> CallScript {
     }
 }
 
-/// Polls `check` until it returns `Some`, failing after `limit`.
-pub(super) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
+/// Waits until a stitch job and the session job of each of `sessions` have
+/// run and no job is queued, leased or retrying; returns every job.
+async fn settled(catalog: &Catalog, sessions: &[TelephonySessionId]) -> Vec<vault::Job> {
+    eventually("the queue to settle", PATIENCE, || async {
+        let mut jobs = Vec::new();
+        for state in JobState::ALL {
+            jobs.extend(catalog.jobs_in_state(state, 1000).await.unwrap());
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let busy = jobs
+            .iter()
+            .any(|j| !matches!(j.state, JobState::Done | JobState::Dead));
+        let stitched = jobs.iter().any(|j| j.kind == super::STITCH_JOB);
+        let followed = sessions.iter().all(|s| {
+            let key = format!("session:{s}");
+            jobs.iter().any(|j| j.dedupe_key == key)
+        });
+        if busy || !stitched || !followed {
+            return Err(format!("{:#?}", summary(&jobs)));
+        }
+        Ok(jobs)
+    })
+    .await
+}
+
+/// `kind key state (last error)` per job, for failure messages.
+fn summary(jobs: &[vault::Job]) -> Vec<String> {
+    jobs.iter()
+        .map(|j| {
+            let why = j.last_error.as_deref().unwrap_or("");
+            format!("{} {} {} {why}", j.kind, j.dedupe_key, j.state.as_str())
+        })
+        .collect()
+}
+
+/// The stitch jobs among `jobs`: at least one, all done and all keyed on
+/// one conversation (a second one, queued while the first finished, finds
+/// the legs unchanged and joins nothing). Returns the first.
+fn one_stitch_job(jobs: &[vault::Job]) -> &vault::Job {
+    let stitches: Vec<&vault::Job> = jobs
+        .iter()
+        .filter(|j| j.kind == super::STITCH_JOB)
+        .collect();
+    let keys: BTreeSet<&str> = stitches.iter().map(|j| j.dedupe_key.as_str()).collect();
+    assert_eq!(
+        keys.len(),
+        1,
+        "one conversation stitched: {:#?}",
+        summary(jobs)
+    );
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Done),
+        "{:#?}",
+        summary(jobs)
+    );
+    stitches[0]
 }
 
 async fn all_stored(catalog: &Catalog, ids: &[RecordingId]) -> bool {
@@ -246,17 +288,13 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
     assert!(matches!(ensured, Ensured::Created { .. }), "{ensured:?}");
     let stop = CancellationToken::new();
     let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
-    eventually(
-        "the gateway reports the subscription",
-        Duration::from_secs(10),
-        || async {
-            rig.state
-                .metrics
-                .subscription_active
-                .load(Ordering::Relaxed)
-                .then_some(())
-        },
-    )
+    eventually("the gateway reports the subscription", PATIENCE, || async {
+        rig.state
+            .metrics
+            .subscription_active
+            .load(Ordering::Relaxed)
+            .then_some(())
+    })
     .await;
 
     let call = rig.call(vec![
@@ -266,27 +304,18 @@ async fn a_blind_transfer_is_backed_up_from_webhooks_with_duplicates_absorbed() 
     let tsid = call.sessions[0].clone();
     assert_eq!(call.recordings.len(), 2);
 
-    eventually(
-        "both recordings stored",
-        Duration::from_secs(40),
-        || async {
-            all_stored(&rig.catalog, &call.recordings)
-                .await
-                .then_some(())
-        },
-    )
-    .await;
-    let conversation = ConversationId::from(tsid.clone());
-    // The workers run the stitch job too: wait for it to be done.
-    let stitch = eventually("the stitch job", Duration::from_secs(20), || async {
-        rig.catalog
-            .jobs_in_state(JobState::Done, 100)
+    eventually("both recordings stored", PATIENCE, || async {
+        all_stored(&rig.catalog, &call.recordings)
             .await
-            .unwrap()
-            .into_iter()
-            .find(|j| j.kind == super::STITCH_JOB)
+            .then_some(())
     })
     .await;
+    let conversation = ConversationId::from(tsid.clone());
+    // The workers run the stitch job and both session jobs: wait until the
+    // queue is quiet (the sync may have listed the call before its webhooks
+    // arrived, so the stitch alone is not the end).
+    let jobs = settled(&rig.catalog, &call.sessions).await;
+    let stitch = one_stitch_job(&jobs);
     assert_eq!(stitch.dedupe_key, format!("stitch:{conversation}"));
     assert_eq!(stitch.payload["conversation"], conversation.as_str());
 
@@ -338,40 +367,21 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
     let first = ConversationId::from(call.sessions[0].clone());
     let second = ConversationId::from(call.sessions[1].clone());
 
-    eventually(
-        "both recordings stored",
-        Duration::from_secs(40),
-        || async {
-            all_stored(&rig.catalog, &call.recordings)
-                .await
-                .then_some(())
-        },
-    )
-    .await;
-    eventually("the stitch job", Duration::from_secs(20), || async {
-        rig.catalog
-            .jobs_in_state(JobState::Done, 100)
+    eventually("both recordings stored", PATIENCE, || async {
+        all_stored(&rig.catalog, &call.recordings)
             .await
-            .unwrap()
-            .into_iter()
-            .find(|j| j.dedupe_key == format!("stitch:{first}"))
+            .then_some(())
     })
     .await;
-    // Once both session jobs are finished, the catalog is settled.
-    eventually(
-        "both session jobs done",
-        Duration::from_secs(10),
-        || async {
-            let done = rig
-                .catalog
-                .jobs_in_state(JobState::Done, 100)
-                .await
-                .unwrap();
-            let sessions = done.iter().filter(|j| j.kind == super::SESSION_JOB).count();
-            (sessions == 2).then_some(())
-        },
-    )
-    .await;
+    // Whichever of the safety-net sync and the webhooks saw the call first,
+    // the conversation is stitched once, keyed on the first session (the
+    // sync listing the second session before its webhooks arrived once gave
+    // it a stitch job of its own, keyed on the second session).
+    let jobs = settled(&rig.catalog, &call.sessions).await;
+    let stitch = one_stitch_job(&jobs);
+    assert_eq!(stitch.dedupe_key, format!("stitch:{first}"));
+    let sessions = jobs.iter().filter(|j| j.kind == super::SESSION_JOB);
+    assert_eq!(sessions.count(), 2, "{jobs:#?}");
     let conv = rig.catalog.conversation(&first).await.unwrap().unwrap();
     assert_eq!(conv.sessions, call.sessions);
     assert!(matches!(
@@ -500,17 +510,13 @@ async fn a_blacklisted_subscription_is_recreated() {
         .unwrap();
     rig.call(vec![segment(0, false, Handoff::HangUp)]);
     let registry = rig.sandbox.state().subscriptions();
-    eventually(
-        "the sandbox blacklists us",
-        Duration::from_secs(20),
-        || async {
-            matches!(
-                registry.status(first.id.as_str()),
-                Some(rc_sandbox::subscriptions::SubscriptionStatus::Blacklisted { .. })
-            )
-            .then_some(())
-        },
-    )
+    eventually("the sandbox blacklists us", PATIENCE, || async {
+        matches!(
+            registry.status(first.id.as_str()),
+            Some(rc_sandbox::subscriptions::SubscriptionStatus::Blacklisted { .. })
+        )
+        .then_some(())
+    })
     .await;
 
     let (fresh, ensured) = rig.subscribe().await;
@@ -546,17 +552,13 @@ async fn recordings_that_never_reach_the_call_log_flag_the_conversation_incomple
     let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
     let call = rig.call(vec![segment(0, true, Handoff::HangUp)]);
     let id = ConversationId::from(call.sessions[0].clone());
-    let conv = eventually(
-        "the conversation flagged",
-        Duration::from_secs(20),
-        || async {
-            let c = rig.catalog.conversation(&id).await.unwrap()?;
-            // (An early look, before the caller's hang-up arrived, may first
-            // flag it for never ending; the final look names the recording.)
-            let named = c.reason.as_deref().is_some_and(|r| r.contains("call log"));
-            (c.state == ConversationState::Incomplete && named).then_some(c)
-        },
-    )
+    let conv = eventually("the conversation flagged", PATIENCE, || async {
+        let c = rig.catalog.conversation(&id).await.unwrap()?;
+        // (An early look, before the caller's hang-up arrived, may first
+        // flag it for never ending; the final look names the recording.)
+        let named = c.reason.as_deref().is_some_and(|r| r.contains("call log"));
+        (c.state == ConversationState::Incomplete && named).then_some(c)
+    })
     .await;
     let reason = conv.reason.unwrap_or_default();
     assert!(reason.contains(call.recordings[0].as_str()), "{reason}");
@@ -597,7 +599,7 @@ async fn without_the_gateway_a_worker_leaves_ringcentral_jobs_alone_until_it_is_
     }
     rig.catalog.release_singleton(&other).await.unwrap();
     // Now it is ours: the job runs (and fails for good: no such session).
-    eventually("the job taken", Duration::from_secs(10), || async {
+    eventually("the job taken", PATIENCE, || async {
         let j = rig.catalog.job(job).await.unwrap().unwrap();
         (j.state == JobState::Dead).then_some(())
     })
@@ -632,7 +634,7 @@ async fn on_shutdown_a_download_in_flight_goes_back_to_the_queue() {
     let stop = CancellationToken::new();
     let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
     rig.call(vec![segment(0, true, Handoff::HangUp)]);
-    let leased = eventually("a download in flight", Duration::from_secs(20), || async {
+    let leased = eventually("a download in flight", PATIENCE, || async {
         rig.catalog
             .jobs_in_state(JobState::Leased, 10)
             .await
@@ -659,7 +661,7 @@ async fn with_no_webhooks_the_safety_net_sync_backs_the_call_up() {
     let mut workers = rig.workers();
     workers.subscription = None;
     let running = tokio::spawn(run_workers(workers, stop.clone()));
-    eventually("the recording stored", Duration::from_secs(30), || async {
+    eventually("the recording stored", PATIENCE, || async {
         all_stored(&rig.catalog, &call.recordings)
             .await
             .then_some(())
@@ -688,4 +690,110 @@ async fn with_no_webhooks_the_safety_net_sync_backs_the_call_up() {
             .load(Ordering::Relaxed),
         0
     );
+}
+
+#[tokio::test]
+async fn an_attended_transfer_only_the_sync_saw_is_stitched_once_under_its_first_session() {
+    let rig = rig(|_| {}, fast_config()).await;
+    // No subscription: only the safety-net sync hears of this call, and each
+    // session's download may finish first.
+    let call = rig.call(vec![
+        segment(0, true, Handoff::AttendedTransfer),
+        segment(1, true, Handoff::HangUp),
+    ]);
+    let first = ConversationId::from(call.sessions[0].clone());
+    let stop = CancellationToken::new();
+    let mut workers = rig.workers();
+    workers.subscription = None;
+    let running = tokio::spawn(run_workers(workers, stop.clone()));
+
+    let conv = eventually("the conversation stitched", PATIENCE, || async {
+        match rig.catalog.conversation(&first).await.unwrap() {
+            Some(c) if c.state == ConversationState::Stitched => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    assert_eq!(conv.sessions, call.sessions);
+    assert_eq!(conv.arrived_by, ArrivedBy::Sync);
+    let mut jobs = Vec::new();
+    for state in [JobState::Done, JobState::Queued, JobState::Retry] {
+        jobs.extend(rig.catalog.jobs_in_state(state, 100).await.unwrap());
+    }
+    let stitches: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.kind == super::STITCH_JOB)
+        .map(|j| j.dedupe_key.as_str())
+        .collect();
+    assert_eq!(
+        stitches,
+        [format!("stitch:{first}")],
+        "{:#?}",
+        summary(&jobs)
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_settled_single_on_one_listed_leg_is_stitched_when_the_sync_lists_the_other()
+{
+    let rig = rig(|_| {}, fast_config()).await;
+    let start = rig.sandbox.state().clock().now() - chrono::Duration::seconds(5);
+    let call = rig.call(vec![
+        segment(0, true, Handoff::BlindTransfer),
+        segment(1, true, Handoff::HangUp),
+    ]);
+    let id = ConversationId::from(call.sessions[0].clone());
+    let workers = rig.workers();
+    let sessions = super::session::SessionRunner {
+        client: rig.client.clone(),
+        catalog: rig.catalog.clone(),
+        config: rig.state.config.clone(),
+    };
+    // Runs every due job of `kind` through the workers' own path.
+    let drain = |kind: &'static str| {
+        let (workers, sessions) = (workers.clone(), sessions.clone());
+        async move {
+            let lease = Duration::from_secs(60);
+            while let Some(job) = workers
+                .state
+                .catalog
+                .claim("t", &[kind], lease)
+                .await
+                .unwrap()
+            {
+                super::workers::execute(&workers, &sessions, &job)
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    let list = |to: DateTime<Utc>| {
+        let (client, catalog) = (rig.client.clone(), rig.catalog.clone());
+        async move {
+            let mut report = crate::sync::Report::default();
+            let progress = crate::sync::Progress::default();
+            let from = start - chrono::Duration::hours(1);
+            crate::sync::list(&client, &catalog, from, to, &progress, &mut report)
+                .await
+                .unwrap();
+        }
+    };
+
+    // A sync whose range ends between the legs' starts lists the first leg
+    // only: backed up, the conversation looks like one recording.
+    list(start + chrono::Duration::seconds(20)).await;
+    drain(crate::sync::ledger::DOWNLOAD_JOB).await;
+    let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(conv.state, ConversationState::Single);
+
+    // The next sync lists the second leg: once it is stored, the
+    // conversation is stitched from both.
+    list(rig.sandbox.state().clock().now()).await;
+    drain(crate::sync::ledger::DOWNLOAD_JOB).await;
+    drain(super::STITCH_JOB).await;
+    assert!(all_stored(&rig.catalog, &call.recordings).await);
+    let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(conv.state, ConversationState::Stitched, "{conv:?}");
 }

@@ -455,10 +455,13 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
         return Ok(());
     };
     // `waiting`: a stitch found more legs (an attended transfer's other
-    // session) whose downloads were still running, and sleeps.
+    // session) whose downloads were still running, and sleeps. `single`: an
+    // earlier sync listed only one leg; this download may be another.
     let open = matches!(
         c.state,
-        vault::ConversationState::Ended | vault::ConversationState::Waiting
+        vault::ConversationState::Ended
+            | vault::ConversationState::Waiting
+            | vault::ConversationState::Single
     );
     if !open || c.arrived_by != vault::ArrivedBy::Sync {
         return Ok(());
@@ -485,16 +488,13 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
             .await?;
         return Ok(());
     }
-    if let vault::Enqueued::AlreadyLive(_) =
-        crate::stitching::job::enqueue(catalog, &conversation).await?
-    {
-        catalog
-            .run_now(
-                crate::stitching::job::STITCH_JOB,
-                &crate::stitching::job::dedupe_key(&conversation),
-            )
-            .await?;
-    }
+    // Keyed on the conversation the stitch merges the chain into, which a
+    // session job of the chain would key its stitch on too.
+    let Some(first) = c.sessions.first() else {
+        return Ok(());
+    };
+    let target = crate::stitching::job::conversation_of_chain(catalog, first).await?;
+    crate::stitching::job::enqueue(catalog, &target).await?;
     Ok(())
 }
 
@@ -517,7 +517,11 @@ async fn links_to_other_sessions(
     Ok(false)
 }
 
-async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyhow::Result<()> {
+pub(super) async fn execute(
+    w: &Workers,
+    sessions: &SessionRunner,
+    job: &LeasedJob,
+) -> anyhow::Result<()> {
     match job.kind.as_str() {
         ledger::DOWNLOAD_JOB => {
             let started = std::time::Instant::now();
@@ -552,9 +556,11 @@ async fn execute(w: &Workers, sessions: &SessionRunner, job: &LeasedJob) -> anyh
                 rc: None,
             };
             let started = std::time::Instant::now();
-            let outcome = stitcher
-                .run_job(job, &crate::stitching::StitchOptions::default())
-                .await;
+            let options = crate::stitching::StitchOptions {
+                reuse_unchanged: true,
+                ..Default::default()
+            };
+            let outcome = stitcher.run_job(job, &options).await;
             w.state
                 .metrics
                 .stitch_seconds

@@ -22,14 +22,58 @@ pub fn dedupe_key(conversation: &ConversationId) -> String {
     format!("stitch:{conversation}")
 }
 
-/// Enqueues a stitch of `conversation` (idempotent while one is pending).
+/// The conversation that a stitch of `session` settles into: the one named
+/// after the earliest session of its attended-transfer chain, as
+/// [`Stitcher`] names it when it merges the chain.
+///
+/// Every path that queues a stitch (a session job, a download that the sync
+/// alone saw) keys it on this, so one conversation has one dedupe key and
+/// never two stitch jobs at once. Keying on the row of whichever session
+/// finished first gave the second session of an attended transfer its own
+/// stitch job when the sync listed it before its webhooks arrived.
+pub async fn conversation_of_chain(
+    catalog: &Catalog,
+    session: &TelephonySessionId,
+) -> anyhow::Result<ConversationId> {
+    let chain = super::gather::from_catalog(catalog, session, true).await?;
+    let first = match chain.sessions.first() {
+        Some(first) => TelephonySessionId::parse(first).context("session id")?,
+        None => session.clone(),
+    };
+    conversation_named_after(catalog, &first).await
+}
+
+/// The conversation `first` belongs to, or the one named after it.
+pub(super) async fn conversation_named_after(
+    catalog: &Catalog,
+    first: &TelephonySessionId,
+) -> anyhow::Result<ConversationId> {
+    Ok(match catalog.conversation_for_session(first).await? {
+        Some(id) => id,
+        None => ConversationId::from(first.clone()),
+    })
+}
+
+/// Asks for a stitch of `conversation` now: enqueues one, or, when one is
+/// pending already, makes it due now.
+///
+/// Callers ask because something changed (a recording stored, a session
+/// settled). A pending job may be sleeping [`WAIT_RETRY`] after finding a
+/// leg not yet stored; left asleep, it would stitch minutes after the last
+/// leg arrived.
 pub async fn enqueue(catalog: &Catalog, conversation: &ConversationId) -> anyhow::Result<Enqueued> {
     let job = NewJob::new(
         STITCH_JOB,
         dedupe_key(conversation),
         serde_json::json!({ "conversation": conversation.as_str() }),
     );
-    Ok(catalog.enqueue(&job).await?)
+    let enqueued = catalog.enqueue(&job).await?;
+    if let Enqueued::AlreadyLive(_) = enqueued {
+        catalog
+            .run_now(STITCH_JOB, &dedupe_key(conversation))
+            .await?;
+    }
+    Ok(enqueued)
 }
 
 impl Stitcher {

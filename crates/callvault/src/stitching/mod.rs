@@ -43,6 +43,13 @@ pub struct StitchOptions {
     pub output: Option<PathBuf>,
     /// Seconds to wait for downloads due soon when recordings are fetched.
     pub max_wait_secs: i64,
+    /// Leave a conversation already stitched from exactly these legs as it
+    /// is ([`Outcome::Unchanged`]). Queue jobs set it: two paths may queue a
+    /// stitch of one conversation a moment apart (a session job checks the
+    /// state, then enqueues, while a stitch finishes in between), and the
+    /// second must not join the same legs again. `callvault stitch` leaves
+    /// it off, so asking by hand always re-joins.
+    pub reuse_unchanged: bool,
 }
 
 impl Default for StitchOptions {
@@ -52,6 +59,7 @@ impl Default for StitchOptions {
             follow_transfers: true,
             output: None,
             max_wait_secs: 30,
+            reuse_unchanged: false,
         }
     }
 }
@@ -99,6 +107,14 @@ pub enum Outcome {
     NoRecordings {
         /// The conversation (or session) asked for.
         conversation: String,
+    },
+    /// Already stitched from exactly these legs; nothing joined again
+    /// ([`StitchOptions::reuse_unchanged`]).
+    Unchanged {
+        /// The conversation.
+        conversation: String,
+        /// Blob key of its stitched file.
+        key: String,
     },
     /// The conversation was merged into another (its session joined an
     /// attended transfer) before its stitch ran; the survivor's stitch
@@ -280,6 +296,15 @@ impl Stitcher {
                 recording: rec.id.as_str().to_owned(),
             });
         }
+        if options.reuse_unchanged
+            && options.output.is_none()
+            && let Some(key) = self.stitched_from(&conversation, legs, &playable).await?
+        {
+            return Ok(Outcome::Unchanged {
+                conversation: conversation.as_str().to_owned(),
+                key: key.as_str().to_owned(),
+            });
+        }
         let stitched = store::stitch_and_store(
             &self.blobs,
             &self.layout,
@@ -311,6 +336,34 @@ impl Stitcher {
         })
     }
 
+    /// The stitched file's key when `conversation` is already stitched from
+    /// exactly `legs` (the same ids, in order, the same ones missing: those
+    /// not in `playable`), as its stored manifest says.
+    async fn stitched_from(
+        &self,
+        conversation: &ConversationId,
+        legs: &[PlannedLeg],
+        playable: &[(usize, vault::Recording)],
+    ) -> anyhow::Result<Option<vault::StorageKey>> {
+        let Some(conv) = self.catalog.conversation(conversation).await? else {
+            return Ok(None);
+        };
+        let (ConversationState::Stitched, Some(key), Some(manifest)) =
+            (conv.state, conv.stitched_key, conv.manifest)
+        else {
+            return Ok(None);
+        };
+        let Ok(manifest) = serde_json::from_value::<stitch::Manifest>(manifest) else {
+            return Ok(None);
+        };
+        let stored = manifest.legs.iter().map(|l| (l.id.clone(), l.missing));
+        let planned = legs.iter().enumerate().map(|(i, l)| {
+            let missing = !playable.iter().any(|(j, _)| *j == i);
+            (l.manifest_id(), missing)
+        });
+        Ok(stored.eq(planned).then_some(key))
+    }
+
     /// Makes sure one conversation row holds every session, in order: the
     /// first session's conversation, the others attached to it.
     async fn conversation_row(
@@ -320,10 +373,7 @@ impl Stitcher {
         legs: &[PlannedLeg],
     ) -> anyhow::Result<ConversationId> {
         let first = TelephonySessionId::parse(first).context("session id")?;
-        let id = match self.catalog.conversation_for_session(&first).await? {
-            Some(id) => id,
-            None => ConversationId::from(first.clone()),
-        };
+        let id = job::conversation_named_after(&self.catalog, &first).await?;
         self.catalog
             .upsert_conversation(&ConversationUpsert {
                 id: id.clone(),

@@ -670,3 +670,63 @@ async fn a_stitch_job_of_an_unknown_conversation_fails_with_its_reason() {
     let failed = s.catalog.job(queued).await.unwrap().unwrap();
     assert_ne!(failed.state, vault::JobState::Done, "{failed:?}");
 }
+
+/// A blind transfer of two recorded legs, backed up from a sandbox that is
+/// then shut down; the stitcher works from the vault alone.
+async fn backed_up_blind_transfer() -> (Stitcher, Vec<String>, tempfile::TempDir) {
+    let sandbox = sandbox(AudioFormat::Wav).await;
+    let now = sandbox.state().clock().now();
+    let (sessions, _, _) = add(
+        &sandbox,
+        now - chrono::Duration::hours(3),
+        vec![
+            seg(0, 31, Handoff::BlindTransfer),
+            seg(1, 31, Handoff::HangUp),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    backup(&sandbox, dir.path()).await;
+    sandbox.shutdown().await;
+    (stitcher(dir.path(), None).await, sessions, dir)
+}
+
+#[tokio::test]
+async fn a_second_stitch_job_of_unchanged_legs_joins_nothing_again() {
+    let (s, sessions, _dir) = backed_up_blind_transfer().await;
+    let id = vault::ConversationId::from(TelephonySessionId::parse(&sessions[0]).unwrap());
+    let options = StitchOptions {
+        reuse_unchanged: true,
+        ..Default::default()
+    };
+
+    // Two paths queued it a moment apart: the second job runs after the first is done.
+    super::job::enqueue(&s.catalog, &id).await.unwrap();
+    let first = s.run_job(&claim_stitch(&s).await, &options).await.unwrap();
+    let stitched = s.catalog.conversation(&id).await.unwrap().unwrap();
+    super::job::enqueue(&s.catalog, &id).await.unwrap();
+    let second = s.run_job(&claim_stitch(&s).await, &options).await.unwrap();
+
+    assert!(matches!(first, Outcome::Stitched { .. }), "{first:?}");
+    let key = stitched.stitched_key.clone().unwrap();
+    assert_eq!(
+        second,
+        Outcome::Unchanged {
+            conversation: id.as_str().to_owned(),
+            key: key.as_str().to_owned(),
+        }
+    );
+    let after = s.catalog.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.state, after.sha256),
+        (vault::ConversationState::Stitched, stitched.sha256)
+    );
+    // By hand, a stitch always joins again.
+    let again = s
+        .stitch_session(
+            &TelephonySessionId::parse(&sessions[0]).unwrap(),
+            &StitchOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(again, Outcome::Stitched { .. }), "{again:?}");
+}

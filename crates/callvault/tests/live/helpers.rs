@@ -22,6 +22,7 @@ use sha2::Digest;
 use sqlx::Connection;
 
 use crate::support::fresh_schema;
+pub(crate) use crate::test_wait::{PATIENCE, eventually};
 use vault::{
     ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
     RecordingState, TelephonySessionId,
@@ -202,7 +203,7 @@ impl Live {
             .expect("callvault serve starts");
         self.serve = Some(child);
         let addr = format!("127.0.0.1:{}", self.port);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + PATIENCE;
         while tokio::net::TcpStream::connect(&addr).await.is_err() {
             if let Some(status) = self
                 .serve
@@ -227,20 +228,15 @@ impl Live {
     /// sandbox reports it `Active` (and, given `not`, different from it).
     pub async fn active_subscription(&self, not: Option<&str>) -> String {
         let registry = self.sandbox.state().subscriptions();
-        eventually(
-            "an active subscription",
-            Duration::from_secs(30),
-            || async {
-                let id = self
-                    .catalog
-                    .setting(callvault::live::SUBSCRIPTION_SETTING)
-                    .await
-                    .unwrap()?;
-                (Some(id.as_str()) != not
-                    && registry.status(&id) == Some(SubscriptionStatus::Active))
+        eventually("an active subscription", PATIENCE, || async {
+            let id = self
+                .catalog
+                .setting(callvault::live::SUBSCRIPTION_SETTING)
+                .await
+                .unwrap()?;
+            (Some(id.as_str()) != not && registry.status(&id) == Some(SubscriptionStatus::Active))
                 .then_some(id)
-            },
-        )
+        })
         .await
     }
 
@@ -405,22 +401,6 @@ pub struct TruthRecording {
     pub id: RecordingId,
     pub marker: u32,
     pub sha256: String,
-}
-
-/// Polls `check` until it returns `Some`, failing after `limit`.
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Every recording of `truth` stored with the sandbox's sha256, or the first
@@ -596,13 +576,7 @@ pub async fn notifications_stored(
 /// Jobs of `kind` by dedupe key, every state.
 pub async fn jobs_by_key(catalog: &Catalog, kind: &str) -> BTreeMap<String, Vec<JobState>> {
     let mut out: BTreeMap<String, Vec<JobState>> = BTreeMap::new();
-    for state in [
-        JobState::Queued,
-        JobState::Leased,
-        JobState::Retry,
-        JobState::Done,
-        JobState::Dead,
-    ] {
+    for state in JobState::ALL {
         for job in catalog.jobs_in_state(state, 100_000).await.unwrap() {
             if job.kind == kind {
                 out.entry(job.dedupe_key).or_default().push(state);

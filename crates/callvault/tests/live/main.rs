@@ -8,6 +8,9 @@
 mod helpers;
 #[path = "../support/common.rs"]
 mod support;
+// Waiting for what `serve` does on its own: the lib's own helper.
+#[path = "../../src/test_wait.rs"]
+mod test_wait;
 
 // 200 calls with duplicated and reordered deliveries, serve SIGKILLed mid-run.
 mod traffic;

@@ -33,7 +33,7 @@ async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscri
         scripted(now, &[(1, Handoff::BlindTransfer), (2, Handoff::HangUp)]),
     ]);
     let before = live.truth(&before).await;
-    wait_settled(&live, &before, Duration::from_secs(60)).await;
+    wait_settled(&live, &before, PATIENCE).await;
 
     // Act: serve goes down; calls happen (one of them an attended transfer).
     live.kill_serve();
@@ -48,7 +48,7 @@ async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscri
     let registry = sandbox.subscriptions();
     let reason = eventually(
         "the sandbox blacklists the subscription",
-        Duration::from_secs(30),
+        PATIENCE,
         || async {
             match registry.status(&first) {
                 Some(SubscriptionStatus::Blacklisted { reason, .. }) => Some(reason),
@@ -104,12 +104,12 @@ async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscri
     // The safety-net sync backed every missed call up, and says so.
     eventually(
         "the safety net to back up the missed calls",
-        Duration::from_secs(60),
+        PATIENCE,
         || async {
-            first_unstored(&live.catalog, &down)
-                .await
-                .is_none()
-                .then_some(())
+            match first_unstored(&live.catalog, &down).await {
+                Some(missing) => Err(missing),
+                None => Ok(()),
+            }
         },
     )
     .await;
@@ -138,7 +138,7 @@ async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscri
     }
     // No webhook named them, so no session job finishes them: their last
     // download queues the stitch, and multi-leg ones play in order.
-    wait_settled(&live, &down, Duration::from_secs(60)).await;
+    wait_settled(&live, &down, PATIENCE).await;
     for t in &down {
         assert_backed_up(&live, t, &[ArrivedBy::Sync]).await;
     }
@@ -157,7 +157,7 @@ async fn while_the_receiver_is_down_the_safety_net_fills_the_gap_and_the_subscri
         ),
     ]);
     let after = live.truth(&after).await;
-    wait_settled(&live, &after, Duration::from_secs(60)).await;
+    wait_settled(&live, &after, PATIENCE).await;
     for t in &after {
         assert_every_notification_once(&live.catalog, t).await;
         assert_backed_up(&live, t, &[ArrivedBy::Webhook, ArrivedBy::Both]).await;

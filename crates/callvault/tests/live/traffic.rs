@@ -16,13 +16,18 @@ use crate::helpers::*;
 async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     // Arrange: faults on the webhooks and on the downloads.
     let mut live = Live::new(5, Backend::Sqlite, |_| {}).await.unwrap();
-    live.sandbox.state().faults().set(FaultConfig {
+    let faults = |slow_body_bytes_per_sec| FaultConfig {
         webhook_duplicate: 0.2,
         webhook_reorder: 0.2,
         slow_body: 0.3,
-        slow_body_bytes_per_sec: 24_000,
+        slow_body_bytes_per_sec,
         ..Default::default()
-    });
+    };
+    // Until the kill, trickling downloads take a minute or more, so some
+    // are surely in flight when the last notification of the first wave is
+    // committed, however slow the machine (at 24 kB/s a busy machine could
+    // finish every download first, and the kill never came).
+    live.sandbox.state().faults().set(faults(2_000));
     live.start_serve(5).await;
     let subscription = live.active_subscription(None).await;
 
@@ -35,7 +40,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     // test's subject) while downloads are still in flight.
     eventually(
         "the first wave's notifications and a download in flight",
-        Duration::from_secs(90),
+        PATIENCE,
         || async {
             let (stored, sent) = notifications_stored(&live.catalog, &truth1).await;
             let leased = live
@@ -45,11 +50,18 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
                 .unwrap()
                 .into_iter()
                 .any(|j| j.kind == callvault::sync::ledger::DOWNLOAD_JOB);
-            (stored == sent && leased).then_some(())
+            if stored == sent && leased {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{stored} of {sent} notifications stored, a download leased: {leased}"
+                ))
+            }
         },
     )
     .await;
     live.kill_serve();
+    live.sandbox.state().faults().set(faults(24_000));
     eprintln!("partial files after the kill: {:?}", live.partial_files());
     // What was finished before the kill must not be done again.
     let mut stored_before = BTreeMap::new();
@@ -79,7 +91,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     let wave2 = live.random_calls(100, Duration::from_millis(150));
     let truth2 = live.truth(&wave2).await;
     let truth: Vec<TruthConversation> = truth1.into_iter().chain(truth2).collect();
-    wait_settled(&live, &truth, Duration::from_secs(150)).await;
+    wait_settled(&live, &truth, Duration::from_secs(300)).await;
 
     // Assert: the mix was what the issue asks for.
     let transferred = truth.iter().filter(|t| t.recordings.len() > 1).count();
@@ -166,7 +178,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     }
     // The upload the kill cut off left a staged file; the idle gateway
     // sweeps it.
-    eventually("partial files swept", Duration::from_secs(30), || async {
+    eventually("partial files swept", PATIENCE, || async {
         live.partial_files().is_empty().then_some(())
     })
     .await;

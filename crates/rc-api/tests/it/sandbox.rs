@@ -403,9 +403,12 @@ async fn a_one_second_rate_limit_window_is_used_fully_without_a_single_429() {
         elapsed >= floor.mul_f64(0.9),
         "{elapsed:?} < {floor:?}: limit not enforced?"
     );
+    // The time the scheduler held requests back, not the wall clock: a busy
+    // machine makes requests slower (and waiting shorter), never longer.
     assert!(
-        elapsed <= floor.mul_f64(1.25) + Duration::from_secs(1),
-        "{elapsed:?} wastes the budget (floor {floor:?}, {requests} requests): {:?}",
+        heavy.waited <= floor.mul_f64(1.25) + Duration::from_secs(1),
+        "waited {:?} in {elapsed:?}: wastes the budget (floor {floor:?}, {requests} requests): {:?}",
+        heavy.waited,
         client.rate_limit_metrics()
     );
 }
@@ -671,8 +674,9 @@ async fn telephony_notifications_delivered_by_the_sandbox_parse_into_the_models(
         .clock()
         .advance(chrono::Duration::minutes(3));
 
-    // Wait (with a deadline) for the final hang-up to be delivered.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    // Wait for the final hang-up to be delivered (the deadline is only a
+    // backstop against a hang, generous for a busy machine).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let events: Vec<TelephonySessionNotification> = loop {
         let parsed: Vec<TelephonySessionNotification> = deliveries
             .lock()

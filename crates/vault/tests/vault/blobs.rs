@@ -135,7 +135,7 @@ async fn a_dropped_upload_leaves_no_partial_blob() {
     );
     assert!(store.head(&key("hung")).await.unwrap().is_none());
     assert!(store.list(None).await.unwrap().is_empty());
-    crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+    crate::helpers::eventually(crate::helpers::PATIENCE, || async {
         files_on_disk(dir.path()).is_empty().then_some(())
     })
     .await;

@@ -97,6 +97,11 @@ async fn sweep_stale_schemas(conn: &mut sqlx::PgConnection, now: u64) {
     }
 }
 
+/// How long a test waits for something that will happen (a lease running
+/// out): only a backstop against a hang, generous enough for a 2-core
+/// machine kept busy by other builds.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
 /// Polls `check` until it yields `Some`, failing after `limit`.
 pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> T
 where
