@@ -404,6 +404,10 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A connection per request: the server closes idle keep-alives
+        // after its header timeout, and a POST sent on one just closed
+        // would fail (a race of any keep-alive client, not of the server).
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }

@@ -24,6 +24,9 @@ pub struct ServeProcess {
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("log of {}:\n{}", self.base, self.log_text());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -96,12 +99,14 @@ async fn two_processes_hold_the_limit(dir: &Path, database: &str) {
     add_user(&catalog, ADMIN).await;
     let a = ServeProcess::start(dir, database, "a");
     let b = ServeProcess::start(dir, database, "b");
-    let mut forms = Vec::new();
-    for i in 0..60 {
+    let forms = futures::future::join_all((0..60).map(|i| {
         let base = if i % 2 == 0 { &a.base } else { &b.base };
-        let (c, csrf) = with_form(base, client()).await;
-        forms.push((base.clone(), c, csrf));
-    }
+        async move {
+            let (c, csrf) = with_form(base, client()).await;
+            (base.clone(), c, csrf)
+        }
+    }))
+    .await;
     let statuses = post_all(forms, |_| ADMIN.0.into(), |_| "wrong-password".into()).await;
     let t = tally(&statuses);
     assert_eq!(

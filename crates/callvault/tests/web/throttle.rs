@@ -15,23 +15,30 @@ pub fn client_from(ip: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A connection per request: the server closes idle keep-alives
+        // after its header timeout, and a POST sent on one just closed
+        // would fail (a race of any keep-alive client, not of the server).
+        .pool_max_idle_per_host(0)
         .local_address(ip.parse::<IpAddr>().unwrap())
         .build()
         .unwrap()
 }
 
 /// A client with a fresh login form from `base`: (client, csrf token).
+/// Fetching the form is preparation, not what is tested: on a machine so
+/// busy that a connection fails, it is fetched again (at most 3 times).
 pub async fn with_form(base: &str, c: reqwest::Client) -> (reqwest::Client, String) {
-    let html = c
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_field(&html);
-    (c, csrf)
+    let mut errors = Vec::new();
+    while errors.len() < 3 {
+        match c.get(format!("{base}/login")).send().await {
+            Ok(r) => {
+                let csrf = csrf_field(&r.text().await.unwrap());
+                return (c, csrf);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    panic!("GET {base}/login failed 3 times: {errors:?}");
 }
 
 /// Posts prepared forms all at once (each on its own connection); returns
