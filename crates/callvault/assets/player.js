@@ -20,7 +20,13 @@
     });
   }
   links.forEach(bind);
-  Array.prototype.slice.call(document.querySelectorAll(".timeline .marker")).forEach(bind);
+  // Markers are placed here, not by a style attribute: the page's
+  // Content-Security-Policy allows no inline style.
+  Array.prototype.slice.call(document.querySelectorAll(".timeline .marker")).forEach(function (m) {
+    m.style.left = (parseFloat(m.getAttribute("data-left")) || 0) + "%";
+    m.style.width = (parseFloat(m.getAttribute("data-width")) || 0) + "%";
+    bind(m);
+  });
   player.addEventListener("timeupdate", function () {
     var t = player.currentTime, current = null;
     links.forEach(function (a) { if (parseFloat(a.getAttribute("data-start")) <= t + 0.05) { current = a; } });

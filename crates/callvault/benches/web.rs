@@ -197,11 +197,9 @@ fn main() {
 
         let app = Application::with_state(
             "127.0.0.1:0",
-            AppState {
-                catalog,
-                blobs,
-                secure_cookies: false,
-            },
+            AppState::new(catalog, blobs, false, Default::default())
+                .await
+                .unwrap(),
         )
         .await
         .unwrap();

@@ -33,6 +33,7 @@ use axum::routing::get;
 use vault::Catalog;
 
 use crate::live::{LiveMetrics, LiveState, SESSION_JOB};
+use crate::web::state::WebMetrics;
 
 /// Catalog setting where the gateway keeps the subscription status it last
 /// saw (`Active`, `Blacklisted`, …, or `Error` when the check failed).
@@ -46,6 +47,7 @@ const CATALOG_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Health {
     catalog: Catalog,
     live: Option<LiveProbe>,
+    web: Option<Arc<WebMetrics>>,
 }
 
 /// The live flow's part of the probes.
@@ -89,7 +91,14 @@ impl Health {
         Health {
             catalog,
             live: None,
+            web: None,
         }
+    }
+
+    /// Adds the web UI's counters (integrity errors, shed and throttled logins).
+    pub fn with_web(mut self, web: Arc<WebMetrics>) -> Health {
+        self.web = Some(web);
+        self
     }
 
     /// Adds the live flow's counters and subscription check.
@@ -192,6 +201,29 @@ async fn render(h: &Health) -> String {
             "Telephony sessions a party has left whose follow-up (call log, downloads, stitch) is still pending.",
         );
         out.sample("callvault_sessions_open", &[], open);
+    }
+    if let Some(web) = &h.web {
+        let counters: [(&str, &str, &AtomicU64); 3] = [
+            (
+                "callvault_blob_integrity_errors_total",
+                "Audio requests refused because the blob's size differed from the catalog's.",
+                &web.blob_integrity_errors,
+            ),
+            (
+                "callvault_logins_shed_total",
+                "Logins answered 503 because password checks were saturated.",
+                &web.logins_shed,
+            ),
+            (
+                "callvault_logins_throttled_total",
+                "Logins answered 429 by the login throttle.",
+                &web.logins_throttled,
+            ),
+        ];
+        for (name, help, value) in counters {
+            out.header(name, "counter", help);
+            out.sample(name, &[], value.load(Ordering::Relaxed));
+        }
     }
     let Some(live) = &h.live else {
         return out.0;

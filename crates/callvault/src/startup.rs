@@ -2,13 +2,13 @@
 //! listener itself (so port 0 works in tests) and opens every dependency.
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use vault::{BlobStore, Catalog};
 
-use crate::web::state::AppState;
+use crate::web::connections::ConnectionLimits;
+use crate::web::state::{AppState, WebOptions};
 
 /// What `serve` needs to start.
 #[derive(Debug, Clone)]
@@ -21,6 +21,10 @@ pub struct Settings {
     pub storage_url: String,
     /// The URL users reach us at; `https://…` makes cookies `Secure`.
     pub public_url: Option<String>,
+    /// Session idle timeout and password-check bounds.
+    pub web: WebOptions,
+    /// Timeouts and the connection cap.
+    pub connections: ConnectionLimits,
 }
 
 /// A bound, ready-to-run server.
@@ -28,6 +32,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
+    limits: ConnectionLimits,
     /// Routes served beside the UI (the webhook receiver), outside its login.
     extra: Option<axum::Router>,
 }
@@ -44,15 +49,10 @@ impl Application {
             .public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"));
-        Self::with_state(
-            &settings.listen,
-            AppState {
-                catalog,
-                blobs,
-                secure_cookies,
-            },
-        )
-        .await
+        let state = AppState::new(catalog, blobs, secure_cookies, settings.web).await?;
+        Ok(Self::with_state(&settings.listen, state)
+            .await?
+            .with_limits(settings.connections))
     }
 
     /// Binds `listen` for an already assembled state (tests, `demo`).
@@ -65,8 +65,15 @@ impl Application {
             listener,
             port,
             state,
+            limits: ConnectionLimits::default(),
             extra: None,
         })
+    }
+
+    /// Serves within `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Serves `routes` beside the UI (e.g. the webhook receiver, the health
@@ -103,12 +110,10 @@ impl Application {
         if let Some(extra) = self.extra {
             app = app.merge(extra);
         }
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop)
-        .await
+        let app = app.layer(axum::middleware::map_response(
+            crate::web::security_headers::add,
+        ));
+        crate::web::connections::serve(self.listener, app, self.limits, stop).await
     }
 }
 

@@ -108,6 +108,50 @@ impl Catalog {
         Ok(())
     }
 
+    /// Audits the first time the session keyed `session_token_hash` opens
+    /// `object`, whatever part of it was asked for: the session's first
+    /// access appends one `play` entry, later ones (seeks, the next chunk,
+    /// a reload) nothing. Remembering the access and appending the entry is
+    /// one transaction, so concurrent first requests (a player often sends
+    /// two) audit exactly once, on SQLite and PostgreSQL alike. Returns
+    /// whether an entry was appended.
+    pub async fn audit_first_play(
+        &self,
+        session_token_hash: &str,
+        user: &User,
+        object: &AuditObject,
+        client: Option<&str>,
+    ) -> Result<bool, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let mut tx = crate::db::begin_write!(pool, backend);
+            let first = sqlx::query(
+                "INSERT INTO session_audio_opened (token_hash, object_kind, object_id)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(session_token_hash)
+                .bind(object.kind())
+                .bind(object.id())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if first {
+                sqlx::query(sql!(backend,
+                    "INSERT INTO audit_log (at, user_id, user_name, action, object_kind, object_id, client)
+                     VALUES ({now}, $1, $2, $3, $4, $5, $6)"))
+                    .bind(user.id.get())
+                    .bind(user.name.as_str())
+                    .bind(AuditAction::Play.as_str())
+                    .bind(object.kind())
+                    .bind(object.id())
+                    .bind(client)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(first)
+        })
+    }
+
     /// A page of the audit log, newest first.
     pub async fn audit_entries(
         &self,

@@ -1,5 +1,5 @@
-//! Web users, their extensions, their server-side sessions and login attempt
-//! counters.
+//! Web users, their extensions and their server-side sessions (login
+//! attempt counters are in [`crate::login_throttle`]).
 //!
 //! Passwords arrive here already hashed (argon2 PHC strings made by the
 //! binary); the catalog only stores and returns them. Session cookies are
@@ -93,6 +93,9 @@ pub struct NewUser {
 /// A live web session: who is logged in, and the CSRF token of their forms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSession {
+    /// The hash of the session's cookie token (its key in the catalog; never
+    /// the token itself).
+    pub token_hash: String,
     /// The logged-in user.
     pub user: User,
     /// The token every form of this session must carry.
@@ -111,6 +114,10 @@ struct UserSql {
 }
 
 const TABLE: &str = "users";
+
+/// How stale a session's last-use mark may get before a request refreshes
+/// it (so the idle timeout is exact to within this).
+pub const LAST_SEEN_GRANULARITY: Duration = Duration::from_secs(30);
 
 impl Catalog {
     async fn user_from_row(&self, row: UserSql) -> Result<User, CatalogError> {
@@ -241,8 +248,8 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         with_pool!(self, pool, backend => {
             sqlx::query(sql!(backend,
-                "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at)
-                 VALUES ($1, $2, $3, {now}, {now} + $4)"))
+                "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
+                 VALUES ($1, $2, $3, {now}, {now} + $4, {now})"))
                 .bind(token_hash)
                 .bind(user.0)
                 .bind(csrf_token)
@@ -253,19 +260,37 @@ impl Catalog {
         Ok(())
     }
 
-    /// The unexpired session whose cookie token hashes to `token_hash`.
-    pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>, CatalogError> {
-        let row: Option<(i64, String, i64)> = with_pool!(self, pool, backend => {
+    /// The session whose cookie token hashes to `token_hash`, unless it
+    /// has expired or has not been used for `idle` (automatic logoff).
+    /// Using it marks it used; the mark is written at most once every
+    /// [`LAST_SEEN_GRANULARITY`], so a player fetching audio in chunks does
+    /// not write on every chunk.
+    pub async fn web_session(
+        &self,
+        token_hash: &str,
+        idle: Duration,
+    ) -> Result<Option<WebSession>, CatalogError> {
+        let row: Option<(i64, String, i64, i64)> = with_pool!(self, pool, backend => {
             sqlx::query_as(sql!(backend,
-                "SELECT user_id, csrf_token, expires_at FROM web_sessions
-                 WHERE token_hash = $1 AND expires_at > {now}"))
+                "SELECT user_id, csrf_token, expires_at, {now} - last_seen_at FROM web_sessions
+                 WHERE token_hash = $1 AND expires_at > {now} AND last_seen_at > {now} - $2"))
                 .bind(token_hash)
+                .bind(duration_ms(idle))
                 .fetch_optional(pool)
                 .await?
         });
-        let Some((user_id, csrf_token, expires_at)) = row else {
+        let Some((user_id, csrf_token, expires_at, idle_ms)) = row else {
             return Ok(None);
         };
+        if idle_ms >= duration_ms(LAST_SEEN_GRANULARITY) {
+            with_pool!(self, pool, backend => {
+                sqlx::query(sql!(backend,
+                    "UPDATE web_sessions SET last_seen_at = {now} WHERE token_hash = $1"))
+                    .bind(token_hash)
+                    .execute(pool)
+                    .await?;
+            });
+        }
         let user: Option<UserSql> = with_pool!(self, pool, _b => {
             sqlx::query_as("SELECT id, name, password_hash, role, created_at FROM users WHERE id = $1")
                 .bind(user_id)
@@ -276,6 +301,7 @@ impl Catalog {
             return Ok(None);
         };
         Ok(Some(WebSession {
+            token_hash: token_hash.to_owned(),
             user: self.user_from_row(user).await?,
             csrf_token,
             expires_at: from_ms("web_sessions", expires_at)?,
@@ -288,55 +314,6 @@ impl Catalog {
             sqlx::query(sql!(backend,
                 "DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= {now}"))
                 .bind(token_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
-    /// Failed logins counted under `key` (e.g. `user:alice`, `ip:10.0.0.1`)
-    /// within the current window of length `window`.
-    pub async fn login_failures(&self, key: &str, window: Duration) -> Result<u32, CatalogError> {
-        let n: Option<i64> = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql!(backend,
-                "SELECT failures FROM login_attempts WHERE key = $1 AND window_start > {now} - $2"))
-                .bind(key)
-                .bind(duration_ms(window))
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
-    }
-
-    /// Counts one failed login under `key`; a window older than `window`
-    /// starts afresh. Returns the failures in the window, this one included.
-    pub async fn record_login_failure(
-        &self,
-        key: &str,
-        window: Duration,
-    ) -> Result<u32, CatalogError> {
-        let n: i64 = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql!(backend,
-                "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, {now})
-                 ON CONFLICT (key) DO UPDATE SET
-                    failures = CASE WHEN login_attempts.window_start > {now} - $2
-                                    THEN login_attempts.failures + 1 ELSE 1 END,
-                    window_start = CASE WHEN login_attempts.window_start > {now} - $2
-                                        THEN login_attempts.window_start ELSE {now} END
-                 RETURNING failures"))
-                .bind(key)
-                .bind(duration_ms(window))
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
-    }
-
-    /// Forgets the failures under `key` (after a successful login).
-    pub async fn clear_login_failures(&self, key: &str) -> Result<(), CatalogError> {
-        with_pool!(self, pool, _b => {
-            sqlx::query("DELETE FROM login_attempts WHERE key = $1")
-                .bind(key)
                 .execute(pool)
                 .await?;
         });

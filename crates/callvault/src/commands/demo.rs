@@ -218,6 +218,8 @@ async fn serve_live(
         database_url: store.database_url(),
         storage_url: store.storage_url(),
         public_url: None,
+        web: crate::web::state::WebOptions::default(),
+        connections: crate::web::connections::ConnectionLimits::default(),
     })
     .await
     .context("starting the web UI")?;

@@ -3,12 +3,17 @@
 //! RingCentral is configured, the webhook receiver and the workers
 //! (downloads, sessions, stitching, the subscription and the safety-net sync).
 
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::Args;
 
 use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
 use crate::health::{self, Health, LiveProbe};
 use crate::startup::{Application, Settings};
+use crate::web::auth::password::GateLimits;
+use crate::web::connections::ConnectionLimits;
+use crate::web::state::WebOptions;
 
 /// Options of `callvault serve`.
 #[derive(Debug, Clone, Args)]
@@ -35,6 +40,14 @@ pub struct ServeArgs {
     /// Subscribe at extension level for this extension id instead of the account.
     #[arg(long)]
     pub extension: Option<String>,
+    /// Log a web session off after this many minutes without a request
+    /// (sessions end after 12 hours whatever the use).
+    #[arg(long, env = "CALLVAULT_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
+    /// Memory all concurrent password checks may use together, in MiB (one
+    /// check takes 19 MiB).
+    #[arg(long, env = "CALLVAULT_PASSWORD_MEMORY_MIB", default_value_t = 64)]
+    pub password_memory_mib: u32,
     /// Safety-net interval and pace.
     #[command(flatten)]
     pub timing: LiveTiming,
@@ -51,6 +64,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.store.database_url(),
         storage_url: args.store.storage_url(),
         public_url: args.public_url.clone(),
+        web: WebOptions {
+            session_idle: Duration::from_secs(args.session_idle_minutes.max(1) * 60),
+            password_gate: GateLimits {
+                memory_budget_mib: args.password_memory_mib,
+                ..GateLimits::default()
+            },
+        },
+        connections: ConnectionLimits::default(),
     })
     .await?;
     let stop = tokio_util::sync::CancellationToken::new();
@@ -76,6 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         app = app.with_routes(crate::live::webhook_router(state));
         workers = Some(tokio::spawn(crate::live::run_workers(w, stop.clone())));
     }
+    probes = probes.with_web(app.state().metrics.clone());
     app = app.with_routes(health::router(probes));
     let host = args.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
     println!("CallVault listening on http://{host}:{}", app.port());

@@ -18,9 +18,12 @@ pub enum AppError {
     /// A form came without its CSRF token, or with a wrong one.
     #[error("missing or wrong CSRF token")]
     Csrf,
-    /// Too many failed logins for this user or address.
+    /// Too many login attempts for this user or address.
     #[error("too many login attempts")]
     TooManyAttempts,
+    /// The server is saturated (e.g. password checks): try again shortly.
+    #[error("busy")]
+    Busy,
     /// The request itself was wrong; the text is shown to the user.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -50,6 +53,14 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
     (status, Html(body)).into_response()
 }
 
+fn with_retry_after(mut response: Response, seconds: &'static str) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static(seconds),
+    );
+    response
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
@@ -63,10 +74,21 @@ impl IntoResponse for AppError {
                 "Form expired",
                 "The form was missing its security token. Reload the page and try again.",
             ),
-            AppError::TooManyAttempts => page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "Too many failed logins. Wait a few minutes and try again.",
+            AppError::TooManyAttempts => with_retry_after(
+                page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    "Too many failed logins. Wait a few minutes and try again.",
+                ),
+                "60",
+            ),
+            AppError::Busy => with_retry_after(
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "The server is busy. Try again in a moment.",
+                ),
+                "2",
             ),
             AppError::BadRequest(text) => page(
                 StatusCode::BAD_REQUEST,

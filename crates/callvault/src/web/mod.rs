@@ -1,22 +1,30 @@
 //! The web UI: browse, search and play recordings with per-user access.
 //!
 //! # Brief overview
-//! * [`state::AppState`] — the catalog, the blob store and cookie policy.
-//! * [`auth`] — passwords (argon2), sessions (cookie → hashed token →
-//!   `web_sessions`), CSRF tokens and the [`auth::CurrentUser`] extractor.
+//! * [`state::AppState`] — the catalog, the blob store, cookie policy, the
+//!   login form's signing key and the password-check gate.
+//! * [`auth`] — passwords (argon2, bounded), sessions (cookie → hashed
+//!   token → `web_sessions`, idle and absolute timeouts), CSRF tokens, the
+//!   login throttle, `next` paths and the [`auth::CurrentUser`] extractor.
 //! * [`routes`] — one module per resource: login, calls, conversation,
 //!   audio (Range), status, audit, assets.
 //! * [`error::AppError`] — every failure becomes one response; internal
 //!   errors are opaque 500s whose cause chain goes to the log.
+//! * [`security_headers`] — CSP, framing, sniffing and referrer headers on
+//!   every response.
+//! * [`connections`] — the accept loop: header, request and body timeouts
+//!   and a connection cap.
 //!
 //! Access is enforced by the catalog's scoped queries ([`vault::search`]): a
 //! conversation or recording a viewer may not see answers 404, exactly like
 //! a missing one.
 
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod range;
 pub mod routes;
+pub mod security_headers;
 pub mod state;
 pub mod view;
 

@@ -15,6 +15,20 @@ pub fn url_encode(text: &str) -> String {
     out
 }
 
+/// Highest page number a listing accepts. Far beyond any real listing;
+/// above it the offset would overflow the database's integer (a 500).
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// The page asked for (1 when absent or 0), or 400 past [`MAX_PAGE`].
+pub fn page_number(page: Option<u64>) -> Result<u64, crate::web::error::AppError> {
+    match page.unwrap_or(1).max(1) {
+        p if p <= MAX_PAGE => Ok(p),
+        _ => Err(crate::web::error::AppError::BadRequest(format!(
+            "page numbers stop at {MAX_PAGE}"
+        ))),
+    }
+}
+
 /// Escapes text for HTML (for the few pages not rendered by templates).
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -165,3 +165,107 @@ async fn plays_and_downloads_are_audited_but_seeks_are_not() {
     assert_eq!(html.matches("class=\"audit-row\"").count(), 2, "{html}");
     assert!(html.contains(&format!("recording {REC_A2}")));
 }
+
+#[tokio::test]
+async fn any_first_range_is_audited_once_per_session_and_object() {
+    let app = spawn_app().await;
+    let c = app.logged_in(VIEWER_101).await;
+    let url = app.url(&format!("/audio/recording/{REC_A1}"));
+    // All but the first byte, then more chunks and a seek: one play.
+    for range in ["bytes=1-", "bytes=100-199", "bytes=1-", "bytes=0-"] {
+        let r = c.get(&url).header("range", range).send().await.unwrap();
+        assert_eq!(r.status(), 206, "{range}");
+    }
+    let plays = |entries: &[vault::audit::AuditEntry], id: &str| {
+        entries
+            .iter()
+            .filter(|e| e.action == "play" && e.object_id == id)
+            .count()
+    };
+    let entries = app.catalog.audit_entries(100, 0).await.unwrap();
+    assert_eq!(plays(&entries, REC_A1), 1, "{entries:?}");
+
+    // A mid-file range on another object is that object's first play.
+    let conv = app.url(&format!("/audio/conversation/{CONV_A}"));
+    let r = c
+        .get(&conv)
+        .header("range", "bytes=5000-5999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    // Concurrent first chunks of a new session audit once.
+    let other = app.logged_in(VIEWER_101).await;
+    let chunks = (0..8).map(|i| {
+        let (other, url) = (other.clone(), url.clone());
+        async move {
+            other
+                .get(&url)
+                .header("range", format!("bytes={}-{}", 50 * i + 1, 50 * i + 49))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    for status in futures::future::join_all(chunks).await {
+        assert_eq!(status, 206);
+    }
+    // Every download is audited, each time.
+    for _ in 0..2 {
+        c.get(format!("{url}?download=1"))
+            .header("range", "bytes=10-")
+            .send()
+            .await
+            .unwrap();
+    }
+    let entries = app.catalog.audit_entries(100, 0).await.unwrap();
+    assert_eq!(plays(&entries, CONV_A), 1, "{entries:?}");
+    assert_eq!(plays(&entries, REC_A1), 2, "one per session: {entries:?}");
+    assert_eq!(
+        entries.iter().filter(|e| e.action == "download").count(),
+        2,
+        "{entries:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_blob_whose_size_differs_from_the_catalog_is_an_integrity_error() {
+    let app = spawn_app().await;
+    let id = vault::RecordingId::parse(REC_B).unwrap();
+    let key = app
+        .catalog
+        .recording(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .storage_key
+        .unwrap();
+    app.blobs
+        .put_bytes(&key, bytes::Bytes::new())
+        .await
+        .unwrap();
+    let c = app.logged_in(VIEWER_201).await;
+    let r = c
+        .get(app.url(&format!("/audio/recording/{REC_B}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    assert!(
+        r.bytes().await.unwrap().len() < 2000,
+        "an error page, not audio"
+    );
+    let metrics = client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("callvault_blob_integrity_errors_total 1\n"),
+        "{metrics}"
+    );
+}

@@ -145,3 +145,98 @@ async fn an_unknown_user_cannot_log_in() {
             .contains("Wrong user name or password")
     );
 }
+
+#[tokio::test]
+async fn a_made_up_login_csrf_pair_is_refused() {
+    let app = spawn_app().await;
+    // Any client could set both to the same value; only the server's
+    // signed tokens count.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/login"))
+        .header("cookie", "cv_login_csrf=abc")
+        .form(&[
+            ("username", ADMIN.0),
+            ("password", ADMIN.1),
+            ("csrf", "abc"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A token another server signed is refused too.
+    let other = spawn_app().await;
+    let c = client();
+    let html = c
+        .get(other.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_field(&html);
+    let r = client()
+        .post(app.url("/login"))
+        .header("cookie", format!("cv_login_csrf={token}"))
+        .form(&[
+            ("username", ADMIN.0),
+            ("password", ADMIN.1),
+            ("csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // The server's own pair works.
+    assert_eq!(
+        app.try_login(&client(), ADMIN.0, ADMIN.1).await.status(),
+        303
+    );
+}
+
+/// Moves every session's last use `minutes` into the past.
+async fn age_sessions(app: &TestApp, minutes: i64) {
+    use sqlx::Connection;
+    let path = app._dir.path().join("catalog.sqlite");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE web_sessions SET last_seen_at = last_seen_at - $1")
+        .bind(minutes * 60_000)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_idle_past_the_timeout_is_logged_off_and_use_keeps_it() {
+    let app = spawn_app().await;
+    let c = app.logged_in(VIEWER_101).await;
+    // 29 idle minutes: still in, and the request counts as use.
+    age_sessions(&app, 29).await;
+    assert_eq!(c.get(app.url("/calls")).send().await.unwrap().status(), 200);
+    age_sessions(&app, 29).await;
+    assert_eq!(c.get(app.url("/calls")).send().await.unwrap().status(), 200);
+    // 31 idle minutes: logged off.
+    age_sessions(&app, 31).await;
+    let r = c.get(app.url("/calls")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+}
+
+#[tokio::test]
+async fn the_idle_timeout_is_configurable() {
+    let app =
+        spawn_app_tuned(|s| s.web.session_idle = std::time::Duration::from_secs(5 * 60)).await;
+    let c = app.logged_in(VIEWER_101).await;
+    age_sessions(&app, 6).await;
+    assert_eq!(c.get(app.url("/calls")).send().await.unwrap().status(), 303);
+}

@@ -40,6 +40,9 @@ pub struct TestApp {
     pub base: String,
     pub catalog: Catalog,
     pub blobs: BlobStore,
+    /// Stops the server gracefully ([`TestApp::stop`]).
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     /// Length of leg 1 in the stitched file, ms (leg 2 starts here).
     pub leg2_start_ms: u64,
     pub _dir: tempfile::TempDir,
@@ -61,12 +64,17 @@ pub fn mp3(marker: u32, ms: u64) -> bytes::Bytes {
 
 /// The app over a fresh SQLite file.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_tuned(|_| {}).await
+}
+
+/// The app over a fresh SQLite file, with `tune` applied to its settings.
+pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!(
         "sqlite:{}?mode=rwc",
         dir.path().join("catalog.sqlite").display()
     );
-    spawn_app_at(dir, database_url).await
+    spawn_app_at(dir, database_url, tune).await
 }
 
 const PG_SCHEMA_PREFIX: &str = "web_t_";
@@ -88,31 +96,45 @@ pub async fn spawn_app_postgres() -> Option<TestApp> {
         .unwrap();
     let sep = if admin.contains('?') { '&' } else { '?' };
     let url = format!("{admin}{sep}options[search_path]={schema}");
-    let mut app = spawn_app_at(tempfile::tempdir().unwrap(), url).await;
+    let mut app = spawn_app_at(tempfile::tempdir().unwrap(), url, |_| {}).await;
     app.pg = Some((admin, schema));
     Some(app)
 }
 
-async fn spawn_app_at(dir: tempfile::TempDir, database_url: String) -> TestApp {
+async fn spawn_app_at(
+    dir: tempfile::TempDir,
+    database_url: String,
+    tune: impl FnOnce(&mut Settings),
+) -> TestApp {
     let storage_url = dir.path().join("blobs").display().to_string();
-    let app = Application::build(Settings {
+    let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         database_url,
         storage_url,
         public_url: None,
-    })
-    .await
-    .unwrap();
+        web: Default::default(),
+        connections: Default::default(),
+    };
+    tune(&mut settings);
+    let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let catalog = app.state().catalog.clone();
     let blobs = app.state().blobs.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
+    let metrics = app.state().metrics.clone();
+    let probes = callvault::health::Health::new(catalog.clone()).with_web(metrics);
+    let app = app.with_routes(callvault::health::router(probes));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
     let leg2_start_ms = seed(&catalog, &blobs).await;
     TestApp {
         base,
         catalog,
         blobs,
         leg2_start_ms,
+        stop: Some(stop),
+        server: Some(server),
         _dir: dir,
         pg: None,
     }
@@ -382,6 +404,10 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A connection per request: the server closes idle keep-alives
+        // after its header timeout, and a POST sent on one just closed
+        // would fail (a race of any keep-alive client, not of the server).
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap()
 }
@@ -406,6 +432,14 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Asks the server to stop and returns its task, to await its end.
+    pub fn stop(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.server.take().expect("the server task")
     }
 
     pub fn url(&self, path: &str) -> String {

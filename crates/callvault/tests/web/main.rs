@@ -16,3 +16,13 @@ mod postgres;
 mod oneshot;
 // Real headless Chromium (skips with a message when it is not installed).
 mod browser;
+// The login throttle under concurrency.
+mod throttle;
+// Real `serve` processes sharing a catalog; log injection.
+mod processes;
+// `next` after login stays on the site.
+mod redirects;
+// Security headers on every response.
+mod headers;
+// Header, idle and body timeouts, the connection cap, graceful shutdown.
+mod timeouts;

@@ -9,11 +9,14 @@ use crate::helpers::*;
 
 async fn router() -> (axum::Router, TestApp) {
     let app = spawn_app().await;
-    let state = callvault::web::state::AppState {
-        catalog: app.catalog.clone(),
-        blobs: app.blobs.clone(),
-        secure_cookies: true,
-    };
+    let state = callvault::web::state::AppState::new(
+        app.catalog.clone(),
+        app.blobs.clone(),
+        true,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     (callvault::web::router(state), app)
 }
 

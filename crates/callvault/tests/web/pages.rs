@@ -198,3 +198,26 @@ async fn the_status_page_counts_states_and_its_retry_relists_failures() {
     let again = app.catalog.recording(&rec).await.unwrap().unwrap();
     assert_eq!(again.state, vault::RecordingState::Listed);
 }
+
+#[tokio::test]
+async fn a_huge_page_number_is_a_bad_request_not_a_server_error() {
+    let app = spawn_app().await;
+    let admin = app.logged_in(ADMIN).await;
+    for path in [
+        "/calls?page=18446744073709551615",
+        "/calls?page=9223372036854775807",
+        "/calls?page=1000001",
+        "/audit?page=18446744073709551615",
+        "/audit?page=9223372036854775807",
+    ] {
+        let r = admin.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+    }
+    for path in ["/calls?page=1000000", "/audit?page=1000000"] {
+        assert_eq!(
+            admin.get(app.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
+    }
+}

@@ -6,21 +6,23 @@ use axum::http::header::COOKIE;
 
 /// The session cookie (a random token; the catalog holds only its hash).
 pub const SESSION: &str = "cv_session";
-/// The login form's CSRF cookie (double-submit: the form carries the same value).
+/// The login form's CSRF cookie (double-submit: the form carries the same
+/// value, signed by the server).
 pub const LOGIN_CSRF: &str = "cv_login_csrf";
 /// How long a session lasts.
 pub const SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
-/// The value of cookie `name` in the request, if any.
-pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of cookie `name` in the request, if any (parsed by the
+/// `cookie` crate; an empty value counts as absent).
+pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
@@ -41,7 +43,7 @@ mod tests {
     fn a_cookie_is_found_among_others() {
         let mut h = HeaderMap::new();
         h.insert(COOKIE, "a=1; cv_session=tok; b=2".parse().unwrap());
-        assert_eq!(get(&h, SESSION), Some("tok"));
+        assert_eq!(get(&h, SESSION).as_deref(), Some("tok"));
         assert_eq!(get(&h, "missing"), None);
     }
 

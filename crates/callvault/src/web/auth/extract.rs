@@ -37,7 +37,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         };
         match state
             .catalog
-            .web_session(&tokens::token_hash(token))
+            .web_session(&tokens::token_hash(&token), state.session_idle)
             .await?
         {
             Some(session) => Ok(CurrentUser(session)),

@@ -2,9 +2,18 @@
 //! streamed from the blob store with `Range` support, so seeking works and
 //! Safari plays. `?download=1` adds `Content-Disposition: attachment`.
 //!
-//! Every download, and every play (a request without `Range` or whose range
-//! starts at byte 0, which is how a player starts), is written to the audit
-//! log before a byte is sent. Seeks (ranges further in) are not logged.
+//! Before a byte is sent, every download (`?download=1`) is written to the
+//! audit log, and so is a session's first access to each recording or
+//! conversation, whatever its `Range` (`bytes=1-` is all but one byte of a
+//! file; auditing only ranges from byte 0 let it through). Later chunks and
+//! seeks of the same session and object are not logged again: the catalog
+//! remembers which objects each session opened ([`vault::Catalog::audit_first_play`]).
+//!
+//! A blob whose size differs from the size the catalog recorded is not
+//! served: the answer is 500, the error is logged as an integrity error and
+//! counted in `/metrics` (`callvault_blob_integrity_errors_total`).
+
+use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -43,6 +52,8 @@ struct Audio {
     content_type: String,
     file_name: String,
     object: AuditObject,
+    /// The size the catalog recorded, when it did.
+    expected_size: Option<u64>,
 }
 
 fn content_type_for(key: &StorageKey, known: Option<&str>) -> String {
@@ -89,6 +100,7 @@ pub async fn recording(
         file_name: format!("recording-{id}.{}", extension_of(&key)),
         key,
         object: AuditObject::Recording(id),
+        expected_size: recording.size,
     };
     serve(&state, &user, client, &audio, query.is_download(), &headers).await
 }
@@ -115,6 +127,7 @@ pub async fn conversation(
         file_name: format!("conversation-{id}.{}", extension_of(&key)),
         key,
         object: AuditObject::Conversation(id),
+        expected_size: None,
     };
     serve(&state, &user, client, &audio, query.is_download(), &headers).await
 }
@@ -132,24 +145,41 @@ async fn serve(
         return Err(AppError::NotFound);
     };
     let size = meta.size;
+    if let Some(expected) = audio.expected_size.filter(|e| *e != size) {
+        state
+            .metrics
+            .blob_integrity_errors
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(key = %audio.key, expected, found = size, "integrity error: the blob's size differs from the catalog's");
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "integrity error: blob {} has {size} bytes, the catalog says {expected}",
+            audio.key
+        )));
+    }
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = parse_range(range_header, size);
 
-    let starts_playback = match &range {
-        RangeRequest::Full => true,
-        RangeRequest::Partial(r) => r.start == 0,
-        RangeRequest::Unsatisfiable => false,
-    };
-    if download || starts_playback {
-        let action = if download {
-            AuditAction::Download
-        } else {
-            AuditAction::Play
-        };
-        let client_text = client.0.map(|a| a.ip().to_string());
+    let client_text = client.0.map(|a| a.ip().to_string());
+    let session = &user.0;
+    if download {
         state
             .catalog
-            .append_audit(&user.0.user, action, &audio.object, client_text.as_deref())
+            .append_audit(
+                &session.user,
+                AuditAction::Download,
+                &audio.object,
+                client_text.as_deref(),
+            )
+            .await?;
+    } else if !matches!(range, RangeRequest::Unsatisfiable) {
+        state
+            .catalog
+            .audit_first_play(
+                &session.token_hash,
+                &session.user,
+                &audio.object,
+                client_text.as_deref(),
+            )
             .await?;
     }
 

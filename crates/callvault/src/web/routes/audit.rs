@@ -42,7 +42,7 @@ pub async fn page(
     AdminUser(session): AdminUser,
     Query(query): Query<AuditQuery>,
 ) -> Result<Html<String>, AppError> {
-    let page = query.page.unwrap_or(1).max(1);
+    let page = view::page_number(query.page)?;
     let mut rows = state
         .catalog
         .audit_entries(

@@ -167,9 +167,9 @@ pub async fn list(
     user: CurrentUser,
     Query(query): Query<CallsQuery>,
 ) -> Result<Html<String>, AppError> {
+    let page = view::page_number(query.page)?;
     let mut notes = Vec::new();
     let filter = to_filter(&query, &mut notes);
-    let page = query.page.unwrap_or(1).max(1);
     let mut found = state
         .catalog
         .search_conversations(user.scope(), &filter)

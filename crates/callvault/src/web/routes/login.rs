@@ -1,11 +1,14 @@
 //! `GET/POST /login` and `POST /logout`.
 //!
-//! The login form is protected by a double-submit CSRF token (a cookie and a
-//! hidden field that must match), because there is no session yet. Failed
-//! logins are counted per user name and per client address; past the limit
-//! the form answers 429 without checking the password.
+//! The login form is protected by a double-submit CSRF token (a cookie and
+//! a hidden field that must match) signed by the server
+//! ([`crate::web::auth::login_csrf`]), because there is no session yet.
+//! Every attempt is counted by the throttle ([`crate::web::auth::throttle`])
+//! before its password is hashed, and hashing waits its turn in the
+//! [`crate::web::auth::password::PasswordGate`]. `next` is followed only
+//! when it is a [`LocalPath`].
 
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use askama::Template;
 use axum::Form;
@@ -13,18 +16,23 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use vault::login_throttle::AttemptReservation;
 
-use crate::web::auth::{ClientAddr, CurrentUser, cookies, csrf, password, tokens};
+use crate::web::auth::login_csrf::TOKEN_TTL;
+use crate::web::auth::password::GateError;
+use crate::web::auth::throttle::{AttemptKeys, WINDOW};
+use crate::web::auth::{ClientAddr, CurrentUser, LocalPath, cookies, csrf, tokens};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::view::Nav;
 
-/// Failed logins allowed per user name within [`WINDOW`].
-pub const MAX_FAILURES_PER_USER: u32 = 5;
-/// Failed logins allowed per client address within [`WINDOW`].
-pub const MAX_FAILURES_PER_ADDRESS: u32 = 20;
-/// The rate-limit window.
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Longest user name accepted.
+const MAX_USER_NAME: usize = 128;
+/// Longest password accepted (argon2 hashes any length; this bounds work).
+const MAX_PASSWORD: usize = 1024;
+/// One successful login in this many also deletes expired throttle
+/// counters, so names and addresses guessed by others do not pile up.
+const PRUNE_ONE_IN: u32 = 50;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -51,29 +59,26 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// A local path to return to after login, or `/calls`.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/calls".to_owned(),
-    }
-}
-
 fn form_page(
     state: &AppState,
-    next: &str,
+    next: &LocalPath,
     username: &str,
     message: Option<String>,
 ) -> Result<Response, AppError> {
-    let token = tokens::new_token();
+    let token = state.login_csrf.issue();
     let page = LoginPage {
         nav: None,
         csrf: token.clone(),
-        next: next.to_owned(),
+        next: next.as_str().to_owned(),
         username: username.to_owned(),
         message,
     };
-    let cookie = cookies::set(cookies::LOGIN_CSRF, &token, 3600, state.secure_cookies);
+    let cookie = cookies::set(
+        cookies::LOGIN_CSRF,
+        &token,
+        TOKEN_TTL.as_secs(),
+        state.secure_cookies,
+    );
     Ok((
         [
             (header::SET_COOKIE, cookie),
@@ -89,47 +94,65 @@ pub async fn form(
     State(state): State<AppState>,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
-    form_page(&state, &safe_next(query.next.as_deref()), "", None)
+    form_page(&state, &LocalPath::or_home(query.next.as_deref()), "", None)
 }
 
-/// `POST /login`: checks CSRF, the rate limit and the password; on success
-/// starts a session and redirects to `next`.
+/// `POST /login`: checks CSRF, reserves an attempt with the throttle,
+/// checks the password; on success starts a session and redirects to `next`.
 pub async fn submit(
     State(state): State<AppState>,
     client: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    csrf::check(
-        cookies::get(&headers, cookies::LOGIN_CSRF),
+    if !state.login_csrf.accepts(
+        cookies::get(&headers, cookies::LOGIN_CSRF).as_deref(),
         form.csrf.as_deref(),
-    )?;
-    let next = safe_next(form.next.as_deref());
-    if form.username.len() > 128 || form.password.len() > 1024 {
+    ) {
+        return Err(AppError::Csrf);
+    }
+    let next = LocalPath::or_home(form.next.as_deref());
+    if form.username.len() > MAX_USER_NAME || form.password.len() > MAX_PASSWORD {
         return Err(AppError::BadRequest(
             "user name or password too long".into(),
         ));
     }
-    let user_key = format!("user:{}", form.username);
-    let ip_key = format!("ip:{}", client.ip_text());
+    if form.username.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "a user name cannot hold control characters".into(),
+        ));
+    }
+    let address = client.ip_text();
+    let keys = AttemptKeys::new(&form.username, &address);
     let catalog = &state.catalog;
-    if catalog.login_failures(&user_key, WINDOW).await? >= MAX_FAILURES_PER_USER
-        || catalog.login_failures(&ip_key, WINDOW).await? >= MAX_FAILURES_PER_ADDRESS
+    if let AttemptReservation::Refused { key } = catalog
+        .reserve_login_attempt(&keys.limits(), WINDOW)
+        .await?
     {
-        tracing::warn!(user = %form.username, client = %ip_key, "login refused: too many attempts");
+        state
+            .metrics
+            .logins_throttled
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(user = ?form.username, client = ?address, counter = ?key, "login refused: too many attempts");
         return Err(AppError::TooManyAttempts);
     }
     let user = catalog.user_by_name(&form.username).await?;
     let phc = user.as_ref().map(|u| u.password_hash.clone());
-    let password = form.password;
-    let ok =
-        tokio::task::spawn_blocking(move || password::verify_password(&password, phc.as_deref()))
-            .await
-            .map_err(|e| anyhow::Error::new(e).context("password check panicked"))?;
+    let ok = match state.passwords.verify(form.password, phc).await {
+        Ok(ok) => ok,
+        Err(GateError::Busy) => {
+            // Not the user's fault: the attempt is not held against them.
+            catalog
+                .forgive_login_attempt(&[], &keys.limits().each_ref().map(|l| l.key.as_str()))
+                .await?;
+            state.metrics.logins_shed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(user = ?form.username, client = ?address, "login shed: password checks saturated");
+            return Err(AppError::Busy);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).into()),
+    };
     let Some(user) = user.filter(|_| ok) else {
-        catalog.record_login_failure(&user_key, WINDOW).await?;
-        catalog.record_login_failure(&ip_key, WINDOW).await?;
-        tracing::info!(user = %form.username, "login failed");
+        tracing::info!(user = ?form.username, client = ?address, "login failed");
         return form_page(
             &state,
             &next,
@@ -137,7 +160,12 @@ pub async fn submit(
             Some("Wrong user name or password.".into()),
         );
     };
-    catalog.clear_login_failures(&user_key).await?;
+    catalog
+        .forgive_login_attempt(&keys.forget_on_success(), &keys.give_back_on_success())
+        .await?;
+    if rand::random_ratio(1, PRUNE_ONE_IN) {
+        catalog.prune_login_attempts(WINDOW).await?;
+    }
     let token = tokens::new_token();
     catalog
         .create_web_session(
@@ -147,8 +175,8 @@ pub async fn submit(
             cookies::SESSION_TTL,
         )
         .await?;
-    tracing::info!(user = %user.name, "logged in");
-    let mut response = Redirect::to(&next).into_response();
+    tracing::info!(user = ?user.name, client = ?address, "logged in");
+    let mut response = Redirect::to(next.as_str()).into_response();
     let headers = response.headers_mut();
     for cookie in [
         cookies::set(
@@ -183,7 +211,7 @@ pub async fn logout(
     if let Some(token) = cookies::get(&headers, cookies::SESSION) {
         state
             .catalog
-            .delete_web_session(&tokens::token_hash(token))
+            .delete_web_session(&tokens::token_hash(&token))
             .await?;
     }
     Ok((
@@ -194,18 +222,4 @@ pub async fn logout(
         Redirect::to("/login"),
     )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn only_local_paths_are_followed_after_login() {
-        assert_eq!(safe_next(Some("/conversations/x")), "/conversations/x");
-        assert_eq!(safe_next(Some("//evil.example/")), "/calls");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/calls");
-        assert_eq!(safe_next(Some("/\\evil")), "/calls");
-        assert_eq!(safe_next(None), "/calls");
-    }
 }
