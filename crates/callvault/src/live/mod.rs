@@ -81,6 +81,12 @@ pub const TOKEN_SETTING: &str = "live.verification_token";
 /// Catalog setting holding the id of our WebHook subscription.
 pub const SUBSCRIPTION_SETTING: &str = "live.subscription_id";
 
+/// Catalog setting holding when our own subscription-creation window ends
+/// (RFC 3339): only until then does the receiver echo a `Validation-Token`.
+/// It is in the catalog because the receiver that RingCentral validates may
+/// be another process than the gateway creating the subscription.
+pub const VALIDATION_WINDOW_SETTING: &str = "live.validation_open_until";
+
 /// The knobs of the live flow (defaults are for production).
 #[derive(Debug, Clone)]
 pub struct LiveConfig {

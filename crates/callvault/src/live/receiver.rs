@@ -1,6 +1,7 @@
 //! `POST /webhook/ringcentral`: the receiver RingCentral delivers to.
 //!
-//! In order: a `Validation-Token` handshake is echoed (200, tiny body); any
+//! In order: a `Validation-Token` handshake is echoed (200, tiny body)
+//! while our own subscription creation is under way (else 403); any
 //! other request must carry the `Verification-Token` we registered
 //! (compared in constant time; otherwise 403 and nothing is stored); the
 //! body (at most [`super::LiveConfig::max_body_bytes`], else 413) must parse
@@ -110,6 +111,15 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if let Some(token) = headers.get("validation-token") {
+        // Echoed only while we create a subscription ourselves: an echo
+        // lets anyone point a RingCentral subscription of theirs here.
+        if !super::subscription::validation_window_open(&state.catalog).await {
+            state
+                .metrics
+                .notifications_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            return (StatusCode::FORBIDDEN, "no subscription is being created").into_response();
+        }
         state.metrics.validations.fetch_add(1, Ordering::Relaxed);
         return validation_answer(token.clone());
     }

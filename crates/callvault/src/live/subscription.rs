@@ -10,7 +10,7 @@ use rc_api::models::{CreateSubscriptionRequest, SubscriptionInfo, SubscriptionSt
 use vault::Catalog;
 
 use super::receiver::WEBHOOK_PATH;
-use super::{LiveConfig, SUBSCRIPTION_SETTING, TOKEN_SETTING, token};
+use super::{LiveConfig, SUBSCRIPTION_SETTING, TOKEN_SETTING, VALIDATION_WINDOW_SETTING, token};
 
 /// What [`ensure_subscription`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,14 +169,35 @@ async fn create(
         Some(rc_api::Secret::new(token)),
         Some(config.subscription_lifetime_secs),
     );
-    let info = client
+    // RingCentral validates the address before it answers: open the echo
+    // window for that, and close it whatever the answer.
+    let open_until = Utc::now() + VALIDATION_WINDOW;
+    catalog
+        .set_setting(VALIDATION_WINDOW_SETTING, &open_until.to_rfc3339())
+        .await?;
+    let created = client
         .create_subscription(&request)
         .await
-        .context("creating the WebHook subscription")?;
+        .context("creating the WebHook subscription");
+    catalog.set_setting(VALIDATION_WINDOW_SETTING, "").await?;
+    let info = created?;
     catalog
         .set_setting(SUBSCRIPTION_SETTING, info.id.as_str())
         .await?;
     Ok(info)
+}
+
+/// How long a creation may take to be validated: RingCentral answers the
+/// create request only after our receiver answered its validation.
+const VALIDATION_WINDOW: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Whether our own subscription creation is under way (the receiver may
+/// echo a `Validation-Token`). Any catalog trouble counts as closed.
+pub async fn validation_window_open(catalog: &Catalog) -> bool {
+    let Ok(Some(until)) = catalog.setting(VALIDATION_WINDOW_SETTING).await else {
+        return false;
+    };
+    DateTime::parse_from_rfc3339(&until).is_ok_and(|until| Utc::now() < until)
 }
 
 /// Deletes a subscription we are replacing; failure only costs a stale

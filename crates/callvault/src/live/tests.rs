@@ -428,15 +428,29 @@ async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
     })
     .to_string();
 
-    // The handshake is echoed.
-    let r = http
-        .post(&hook)
-        .header("Validation-Token", "abc-123")
-        .send()
+    // The handshake is echoed only while we create a subscription.
+    let handshake = || {
+        http.post(&hook)
+            .header("Validation-Token", "abc-123")
+            .send()
+    };
+    let r = handshake().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("validation-token").is_none());
+    let open_until = Utc::now() + chrono::Duration::minutes(1);
+    catalog
+        .set_setting(super::VALIDATION_WINDOW_SETTING, &open_until.to_rfc3339())
         .await
         .unwrap();
+    let r = handshake().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["validation-token"], "abc-123");
+    let closed = Utc::now() - chrono::Duration::seconds(1);
+    catalog
+        .set_setting(super::VALIDATION_WINDOW_SETTING, &closed.to_rfc3339())
+        .await
+        .unwrap();
+    assert_eq!(handshake().await.unwrap().status(), 403);
 
     let cases: Vec<(&str, Option<&str>, String, u16)> = vec![
         ("no token", None, body.clone(), 403),
