@@ -82,7 +82,7 @@ impl StitchArgs {
             output: self.output.clone(),
             max_wait_secs: self.max_wait,
             // Asked by hand: join again even when nothing changed.
-            reuse_unchanged: false,
+            queued: None,
         }
     }
 }
@@ -135,6 +135,10 @@ pub fn print(outcomes: &[Outcome], json: bool) -> anyhow::Result<()> {
             Outcome::NoRecordings { conversation } => {
                 println!("{conversation}: no recordings")
             }
+            Outcome::Incomplete {
+                conversation,
+                reason,
+            } => println!("{conversation}: incomplete — {reason}"),
             Outcome::Unchanged { conversation, key } => {
                 println!("{conversation}: already stitched from these legs → {key}")
             }

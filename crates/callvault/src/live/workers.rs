@@ -557,7 +557,9 @@ pub(super) async fn execute(
             };
             let started = std::time::Instant::now();
             let options = crate::stitching::StitchOptions {
-                reuse_unchanged: true,
+                queued: Some(crate::stitching::QueuedStitch {
+                    give_up_after: w.config().deadline,
+                }),
                 ..Default::default()
             };
             let outcome = stitcher.run_job(job, &options).await;

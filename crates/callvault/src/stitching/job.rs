@@ -7,15 +7,19 @@
 
 use anyhow::Context;
 use chrono::Utc;
-use vault::{Catalog, ConversationId, Enqueued, LeasedJob, NewJob, TelephonySessionId};
+use vault::{
+    Catalog, ConversationId, ConversationState, Enqueued, LeasedJob, NewJob, TelephonySessionId,
+};
 
 use super::{Outcome, StitchOptions, Stitcher};
 
 /// The queue kind of a stitch.
 pub const STITCH_JOB: &str = "stitch";
 
-/// How long a `waiting` conversation sleeps before its stitch job tries again.
-const WAIT_RETRY: chrono::Duration = chrono::Duration::minutes(10);
+/// How long a `waiting` conversation sleeps before its stitch job looks
+/// again by itself. News wakes it sooner ([`enqueue`]); a look reads only
+/// the catalog, so it is cheap.
+const WAIT_RETRY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// The dedupe key of `conversation`'s stitch job.
 pub fn dedupe_key(conversation: &ConversationId) -> String {
@@ -105,13 +109,26 @@ impl Stitcher {
             }
         };
         match self.stitch_session(&session, options).await {
-            Ok(outcome @ Outcome::Waiting { .. }) => {
-                if let Outcome::Waiting { reason, .. } = &outcome {
-                    self.catalog
-                        .snooze(&job.lease, Utc::now() + WAIT_RETRY, reason)
-                        .await?;
+            Ok(Outcome::Waiting {
+                conversation,
+                reason,
+            }) => {
+                let waited = self.waited(job).await?;
+                match &options.queued {
+                    Some(q) if waited > q.give_up_after => {
+                        self.give_up(job, &session, &conversation, &reason, waited)
+                            .await
+                    }
+                    _ => {
+                        self.catalog
+                            .snooze(&job.lease, Utc::now() + WAIT_RETRY, &reason)
+                            .await?;
+                        Ok(Outcome::Waiting {
+                            conversation,
+                            reason,
+                        })
+                    }
                 }
-                Ok(outcome)
             }
             Ok(outcome) => {
                 self.catalog.complete(&job.lease).await?;
@@ -123,6 +140,43 @@ impl Stitcher {
                 Err(e)
             }
         }
+    }
+
+    /// How long the job has existed (what it has waited for).
+    async fn waited(&self, job: &LeasedJob) -> anyhow::Result<chrono::Duration> {
+        let row = self.catalog.job(job.lease.job_id()).await?;
+        Ok(row.map_or(chrono::Duration::zero(), |r| Utc::now() - r.created_at))
+    }
+
+    /// Past its deadline: the conversation is flagged `incomplete` with what
+    /// it still lacked, and the job is done (not dead: nothing failed).
+    async fn give_up(
+        &self,
+        job: &LeasedJob,
+        session: &TelephonySessionId,
+        conversation: &str,
+        lacking: &str,
+        waited: chrono::Duration,
+    ) -> anyhow::Result<Outcome> {
+        let reason = format!(
+            "gave up stitching after {} min: {lacking}",
+            waited.num_minutes()
+        );
+        let id = match ConversationId::parse(conversation) {
+            Ok(id) if self.catalog.conversation(&id).await?.is_some() => id,
+            _ => conversation_named_after(&self.catalog, session).await?,
+        };
+        if self.catalog.conversation(&id).await?.is_some() {
+            self.catalog
+                .set_conversation_state(&id, ConversationState::Incomplete, Some(&reason), None)
+                .await?;
+        }
+        tracing::warn!(conversation = %id, %reason, "stitch given up");
+        self.catalog.complete(&job.lease).await?;
+        Ok(Outcome::Incomplete {
+            conversation: id.as_str().to_owned(),
+            reason,
+        })
     }
 
     /// The first session of the job's conversation, or how it was merged

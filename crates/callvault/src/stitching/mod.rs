@@ -43,13 +43,25 @@ pub struct StitchOptions {
     pub output: Option<PathBuf>,
     /// Seconds to wait for downloads due soon when recordings are fetched.
     pub max_wait_secs: i64,
-    /// Leave a conversation already stitched from exactly these legs as it
-    /// is ([`Outcome::Unchanged`]). Queue jobs set it: two paths may queue a
-    /// stitch of one conversation a moment apart (a session job checks the
-    /// state, then enqueues, while a stitch finishes in between), and the
-    /// second must not join the same legs again. `callvault stitch` leaves
-    /// it off, so asking by hand always re-joins.
-    pub reuse_unchanged: bool,
+    /// Set when the stitch runs as a queue job; `None` when asked by hand
+    /// (`callvault stitch`), which always joins again and reads RingCentral
+    /// for what the catalog lacks.
+    pub queued: Option<QueuedStitch>,
+}
+
+/// How a stitch behaves as a queue job, where the catalog is filled by
+/// others (the gateway's session jobs and syncs; a job never calls
+/// RingCentral itself):
+/// - a conversation already stitched from exactly these legs is left as it
+///   is ([`Outcome::Unchanged`]): two paths may queue a stitch of one
+///   conversation a moment apart, and the second must not join again;
+/// - a session the catalog lacks yet is waited for ([`Outcome::Waiting`]),
+///   not an error, until [`QueuedStitch::give_up_after`] from the job's
+///   creation; then the conversation is flagged `incomplete` with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedStitch {
+    /// How long a job waits for what the catalog lacks.
+    pub give_up_after: chrono::Duration,
 }
 
 impl Default for StitchOptions {
@@ -59,7 +71,7 @@ impl Default for StitchOptions {
             follow_transfers: true,
             output: None,
             max_wait_secs: 30,
-            reuse_unchanged: false,
+            queued: None,
         }
     }
 }
@@ -108,8 +120,16 @@ pub enum Outcome {
         /// The conversation (or session) asked for.
         conversation: String,
     },
+    /// A queued stitch gave up waiting for what the catalog lacked; the
+    /// conversation is `incomplete` with the reason.
+    Incomplete {
+        /// The conversation.
+        conversation: String,
+        /// What it lacked, and for how long it waited.
+        reason: String,
+    },
     /// Already stitched from exactly these legs; nothing joined again
-    /// ([`StitchOptions::reuse_unchanged`]).
+    /// ([`QueuedStitch`]).
     Unchanged {
         /// The conversation.
         conversation: String,
@@ -174,6 +194,13 @@ impl Stitcher {
                     "the catalog may lack unrecorded legs and RingCentral is not configured; \
                      stitching what the catalog has"
                 );
+            } else if gathered.records.is_empty() && options.queued.is_some() {
+                // A stitch queued for a session whose call log the gateway
+                // has not read yet (its webhooks came first): wait for it.
+                return Ok(Outcome::Waiting {
+                    conversation: session.as_str().to_owned(),
+                    reason: format!("session {session} is not in the catalog yet"),
+                });
             } else if gathered.records.is_empty() {
                 anyhow::bail!(
                     "session {session} is not in the catalog and RingCentral is not configured \
@@ -296,7 +323,7 @@ impl Stitcher {
                 recording: rec.id.as_str().to_owned(),
             });
         }
-        if options.reuse_unchanged
+        if options.queued.is_some()
             && options.output.is_none()
             && let Some(key) = self.stitched_from(&conversation, legs, &playable).await?
         {

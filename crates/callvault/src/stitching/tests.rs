@@ -599,7 +599,8 @@ async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_mi
         ),
         "{slept:?}"
     );
-    assert!(slept.run_at > Utc::now() + chrono::Duration::minutes(5));
+    // It looks again by itself after a while (news wakes it sooner).
+    assert!(slept.run_at > Utc::now() + chrono::Duration::seconds(30));
     assert_eq!(
         s.catalog
             .conversation(&waiting)
@@ -695,7 +696,9 @@ async fn a_second_stitch_job_of_unchanged_legs_joins_nothing_again() {
     let (s, sessions, _dir) = backed_up_blind_transfer().await;
     let id = vault::ConversationId::from(TelephonySessionId::parse(&sessions[0]).unwrap());
     let options = StitchOptions {
-        reuse_unchanged: true,
+        queued: Some(super::QueuedStitch {
+            give_up_after: chrono::Duration::hours(1),
+        }),
         ..Default::default()
     };
 
@@ -729,4 +732,57 @@ async fn a_second_stitch_job_of_unchanged_legs_joins_nothing_again() {
         .await
         .unwrap();
     assert!(matches!(again, Outcome::Stitched { .. }), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_queued_stitch_waits_for_a_session_the_catalog_lacks_then_gives_up_with_the_reason() {
+    // The webhooks named the session, but the gateway has not read its call
+    // log yet (or never will): a row with no records.
+    let dir = tempfile::tempdir().unwrap();
+    let s = stitcher(dir.path(), None).await;
+    let session = TelephonySessionId::parse("s-late-4").unwrap();
+    let id = vault::ConversationId::from(session.clone());
+    s.catalog
+        .upsert_conversation(&vault::ConversationUpsert {
+            id: id.clone(),
+            sessions: vec![session.clone()],
+            initial_state: ConversationState::Waiting,
+            started_at: None,
+            source: vault::Source::Webhook,
+        })
+        .await
+        .unwrap();
+    let queued = |hours| StitchOptions {
+        queued: Some(super::QueuedStitch {
+            give_up_after: chrono::Duration::hours(hours),
+        }),
+        ..Default::default()
+    };
+    let job_id = super::job::enqueue(&s.catalog, &id).await.unwrap().id();
+
+    // Within its deadline the job sleeps (news wakes it), it does not die.
+    let waiting = s
+        .run_job(&claim_stitch(&s).await, &queued(1))
+        .await
+        .unwrap();
+    assert!(matches!(waiting, Outcome::Waiting { .. }), "{waiting:?}");
+    let job = s.catalog.job(job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, vault::JobState::Retry, "{job:?}");
+
+    // Past it, the conversation says what it lacked.
+    super::job::enqueue(&s.catalog, &id).await.unwrap();
+    let gave_up = s
+        .run_job(&claim_stitch(&s).await, &queued(-1))
+        .await
+        .unwrap();
+    assert!(matches!(gave_up, Outcome::Incomplete { .. }), "{gave_up:?}");
+    let job = s.catalog.job(job_id).await.unwrap().unwrap();
+    assert_eq!(job.state, vault::JobState::Done, "{job:?}");
+    let conv = s.catalog.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(conv.state, ConversationState::Incomplete);
+    let reason = conv.reason.unwrap_or_default();
+    assert!(
+        reason.contains("session s-late-4 is not in the catalog yet"),
+        "{reason}"
+    );
 }
