@@ -18,6 +18,10 @@ pub struct SandboxConfig {
     pub rate_limits: Option<crate::ratelimit::RateLimitConfig>,
     /// Sandbox clock speed (1.0 = real time).
     pub speed: f64,
+    /// Where the sandbox clock starts, relative to the machine's clock
+    /// (positive: ahead). RingCentral's clock is not the client's: a client
+    /// must measure RingCentral's times against the `Date` it answers with.
+    pub clock_offset: Duration,
     /// Sandbox time between a call's end and its call-log record appearing
     /// (real platform: 15–30 s).
     pub call_log_lag: Duration,
@@ -74,6 +78,7 @@ impl Default for SandboxConfig {
             auth: Default::default(),
             rate_limits: Some(Default::default()),
             speed: 1.0,
+            clock_offset: Duration::zero(),
             call_log_lag: Duration::seconds(20),
             recording_lag: Duration::seconds(60),
             audio: Default::default(),

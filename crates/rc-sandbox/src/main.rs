@@ -94,6 +94,10 @@ struct Cli {
     /// Sandbox clock speed (1.0 = real time, 60 = a minute per second).
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// Start the sandbox clock this many seconds ahead of the machine's
+    /// (negative: behind), as a RingCentral clock that disagrees with ours.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    clock_offset_secs: i64,
     /// Live traffic: new calls per sandbox minute (0 = none).
     #[arg(long, default_value_t = 0.0)]
     live: f64,
@@ -187,6 +191,7 @@ async fn main() -> anyhow::Result<()> {
             c.audio = audio;
             cli.apply_rest(c);
             c.speed = cli.speed;
+            c.clock_offset = chrono::Duration::seconds(cli.clock_offset_secs);
             c.live_calls_per_minute = cli.live;
             c.subscriptions.webhook_timeout_ms = cli.webhook_timeout_ms;
             c.subscriptions.blacklist_after = cli.blacklist_after;

@@ -63,7 +63,7 @@ impl SandboxBuilder {
             platform: format!("http://{}", platform.local_addr()?),
             media: format!("http://{}", media.local_addr()?),
         };
-        let now = Utc::now();
+        let now = Utc::now() + config.clock_offset;
         let clock = SandboxClock::new(now, config.speed);
         let world = build_world(&config, now);
         let state = AppState::new(config, clock, world, urls.clone());

@@ -1,7 +1,7 @@
 //! When a session job looks at the call log again: a ladder measured from
-//! the call's end, clamped so a job never busy-loops nor sleeps for hours
-//! when the clocks disagree (the call's end comes from RingCentral's event
-//! times, "now" from our database).
+//! the call's end, both on RingCentral's clock (the call's end is an event
+//! time it stamped; "now" is `rc_api::ServerClock`), clamped so a job never
+//! busy-loops nor sleeps for hours should the two still disagree.
 
 use chrono::{DateTime, Duration, Utc};
 

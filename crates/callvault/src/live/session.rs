@@ -140,7 +140,11 @@ impl SessionRunner {
                 reason: "job payload has no valid tsid".into(),
             });
         };
-        let now = Utc::now();
+        // Event times are RingCentral's: deadlines and the call-log ladder
+        // are measured on its clock and turned into local moments for the
+        // queue; rechecks are plain local delays.
+        let clock = self.client.server_clock();
+        let now = clock.now();
         let fold = load_fold(&self.catalog, &tsid).await?;
         if fold.parties.is_empty() {
             return Ok(SessionOutcome::Invalid {
@@ -159,7 +163,7 @@ impl SessionRunner {
                 return self.incomplete(&conversation, reason).await;
             }
             return Ok(SessionOutcome::StillOpen {
-                next: now + self.config.recheck,
+                next: Utc::now() + self.config.recheck,
             });
         }
         let conversation = self.record_conversation(&fold, call_end).await?;
@@ -182,7 +186,7 @@ impl SessionRunner {
                 }
                 return Ok(SessionOutcome::AwaitingCallLog {
                     missing: still,
-                    next: self.config.schedule.next(call_end, now),
+                    next: clock.to_local(self.config.schedule.next(call_end, now)),
                 });
             }
         }
@@ -299,7 +303,8 @@ impl SessionRunner {
         Ok(listed)
     }
 
-    /// Step 4: are all recordings of every session of the conversation stored?
+    /// Step 4: are all recordings of every session of the conversation
+    /// stored? `now` is RingCentral's, like `call_end`.
     async fn check_stored(
         &self,
         conversation: &ConversationId,
@@ -342,7 +347,7 @@ impl SessionRunner {
                 return self.incomplete(conversation, reason).await;
             }
             return Ok(SessionOutcome::AwaitingDownloads {
-                next: now + self.config.recheck,
+                next: Utc::now() + self.config.recheck,
             });
         }
         // Already settled for exactly these recordings (a late departure

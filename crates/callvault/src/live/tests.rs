@@ -811,3 +811,70 @@ async fn a_conversation_settled_single_on_one_listed_leg_is_stitched_when_the_sy
     let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Stitched, "{conv:?}");
 }
+
+/// One recorded call against a RingCentral clock `offset` from ours and
+/// running `speed` times real time, whose record reaches the call log a few
+/// sandbox seconds after the session job first looks: the job must find it
+/// on the ladder, measured on RingCentral's clock (a stall would wait out
+/// the hour-long `max_gap`), without looking in a busy loop.
+async fn backed_up_despite_the_clocks(offset: chrono::Duration, speed: f64) {
+    let config = LiveConfig {
+        schedule: RetrySchedule {
+            steps: vec![chrono::Duration::seconds(2), chrono::Duration::seconds(4)],
+            min_gap: chrono::Duration::seconds(1),
+            max_gap: chrono::Duration::minutes(60),
+        },
+        ..fast_config()
+    };
+    let rig = rig(
+        |c| {
+            c.clock_offset = offset;
+            c.speed = speed;
+            // `Rig::call` moves the clock 4 min past a start 5 s ago; the
+            // call ends 43 s after it starts: its record appears 3 s later.
+            c.call_log_lag = chrono::Duration::seconds(240 - 38 + 3);
+        },
+        config,
+    )
+    .await;
+    rig.subscribe().await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+    let call = rig.call(vec![segment(0, true, Handoff::HangUp)]);
+    let id = ConversationId::from(call.sessions[0].clone());
+    let started = std::time::Instant::now();
+    eventually("the call backed up", PATIENCE, || async {
+        match rig.catalog.conversation(&id).await.unwrap() {
+            Some(c) if c.state == ConversationState::Single => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    stop.cancel();
+    running.await.unwrap().unwrap();
+    let heavy = rig
+        .client
+        .rate_limit_metrics()
+        .into_iter()
+        .find(|m| m.group.as_str() == "heavy")
+        .map_or(0, |m| m.requests);
+    // A safety-net listing, a few looks at the call log, one download.
+    assert!(heavy <= 8, "{heavy} Heavy requests: a busy loop");
+    eprintln!("offset {offset}, speed {speed}: backed up in {took:?} with {heavy} Heavy requests");
+}
+
+#[tokio::test]
+async fn a_ringcentral_clock_hours_ahead_of_ours_neither_stalls_nor_busy_loops() {
+    backed_up_despite_the_clocks(chrono::Duration::hours(3), 1.0).await;
+}
+
+#[tokio::test]
+async fn a_ringcentral_clock_hours_behind_ours_neither_stalls_nor_busy_loops() {
+    backed_up_despite_the_clocks(chrono::Duration::hours(-3), 1.0).await;
+}
+
+#[tokio::test]
+async fn a_ringcentral_clock_running_thirty_times_fast_neither_stalls_nor_busy_loops() {
+    backed_up_despite_the_clocks(chrono::Duration::zero(), 30.0).await;
+}
