@@ -409,6 +409,29 @@ impl Catalog {
         })
     }
 
+    /// Makes the waiting job with this kind and dedupe key due no later than
+    /// `at` (a request for it came sooner than it was planned). Returns
+    /// whether one was moved.
+    pub async fn due_by(
+        &self,
+        kind: &str,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let moved = sqlx::query(sql!(backend,
+                "UPDATE jobs SET run_at = $3, updated_at = {now}
+                 WHERE kind = $1 AND dedupe_key = $2 AND state IN ('queued', 'retry')
+                   AND run_at > $3"))
+                .bind(kind)
+                .bind(dedupe_key)
+                .bind(to_ms(at))
+                .execute(pool)
+                .await?;
+            Ok(moved.rows_affected() > 0)
+        })
+    }
+
     /// Claims the next due job of one of `kinds` (any kind when empty) for
     /// `holder` (e.g. `host:pid:uuid`, for operators), leased for `lease_for`.
     /// Due jobs come first (priority, then due time); failing that, a job
@@ -718,6 +741,26 @@ impl Catalog {
         let rows: Vec<JobSql> = with_pool!(self, pool, _b => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE state = $1 ORDER BY id LIMIT $2")))
+                .bind(state.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(JobSql::into_job).collect()
+    }
+
+    /// Jobs of `kind` in `state`, oldest first (the waiting session jobs a
+    /// batched call-log look serves).
+    pub async fn jobs_of_kind_in_state(
+        &self,
+        kind: &str,
+        state: JobState,
+        limit: u32,
+    ) -> Result<Vec<Job>, CatalogError> {
+        let rows: Vec<JobSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND state = $2 ORDER BY id LIMIT $3")))
+                .bind(kind)
                 .bind(state.as_str())
                 .bind(i64::from(limit))
                 .fetch_all(pool)

@@ -42,6 +42,7 @@
 
 pub mod command;
 pub mod fold;
+pub mod look;
 pub mod receiver;
 pub mod schedule;
 pub mod session;
@@ -117,6 +118,9 @@ pub struct LiveConfig {
     /// How often a session job looks again while its session is still open
     /// or its downloads are still running (no RingCentral call).
     pub recheck: chrono::Duration,
+    /// Shortest time between two batched call-log looks ([`look`]); the
+    /// budget may stretch it (a look takes at most one Heavy slot in five).
+    pub look_min_gap: chrono::Duration,
     /// Worker tasks per process.
     pub workers: usize,
     /// How long a worker holds a job before another may take it over.
@@ -159,6 +163,7 @@ impl Default for LiveConfig {
             deadline: chrono::Duration::hours(24),
             open_limit: chrono::Duration::hours(12),
             recheck: chrono::Duration::seconds(15),
+            look_min_gap: chrono::Duration::seconds(10),
             workers: 4,
             job_lease: Duration::from_secs(120),
             poll_interval: Duration::from_secs(5),
@@ -194,6 +199,7 @@ impl LiveConfig {
                 max_gap: step * 5,
             },
             recheck: step,
+            look_min_gap: step * 2,
             poll_interval: pace,
             job_lease: (pace * 50).clamp(Duration::from_secs(5), Duration::from_secs(120)),
             gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),

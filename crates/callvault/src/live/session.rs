@@ -23,7 +23,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rc_api::models::TelephonySessionNotification;
 use vault::{
     Catalog, ConversationId, ConversationState, ConversationUpsert, LeasedJob, RecordingId,
@@ -32,7 +32,7 @@ use vault::{
 
 use super::LiveConfig;
 use super::fold::SessionFold;
-use crate::sync::ledger;
+use super::look;
 
 /// What one run of a session job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,26 +170,32 @@ impl SessionRunner {
 
         let missing = self.missing_from_ledger(&fold).await?;
         if !missing.is_empty() {
-            let listed = self.read_call_log(&fold, call_end).await?;
-            let still: Vec<String> = missing
-                .iter()
-                .filter(|id| !listed.contains(id.as_str()))
-                .map(|id| id.to_string())
-                .collect();
-            if !still.is_empty() {
-                if now > call_end + self.config.deadline {
-                    let reason = format!(
-                        "recordings {} never appeared in the call log (session {tsid})",
-                        still.join(", ")
-                    );
-                    return self.incomplete(&conversation, reason).await;
-                }
-                return Ok(SessionOutcome::AwaitingCallLog {
-                    missing: still,
-                    next: clock.to_local(self.config.schedule.next(call_end, now)),
-                });
+            let missing: Vec<String> = missing.iter().map(|id| id.to_string()).collect();
+            if now > call_end + self.config.deadline {
+                let reason = format!(
+                    "recordings {} never appeared in the call log (session {tsid})",
+                    missing.join(", ")
+                );
+                return self.incomplete(&conversation, reason).await;
             }
+            // One batched look serves every waiting session (`look`); it
+            // wakes this job when it lists the session. Should it not, the
+            // job looks again one ladder step later and asks again.
+            let look_at = self.config.schedule.next(call_end, now);
+            look::request(
+                &self.catalog,
+                &self.client,
+                &self.config,
+                clock.to_local(look_at),
+            )
+            .await?;
+            let fallback = self.config.schedule.next(call_end, look_at);
+            return Ok(SessionOutcome::AwaitingCallLog {
+                missing,
+                next: clock.to_local(fallback),
+            });
         }
+        self.fold_in_linked_sessions(&fold).await?;
         self.check_stored(&conversation, now, call_end).await
     }
 
@@ -245,39 +251,12 @@ impl SessionRunner {
         Ok(missing)
     }
 
-    /// Reads the session's call log into the ledger; returns the recording
-    /// ids it lists.
-    async fn read_call_log(
-        &self,
-        fold: &SessionFold,
-        call_end: DateTime<Utc>,
-    ) -> anyhow::Result<BTreeSet<String>> {
-        let api_tsid = rc_api::ids::TelephonySessionId::parse(fold.session.as_str())
-            .context("session id for the call log")?;
-        let start = fold.first_event.unwrap_or(call_end);
-        let records = self
-            .client
-            .call_log_by_session(
-                &api_tsid,
-                start - Duration::hours(1),
-                call_end + Duration::hours(1),
-            )
-            .await
-            .with_context(|| format!("reading the call log of session {}", fold.session))?;
-        let mut listed = BTreeSet::new();
-        for rec in &records {
-            ledger::record(&self.catalog, rec, Source::Webhook)
-                .await
-                .with_context(|| format!("recording call {}", rec.id))?;
-            listed.extend(
-                rec.recordings()
-                    .into_iter()
-                    .map(|r| r.id.as_str().to_owned()),
-            );
-        }
-        // The ledger makes a one-session conversation for every session it
-        // sees; fold those back into the conversations attended transfers
-        // joined them to.
+    /// The ledger makes a one-session conversation for every session its
+    /// records name; folds those back into the conversation attended
+    /// transfers joined them to (catalog only).
+    async fn fold_in_linked_sessions(&self, fold: &SessionFold) -> anyhow::Result<()> {
+        let records =
+            crate::stitching::gather::catalog_records(&self.catalog, &fold.session).await?;
         let mut seen: BTreeSet<TelephonySessionId> = records
             .iter()
             .flat_map(|r| {
@@ -299,8 +278,7 @@ impl SessionRunner {
                 join_session(&self.catalog, &conversation, peer).await?;
             }
         }
-        tracing::debug!(session = %fold.session, records = records.len(), "call log read");
-        Ok(listed)
+        Ok(())
     }
 
     /// Step 4: are all recordings of every session of the conversation

@@ -44,6 +44,7 @@ pub(super) fn fast_config() -> LiveConfig {
             max_gap: chrono::Duration::milliseconds(200),
         },
         recheck: chrono::Duration::milliseconds(100),
+        look_min_gap: chrono::Duration::milliseconds(100),
         workers: 2,
         poll_interval: Duration::from_millis(100),
         gateway_lease: Duration::from_secs(3),
@@ -69,6 +70,8 @@ pub(super) async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: Live
             c.audio.format = AudioFormat::Wav;
             c.call_log_lag = chrono::Duration::seconds(10);
             c.recording_lag = chrono::Duration::seconds(10);
+            // No Heavy limit to pace by: looks are paced by `look_min_gap`.
+            c.rate_limits = None;
             configure(c);
         })
         .spawn()

@@ -31,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vault::{Catalog, LeasedJob, SingletonLease};
 
+use super::look::{self, LOOK_JOB};
 use super::session::SessionRunner;
 use super::subscription::ensure_subscription;
 use super::{LiveConfig, LiveState, SESSION_JOB};
@@ -40,15 +41,16 @@ use crate::sync::{self, Downloader, ledger};
 pub const GATEWAY: &str = "rc-gateway";
 
 /// Job kinds that call RingCentral (taken only by the gateway).
-pub const RC_KINDS: [&str; 2] = [ledger::DOWNLOAD_JOB, SESSION_JOB];
+pub const RC_KINDS: [&str; 3] = [ledger::DOWNLOAD_JOB, SESSION_JOB, LOOK_JOB];
 
 /// Jobs any worker may run: they need no RingCentral call.
 pub const LOCAL_KINDS: [&str; 1] = [crate::stitching::job::STITCH_JOB];
 
 /// Everything the gateway holder runs.
-const ALL_KINDS: [&str; 3] = [
+const ALL_KINDS: [&str; 4] = [
     ledger::DOWNLOAD_JOB,
     SESSION_JOB,
+    LOOK_JOB,
     crate::stitching::job::STITCH_JOB,
 ];
 
@@ -546,6 +548,12 @@ pub(super) async fn execute(
                 // It looks again in a moment: every look is no news.
                 tracing::debug!(?outcome, "session job snoozed");
             }
+            w.state.wake.notify_waiters();
+        }
+        LOOK_JOB => {
+            let looked = look::look(&w.downloader.client, w.catalog()).await?;
+            w.catalog().complete(&job.lease).await?;
+            tracing::debug!(?looked, "look finished");
             w.state.wake.notify_waiters();
         }
         crate::stitching::job::STITCH_JOB => {

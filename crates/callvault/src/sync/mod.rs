@@ -36,7 +36,7 @@ const WINDOW: i64 = 7;
 /// Most call-log records written in one catalog transaction: a page's worth
 /// of commits saved, while a SQLite write lock is held for well under a
 /// second (download workers commit in between).
-const LEDGER_BATCH: usize = 250;
+pub const LEDGER_BATCH: usize = 250;
 
 /// How long a worker holds a download before another may take it over. A
 /// live worker extends it every [`HEARTBEAT`]; a killed one's job becomes
