@@ -2,8 +2,8 @@
 //!
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
-//! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `worker` and
-//! `subscription`. Each command
+//! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
+//! jobs, requeue dead ones), `worker` and `subscription`. Each command
 //! lives in the library's `commands/`.
 
 use callvault::{commands, live};
@@ -41,6 +41,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Manage web users: add, list, remove, passwd.
     User(commands::user::UserArgs),
+    /// List jobs (`jobs ls`) and requeue dead ones (`jobs retry`).
+    Jobs(commands::jobs::JobsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +117,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }),
         Command::Serve(args) => commands::serve::run(args).await,
         Command::User(args) => commands::user::run(args).await,
+        Command::Jobs(args) => commands::jobs::run(args).await,
     }
 }
 

@@ -837,6 +837,64 @@ impl Catalog {
         });
         Ok(n)
     }
+
+    /// Jobs in any of `states`, of `kind` when given, newest first (highest
+    /// id), at most `limit`: for `callvault jobs ls`, where an operator looks
+    /// for what went wrong lately. No states, no jobs.
+    pub async fn list_jobs(
+        &self,
+        states: &[JobState],
+        kind: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Job>, CatalogError> {
+        if states.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The states are this module's own constants, never user text, so
+        // they may be spelled into the SQL; the kind is bound.
+        let states = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (kind_clause, limit_param) = match kind {
+            Some(_) => ("AND kind = $1", "$2"),
+            None => ("", "$1"),
+        };
+        let text = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({states}) {kind_clause}
+             ORDER BY id DESC LIMIT {limit_param}"
+        );
+        let rows: Vec<JobSql> = with_pool!(self, pool, _b => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(text));
+            if let Some(kind) = kind {
+                query = query.bind(kind);
+            }
+            query.bind(i64::from(limit)).fetch_all(pool).await?
+        });
+        rows.into_iter().map(JobSql::into_job).collect()
+    }
+
+    /// The live job (`queued`, `leased` or `retry`) with this kind and dedupe
+    /// key, if any: the twin that makes [`Catalog::requeue_dead`] refuse a
+    /// dead job (two live jobs would do the same work), named so an operator
+    /// learns why.
+    pub async fn live_job(
+        &self,
+        kind: &str,
+        dedupe_key: &str,
+    ) -> Result<Option<Job>, CatalogError> {
+        let row: Option<JobSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND dedupe_key = $2
+                   AND state IN ('queued', 'leased', 'retry')")))
+                .bind(kind)
+                .bind(dedupe_key)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(JobSql::into_job).transpose()
+    }
 }
 
 /// Wakes a worker when another process enqueues a job (PostgreSQL

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod jobs;
 pub mod join;
 pub mod ls;
 pub mod serve;

@@ -200,6 +200,44 @@ async fn the_status_page_counts_states_and_its_retry_relists_failures() {
 }
 
 #[tokio::test]
+async fn the_status_page_lists_each_dead_job_with_its_kind_key_and_reason_escaped() {
+    let app = spawn_app().await;
+    let c = &app.catalog;
+    let job = vault::NewJob::new("download", "rec:<b>9</b>", serde_json::json!({})).priority(1_000);
+    let id = c.enqueue(&job).await.unwrap().id();
+    let run = c
+        .claim("test", &["download"], std::time::Duration::from_secs(600))
+        .await
+        .unwrap()
+        .expect("the job is due");
+    assert_eq!(run.lease.job_id(), id);
+    c.fail(&run.lease, "<script>alert(1)</script> 404: gone")
+        .await
+        .unwrap();
+    let admin = app.logged_in(ADMIN).await;
+    let html = admin
+        .get(app.url("/status"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // askama escapes `<` and `>` as numeric entities.
+    let failures = &html[html.find("id=\"fail-h\"").unwrap()..];
+    assert!(
+        failures.contains(&format!("{id} download (rec:&#60;b&#62;9&#60;/b&#62;)")),
+        "kind and key: {failures}"
+    );
+    assert!(
+        failures.contains("&#60;script&#62;alert(1)&#60;/script&#62; 404: gone"),
+        "the reason, escaped: {failures}"
+    );
+    assert!(!html.contains("<script>alert"), "no markup from the reason");
+    assert!(failures.contains("id=\"retry\""), "the retry button");
+}
+
+#[tokio::test]
 async fn a_huge_page_number_is_a_bad_request_not_a_server_error() {
     let app = spawn_app().await;
     let admin = app.logged_in(ADMIN).await;

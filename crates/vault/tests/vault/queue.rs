@@ -274,3 +274,34 @@ async fn on_sqlite_there_is_no_cross_process_listener_and_missing_folders_are_cr
     assert!(c.job_listener().await.unwrap().is_none());
     c.close().await;
 }
+
+on_both_backends! {
+    async fn operators_list_jobs_newest_first_by_state_and_kind_and_learn_a_dead_jobs_live_twin(db) {
+        let c = &db.catalog;
+        let dead = c.enqueue(&NewJob::new("download", "rec:d", json!({}))).await.unwrap().id();
+        let run = c.claim("w", &["download"], LONG).await.unwrap().unwrap();
+        assert_eq!(c.fail(&run.lease, "404: gone").await.unwrap(), Some(JobState::Dead));
+        let stitch = c.enqueue(&NewJob::new("stitch", "conv:1", json!({}))).await.unwrap().id();
+        let twin = c.enqueue(&NewJob::new("download", "rec:d", json!({}))).await.unwrap().id();
+
+        let ids = |jobs: Vec<vault::Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+        let live_and_dead = [JobState::Queued, JobState::Leased, JobState::Retry, JobState::Dead];
+        assert_eq!(ids(c.list_jobs(&live_and_dead, None, 10).await.unwrap()), vec![twin, stitch, dead]);
+        assert_eq!(ids(c.list_jobs(&live_and_dead, None, 2).await.unwrap()), vec![twin, stitch], "the newest");
+        assert_eq!(ids(c.list_jobs(&live_and_dead, Some("download"), 10).await.unwrap()), vec![twin, dead]);
+        assert_eq!(ids(c.list_jobs(&[JobState::Dead], None, 10).await.unwrap()), vec![dead]);
+        assert_eq!(ids(c.list_jobs(&[JobState::Done], None, 10).await.unwrap()), vec![]);
+        assert_eq!(ids(c.list_jobs(&[], None, 10).await.unwrap()), vec![]);
+        assert_eq!(ids(c.list_jobs(&live_and_dead, Some("x' OR '1'='1"), 10).await.unwrap()), vec![], "the kind is bound");
+
+        // The twin is why the dead job cannot be requeued.
+        assert!(!c.requeue_dead(dead).await.unwrap());
+        let found = c.live_job("download", "rec:d").await.unwrap().expect("the twin");
+        assert_eq!((found.id, found.state), (twin, JobState::Queued));
+        assert!(c.live_job("download", "rec:none").await.unwrap().is_none());
+        let run = c.claim("w", &["download"], LONG).await.unwrap().unwrap();
+        assert!(c.complete(&run.lease).await.unwrap());
+        assert!(c.live_job("download", "rec:d").await.unwrap().is_none(), "done is not live");
+        assert!(c.requeue_dead(dead).await.unwrap(), "no twin any more");
+    }
+}
