@@ -95,12 +95,25 @@ pub async fn catalog_records(
 
 /// Gathers `start`'s conversation from the catalog, following transfer links
 /// when `follow` is set.
+///
+/// Following, the walk also starts from every session the catalog already
+/// joined into `start`'s conversation (attended transfers the webhooks
+/// reported): RingCentral may name the link on one side only (the second
+/// session's `transferee`), so from the first session alone the second
+/// could not be found.
 pub async fn from_catalog(
     catalog: &Catalog,
     start: &TelephonySessionId,
     follow: bool,
 ) -> anyhow::Result<Gathered> {
-    walk(start, follow, |s| async move {
+    let mut starts = vec![start.clone()];
+    if follow
+        && let Some(id) = catalog.conversation_for_session(start).await?
+        && let Some(conversation) = catalog.conversation(&id).await?
+    {
+        starts.extend(conversation.sessions.into_iter().filter(|s| s != start));
+    }
+    walk(&starts, follow, |s| async move {
         catalog_records(catalog, &s).await
     })
     .await
@@ -114,7 +127,7 @@ pub async fn from_call_log(
     start: &TelephonySessionId,
     follow: bool,
 ) -> anyhow::Result<Gathered> {
-    walk(start, follow, |s| async move {
+    walk(std::slice::from_ref(start), follow, |s| async move {
         let around = session_time(catalog, &s).await?;
         let (from, to) = match around {
             Some(t) => (
@@ -142,7 +155,7 @@ pub async fn from_call_log(
 /// Breadth-first over sessions linked by transfers; sessions end up ordered
 /// by their earliest record.
 async fn walk<F, Fut>(
-    start: &TelephonySessionId,
+    starts: &[TelephonySessionId],
     follow: bool,
     fetch: F,
 ) -> anyhow::Result<Gathered>
@@ -150,8 +163,8 @@ where
     F: Fn(TelephonySessionId) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Vec<CallLogRecord>>>,
 {
-    let mut seen: Vec<String> = vec![start.as_str().to_owned()];
-    let mut queue: VecDeque<TelephonySessionId> = VecDeque::from([start.clone()]);
+    let mut seen: Vec<String> = starts.iter().map(|s| s.as_str().to_owned()).collect();
+    let mut queue: VecDeque<TelephonySessionId> = starts.iter().cloned().collect();
     let mut firsts: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
     let mut records = Vec::new();
     while let Some(session) = queue.pop_front() {

@@ -205,6 +205,17 @@ impl Stitcher {
                 into: into.as_str().to_owned(),
             }));
         };
+        // The first session with records in the catalog: a session no leg
+        // of which was recorded is not in a `recordingType=All` listing, and
+        // the stitch follows the transfer links from the others anyway.
+        for session in &conversation.sessions {
+            if !super::gather::catalog_records(&self.catalog, session)
+                .await?
+                .is_empty()
+            {
+                return Ok(JobTarget::Session(session.clone()));
+            }
+        }
         conversation
             .sessions
             .first()
