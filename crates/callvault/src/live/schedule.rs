@@ -38,6 +38,12 @@ impl Default for RetrySchedule {
 }
 
 impl RetrySchedule {
+    /// The first moment the call log may hold a call that ended at
+    /// `call_end`: the ladder's first point.
+    pub fn first_look(&self, call_end: DateTime<Utc>) -> DateTime<Utc> {
+        call_end + self.steps.first().copied().unwrap_or(self.min_gap)
+    }
+
     /// The next try after `now` for a call that ended at `call_end`: the
     /// first ladder point after `now` (or `now` plus the last step past the
     /// ladder), then clamped into `[now + min_gap, now + max_gap]`.

@@ -179,9 +179,17 @@ impl SessionRunner {
                 return self.incomplete(&conversation, reason).await;
             }
             // One batched look serves every waiting session (`look`); it
-            // wakes this job when it lists the session. Should it not, the
-            // job looks again one ladder step later and asks again.
-            let look_at = self.config.schedule.next(call_end, now);
+            // wakes this job when it lists the session. It is asked for at
+            // once (paced by `look`), unless the call ended so recently that
+            // RingCentral cannot have listed it yet (the ladder's first
+            // step). The ladder sets when this job asks again, should the
+            // look not list it.
+            // Clamped like the ladder: RingCentral's clock as last seen may
+            // lag its real "now" (a sandbox running fast).
+            let schedule = &self.config.schedule;
+            let look_at = schedule
+                .first_look(call_end)
+                .clamp(now, now + schedule.max_gap.max(schedule.min_gap));
             look::request(
                 &self.catalog,
                 &self.client,
@@ -189,10 +197,10 @@ impl SessionRunner {
                 clock.to_local(look_at),
             )
             .await?;
-            let fallback = self.config.schedule.next(call_end, look_at);
+            let again = schedule.next(call_end, look_at);
             return Ok(SessionOutcome::AwaitingCallLog {
                 missing,
-                next: clock.to_local(fallback),
+                next: clock.to_local(again),
             });
         }
         self.fold_in_linked_sessions(&fold).await?;
