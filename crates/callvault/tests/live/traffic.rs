@@ -91,7 +91,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     let wave2 = live.random_calls(100, Duration::from_millis(150));
     let truth2 = live.truth(&wave2).await;
     let truth: Vec<TruthConversation> = truth1.into_iter().chain(truth2).collect();
-    wait_settled(&live, &truth, Duration::from_secs(300)).await;
+    wait_settled(&live, &truth, Duration::from_secs(600)).await;
 
     // Assert: the mix was what the issue asks for.
     let transferred = truth.iter().filter(|t| t.recordings.len() > 1).count();
