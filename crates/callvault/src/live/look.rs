@@ -70,9 +70,7 @@ pub async fn request(
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let at = at.max(earliest_next(catalog, client, config).await?);
-    let job = NewJob::new(LOOK_JOB, LOOK_KEY, serde_json::json!({}))
-        .run_at(at)
-        .priority(ledger::LIVE_PRIORITY);
+    let job = NewJob::new(LOOK_JOB, LOOK_KEY, serde_json::json!({})).run_at(at);
     if let vault::Enqueued::AlreadyLive(_) = catalog.enqueue(&job).await? {
         catalog.due_by(LOOK_JOB, LOOK_KEY, at).await?;
     }

@@ -220,7 +220,6 @@ pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<Notificati
             serde_json::json!({ "tsid": tsid.as_str() }),
         )
         .run_at(Utc::now() + config.session_delay)
-        .priority(crate::sync::ledger::LIVE_PRIORITY)
     });
     Some(NotificationWrite {
         notification: NewNotification {

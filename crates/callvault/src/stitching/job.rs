@@ -66,14 +66,11 @@ pub(super) async fn conversation_named_after(
 /// leg not yet stored; left asleep, it would stitch minutes after the last
 /// leg arrived.
 pub async fn enqueue(catalog: &Catalog, conversation: &ConversationId) -> anyhow::Result<Enqueued> {
-    // Before backfill downloads: stitching spends no Heavy request, and a
-    // live call's stitch should not wait behind a year's backfill.
     let job = NewJob::new(
         STITCH_JOB,
         dedupe_key(conversation),
         serde_json::json!({ "conversation": conversation.as_str() }),
-    )
-    .priority(crate::sync::ledger::LIVE_PRIORITY);
+    );
     let enqueued = catalog.enqueue(&job).await?;
     if let Enqueued::AlreadyLive(_) = enqueued {
         catalog

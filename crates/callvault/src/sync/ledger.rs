@@ -13,12 +13,6 @@ use vault::{
 /// The queue kind of a recording download.
 pub const DOWNLOAD_JOB: &str = "download";
 
-/// Queue priority of a download a live call asked for (its session job's
-/// look listed it): it goes before a backfill's, which has priority 0, so a
-/// long backfill or the safety-net sync after an outage does not hold live
-/// calls back, while still finishing in the Heavy slots live work leaves.
-pub const LIVE_PRIORITY: i64 = 10;
-
 /// What writing one record changed.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Written {
@@ -89,11 +83,7 @@ fn entry(rec: &CallLogRecord, source: Source) -> anyhow::Result<LedgerEntry> {
                 DOWNLOAD_JOB,
                 format!("rec:{id}"),
                 serde_json::json!({ "id": id.as_str() }),
-            )
-            .priority(match source {
-                Source::Webhook => LIVE_PRIORITY,
-                Source::Sync => 0,
-            });
+            );
             let recording = NewRecording {
                 id,
                 call_record_id: Some(row.id.clone()),
@@ -201,56 +191,4 @@ fn number(party: Option<&CallLogParty>) -> Option<String> {
             .clone()
             .or_else(|| p.extension_number.clone())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: &str, recording: &str) -> CallLogRecord {
-        serde_json::from_value(serde_json::json!({
-            "id": id,
-            "sessionId": "1",
-            "telephonySessionId": format!("s-{id}"),
-            "startTime": "2026-12-01T10:00:00.000Z",
-            "duration": 55,
-            "type": "Voice",
-            "direction": "Inbound",
-            "recording": {
-                "id": recording,
-                "uri": format!("https://platform.ringcentral.com/restapi/v1.0/account/1/recording/{recording}"),
-                "type": "Automatic",
-                "contentUri": format!("https://media.ringcentral.com/restapi/v1.0/account/1/recording/{recording}/content")
-            }
-        }))
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_live_calls_download_is_claimed_before_a_backfills() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}?mode=rwc", dir.path().join("c.sqlite").display());
-        let catalog = Catalog::open(&url).await.unwrap();
-        catalog.migrate().await.unwrap();
-        // The backfill listed first (older, due first); a live look after.
-        records(&catalog, &[record("A1", "1001")], Source::Sync)
-            .await
-            .unwrap();
-        records(&catalog, &[record("B2", "2002")], Source::Webhook)
-            .await
-            .unwrap();
-        let lease = std::time::Duration::from_secs(60);
-        let first = catalog
-            .claim("w", &[DOWNLOAD_JOB], lease)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(first.dedupe_key, "rec:2002");
-        let second = catalog
-            .claim("w", &[DOWNLOAD_JOB], lease)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(second.dedupe_key, "rec:1001");
-    }
 }
