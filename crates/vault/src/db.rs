@@ -34,7 +34,7 @@ pub enum Backend {
 /// Expands a statement's `{now}` marker for `$backend` once per call site and
 /// yields a `&'static str`.
 macro_rules! sql {
-    ($backend:expr, $text:literal) => {{
+    ($backend:expr, $text:expr) => {{
         static SQLITE: std::sync::LazyLock<String> =
             std::sync::LazyLock::new(|| $text.replace("{now}", $crate::db::SQLITE_NOW));
         static PG: std::sync::LazyLock<String> =

@@ -374,6 +374,17 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
 }
 
 impl Catalog {
+/// Finishes the leased job `$1` (lease token `$2`): done, or queued again
+/// at once when news arrived while it ran (`rerun_requested`, set by
+/// [`Catalog::run_now`]), giving back the attempt.
+const COMPLETE_LEASED: &str = "UPDATE jobs SET
+    state = CASE WHEN rerun_requested = 1 THEN 'queued' ELSE 'done' END,
+    attempts = CASE WHEN rerun_requested = 1 THEN attempts - 1 ELSE attempts END,
+    run_at = CASE WHEN rerun_requested = 1 THEN {now} ELSE run_at END,
+    finished_at = CASE WHEN rerun_requested = 1 THEN NULL ELSE {now} END,
+    rerun_requested = 0, holder = NULL, leased_until = NULL, updated_at = {now}
+    WHERE id = $1 AND lease_token = $2 AND state = 'leased'";
+
     /// Adds a job unless a live one (`queued`, `leased`, `retry`) with the same
     /// kind and dedupe key exists.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, CatalogError> {
@@ -526,14 +537,7 @@ impl Catalog {
     /// nothing changed.
     pub async fn complete(&self, lease: &Lease) -> Result<bool, CatalogError> {
         let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE jobs SET
-                    state = CASE WHEN rerun_requested = 1 THEN 'queued' ELSE 'done' END,
-                    attempts = CASE WHEN rerun_requested = 1 THEN attempts - 1 ELSE attempts END,
-                    run_at = CASE WHEN rerun_requested = 1 THEN {now} ELSE run_at END,
-                    finished_at = CASE WHEN rerun_requested = 1 THEN NULL ELSE {now} END,
-                    rerun_requested = 0, holder = NULL, leased_until = NULL, updated_at = {now}
-                 WHERE id = $1 AND lease_token = $2 AND state = 'leased'"))
+            sqlx::query(sql!(backend, COMPLETE_LEASED))
                 .bind(lease.job_id.0)
                 .bind(lease.token)
                 .execute(pool)
@@ -560,14 +564,7 @@ impl Catalog {
         })?;
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
-            let fenced = sqlx::query(sql!(backend,
-                "UPDATE jobs SET
-                    state = CASE WHEN rerun_requested = 1 THEN 'queued' ELSE 'done' END,
-                    attempts = CASE WHEN rerun_requested = 1 THEN attempts - 1 ELSE attempts END,
-                    run_at = CASE WHEN rerun_requested = 1 THEN {now} ELSE run_at END,
-                    finished_at = CASE WHEN rerun_requested = 1 THEN NULL ELSE {now} END,
-                    rerun_requested = 0, holder = NULL, leased_until = NULL, updated_at = {now}
-                 WHERE id = $1 AND lease_token = $2 AND state = 'leased'"))
+            let fenced = sqlx::query(sql!(backend, COMPLETE_LEASED))
                 .bind(lease.job_id.0)
                 .bind(lease.token)
                 .execute(&mut *tx)
