@@ -133,13 +133,7 @@ pub async fn look(client: &rc_api::RcClient, catalog: &Catalog) -> anyhow::Resul
     }
     let listed: BTreeSet<String> = records
         .iter()
-        .flat_map(|r| {
-            r.legs
-                .iter()
-                .filter_map(|l| l.telephony_session_id.as_ref())
-                .chain(r.telephony_session_id.as_ref())
-                .map(|t| t.as_str().to_owned())
-        })
+        .flat_map(crate::stitching::plan::sessions_named)
         .collect();
     let mut woken = 0;
     for tsid in waiting.iter().filter(|t| listed.contains(t.as_str())) {

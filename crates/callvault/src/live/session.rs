@@ -267,13 +267,8 @@ impl SessionRunner {
             crate::stitching::gather::catalog_records(&self.catalog, &fold.session).await?;
         let mut seen: BTreeSet<TelephonySessionId> = records
             .iter()
-            .flat_map(|r| {
-                r.legs
-                    .iter()
-                    .filter_map(|l| l.telephony_session_id.as_ref())
-                    .chain(r.telephony_session_id.as_ref())
-            })
-            .filter_map(|t| TelephonySessionId::parse(t.as_str()).ok())
+            .flat_map(crate::stitching::plan::sessions_named)
+            .filter_map(|t| TelephonySessionId::parse(t).ok())
             .collect();
         seen.insert(fold.session.clone());
         for session in &seen {

@@ -62,6 +62,17 @@ pub fn linked_sessions(rec: &CallLogRecord) -> Vec<String> {
     out
 }
 
+/// Telephony sessions a record's own legs ran in (the record's and each
+/// leg's `telephonySessionId`): those the call log ties to it, whether or
+/// not a transfer links them.
+pub fn sessions_named(rec: &CallLogRecord) -> impl Iterator<Item = &str> {
+    rec.legs
+        .iter()
+        .filter_map(|l| l.telephony_session_id.as_ref())
+        .chain(rec.telephony_session_id.as_ref())
+        .map(|t| t.as_str())
+}
+
 /// Orders the records of a conversation's sessions (`sessions` in
 /// conversation order) into legs: by `startTime`, ties by session order, then
 /// by record id. One leg per distinct recording (a recording named by several
