@@ -6,6 +6,9 @@
 //! log that still answers 404 after [`NotReadySchedule::give_up_after`]
 //! (default 24 h) measured **from the call's end** is gone for good; before
 //! that it is retried at the schedule's steps, also measured from the call's end.
+//! Nothing is fetched before the first step ([`NotReadySchedule::first_try`]):
+//! every try is a Heavy request, and one spent on a 404 is one not spent on
+//! a recording. The first step is a minute, past the demos' 20–40 s.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -21,12 +24,10 @@ pub struct NotReadySchedule {
 impl Default for NotReadySchedule {
     fn default() -> Self {
         NotReadySchedule {
-            steps: [
-                30, 60, 120, 300, 600, 1800, 3600, 7200, 21_600, 43_200, 86_400,
-            ]
-            .into_iter()
-            .map(Duration::seconds)
-            .collect(),
+            steps: [60, 120, 300, 600, 1800, 3600, 7200, 21_600, 43_200, 86_400]
+                .into_iter()
+                .map(Duration::seconds)
+                .collect(),
             give_up_after: Duration::hours(24),
         }
     }
@@ -42,6 +43,12 @@ pub enum Verdict {
 }
 
 impl NotReadySchedule {
+    /// The first moment worth asking for the content of a call that ended
+    /// at `call_end`: the first step.
+    pub fn first_try(&self, call_end: DateTime<Utc>) -> DateTime<Utc> {
+        call_end + self.steps.first().copied().unwrap_or_else(Duration::zero)
+    }
+
     /// The verdict for a 404 observed at `now` on a call that ended at `call_end`.
     pub fn verdict(&self, call_end: DateTime<Utc>, now: DateTime<Utc>) -> Verdict {
         let deadline = call_end + self.give_up_after;
@@ -71,9 +78,10 @@ mod tests {
     fn retries_are_measured_from_the_call_end_and_stop_at_the_deadline() {
         let s = NotReadySchedule::default();
         let end = t("2026-11-25T10:00:00Z");
+        assert_eq!(s.first_try(end), t("2026-11-25T10:01:00Z"));
         assert_eq!(
             s.verdict(end, t("2026-11-25T10:00:10Z")),
-            Verdict::RetryAt(t("2026-11-25T10:00:30Z"))
+            Verdict::RetryAt(t("2026-11-25T10:01:00Z"))
         );
         assert_eq!(
             s.verdict(end, t("2026-11-25T10:03:00Z")),

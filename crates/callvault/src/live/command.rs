@@ -80,14 +80,14 @@ pub async fn assemble(
     let catalog = crate::app::catalog(store).await?;
     let blobs = crate::app::blobs(store)?;
     let config: LiveConfig = timing.live_config(workers);
-    let state = LiveState::new(catalog.clone(), config);
     let downloader = Downloader {
         client,
-        catalog,
+        catalog: catalog.clone(),
         blobs,
         layout: vault::KeyLayout::default(),
-        schedule: Default::default(),
+        schedule: config.not_ready.clone(),
     };
+    let state = LiveState::new(catalog, config);
     let mut w = Workers::new(state.clone(), downloader);
     w.subscription = public_url.map(|url| SubscriptionPlan {
         public_url: url.to_owned(),

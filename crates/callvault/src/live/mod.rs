@@ -104,13 +104,18 @@ pub struct LiveConfig {
     /// How long a request waits for its commit before it is answered 503
     /// (the commit may still land; a redelivery is then a duplicate).
     pub commit_timeout: Duration,
-    /// When a `session` job is first due after a departure (lets the last
-    /// out-of-order notifications arrive and the call log catch up).
+    /// When a `session` job is first due after a departure, on our clock:
+    /// lets the last out-of-order notifications arrive (RingCentral delivers
+    /// within seconds). Waiting for the call log to catch up is the
+    /// ladder's first step, on RingCentral's clock.
     pub session_delay: chrono::Duration,
     /// Call-log retry ladder, measured from the call's end.
     pub schedule: schedule::RetrySchedule,
     /// How long after the call's end to keep waiting for named recordings in
     /// the call log before flagging the conversation `incomplete`.
+    /// When a download first asks for a recording's content, and tries
+    /// again while it answers 404, measured from the call's end.
+    pub not_ready: rc_api::availability::NotReadySchedule,
     pub deadline: chrono::Duration,
     /// How long after its last event a session that never reported its end
     /// is waited for before its conversation is flagged `incomplete`.
@@ -158,7 +163,7 @@ impl Default for LiveConfig {
             commit_queue: 8192,
             commit_queue_wait: Duration::from_secs(1),
             commit_timeout: Duration::from_secs(10),
-            session_delay: chrono::Duration::seconds(30),
+            session_delay: chrono::Duration::seconds(5),
             schedule: schedule::RetrySchedule::default(),
             deadline: chrono::Duration::hours(24),
             open_limit: chrono::Duration::hours(12),
@@ -166,6 +171,7 @@ impl Default for LiveConfig {
             look_min_gap: chrono::Duration::seconds(10),
             workers: 4,
             job_lease: Duration::from_secs(120),
+            not_ready: rc_api::availability::NotReadySchedule::default(),
             poll_interval: Duration::from_secs(5),
             gateway_lease: Duration::from_secs(30),
             safety_net_every: Duration::from_secs(15 * 60),
@@ -205,6 +211,21 @@ impl LiveConfig {
             gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),
             subscription_check_every: (pace * 25)
                 .clamp(Duration::from_secs(1), Duration::from_secs(300)),
+            // Production's steps with 15 s to a step (the first look is
+            // 30 s there, two steps here); the 24-hour verdict stays.
+            not_ready: {
+                let production = rc_api::availability::NotReadySchedule::default();
+                rc_api::availability::NotReadySchedule {
+                    steps: production
+                        .steps
+                        .iter()
+                        .map(|s| {
+                            step * i32::try_from((s.num_seconds() / 15).max(1)).unwrap_or(i32::MAX)
+                        })
+                        .collect(),
+                    ..production
+                }
+            },
             retry_base: pace,
             retry_cap: pace * 20,
             shutdown_grace: (pace * 10).clamp(Duration::from_secs(1), Duration::from_secs(20)),

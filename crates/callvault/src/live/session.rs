@@ -9,11 +9,11 @@
 //!    event, flag the conversation `incomplete` (its end was never reported).
 //! 2. Record the conversation (`Source::Webhook`), attach the sessions an
 //!    attended transfer continues in, and mark it `waiting`.
-//! 3. If some recording the events named is not yet in the ledger, read the
-//!    company call log for the session and write it with
-//!    [`ledger::record`] (which enqueues the downloads). Still missing: try
-//!    again on [`LiveConfig::schedule`] from the call's end; past
-//!    [`LiveConfig::deadline`], flag the conversation `incomplete`.
+//! 3. If some recording the events named is not yet in the ledger, ask for
+//!    the batched call-log look ([`look`]), which writes what it lists to
+//!    the ledger (enqueuing the downloads) and wakes this job. Still
+//!    missing: try again on [`LiveConfig::schedule`] from the call's end;
+//!    past [`LiveConfig::deadline`], flag the conversation `incomplete`.
 //! 4. Once every session of the conversation has all its named recordings
 //!    stored: one recording → `single`; several → enqueue [`STITCH_JOB`]
 //!    (dedupe `stitch:<conversation id>`). A recording gone or failed at the
@@ -184,12 +184,19 @@ impl SessionRunner {
             // RingCentral cannot have listed it yet (the ladder's first
             // step). The ladder sets when this job asks again, should the
             // look not list it.
-            // Clamped like the ladder: RingCentral's clock as last seen may
-            // lag its real "now" (a sandbox running fast).
+            // Clamped like the ladder, should RingCentral have stamped the
+            // call's end in what its clock still calls the future.
+            // Until the client has measured how fast RingCentral's clock
+            // runs, "now" may lag it badly (a sandbox running fast): the
+            // look is asked for at once, which its pacing bounds.
             let schedule = &self.config.schedule;
-            let look_at = schedule
-                .first_look(call_end)
-                .clamp(now, now + schedule.max_gap.max(schedule.min_gap));
+            let look_at = if clock.rate_known() {
+                schedule
+                    .first_look(call_end)
+                    .clamp(now, now + schedule.max_gap.max(schedule.min_gap))
+            } else {
+                now
+            };
             look::request(
                 &self.catalog,
                 &self.client,

@@ -141,7 +141,7 @@ impl Rig {
             catalog: self.catalog.clone(),
             blobs: self.blobs.clone(),
             layout: vault::KeyLayout::default(),
-            schedule: Default::default(),
+            schedule: self.state.config.not_ready.clone(),
         };
         let mut w = Workers::new(self.state.clone(), downloader);
         w.subscription = Some(SubscriptionPlan {

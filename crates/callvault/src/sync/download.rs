@@ -113,6 +113,17 @@ impl Downloader {
         };
         let start = rec.call_start_time.unwrap_or(rec.created_at);
         let end = rec.call_end_time.unwrap_or(start);
+        // A call that ended moments ago (a live call the look listed) has
+        // no content yet: waiting costs nothing, a 404 costs a Heavy
+        // request. Only once the client knows RingCentral's clock, which a
+        // fast sandbox's first answers do not tell.
+        let clock = self.client.server_clock();
+        let first_try = self.schedule.first_try(end);
+        if clock.rate_known() && clock.now() < first_try {
+            return Ok(Outcome::NotReady {
+                next: clock.to_local(first_try),
+            });
+        }
 
         let (mut writer, body) = bridge::pipe();
         let fetch = async {
