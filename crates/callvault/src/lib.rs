@@ -15,6 +15,7 @@ pub mod commands;
 pub mod configuration;
 pub mod health;
 pub mod live;
+pub mod priority;
 pub mod rate_snapshot;
 pub mod startup;
 pub mod stitching;

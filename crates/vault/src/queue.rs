@@ -165,7 +165,8 @@ impl NewJob {
 pub enum Enqueued {
     /// A new job row.
     Created(JobId),
-    /// A live job with the same kind and dedupe key already existed.
+    /// A live job with the same kind and dedupe key already existed (its
+    /// priority raised to the new job's, if that was higher).
     AlreadyLive(JobId),
 }
 
@@ -373,7 +374,6 @@ pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     half + Duration::from_millis(jitter)
 }
 
-impl Catalog {
 /// Finishes the leased job `$1` (lease token `$2`): done, or queued again
 /// at once when news arrived while it ran (`rerun_requested`, set by
 /// [`Catalog::run_now`]), giving back the attempt.
@@ -385,8 +385,10 @@ const COMPLETE_LEASED: &str = "UPDATE jobs SET
     rerun_requested = 0, holder = NULL, leased_until = NULL, updated_at = {now}
     WHERE id = $1 AND lease_token = $2 AND state = 'leased'";
 
+impl Catalog {
     /// Adds a job unless a live one (`queued`, `leased`, `retry`) with the same
-    /// kind and dedupe key exists.
+    /// kind and dedupe key exists; that one takes the new job's priority when
+    /// it is higher.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
@@ -978,6 +980,13 @@ macro_rules! enqueue_in {
             .fetch_optional(&mut *$tx)
             .await?;
             if let Some(id) = live {
+                // Asked for again with more urgency (a live call's look
+                // lists what a backfill queued): it moves up.
+                sqlx::query("UPDATE jobs SET priority = $2 WHERE id = $1 AND priority < $2")
+                    .bind(id)
+                    .bind(job.priority)
+                    .execute(&mut *$tx)
+                    .await?;
                 outcome = Some($crate::Enqueued::AlreadyLive($crate::JobId::new(id)));
                 break;
             }

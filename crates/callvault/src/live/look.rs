@@ -70,7 +70,9 @@ pub async fn request(
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let at = at.max(earliest_next(catalog, client, config).await?);
-    let job = NewJob::new(LOOK_JOB, LOOK_KEY, serde_json::json!({})).run_at(at);
+    let job = NewJob::new(LOOK_JOB, LOOK_KEY, serde_json::json!({}))
+        .run_at(at)
+        .priority(crate::priority::LIVE);
     if let vault::Enqueued::AlreadyLive(_) = catalog.enqueue(&job).await? {
         catalog.due_by(LOOK_JOB, LOOK_KEY, at).await?;
     }
@@ -131,7 +133,7 @@ pub async fn look(client: &rc_api::RcClient, catalog: &Catalog) -> anyhow::Resul
     for chunk in records.chunks(crate::sync::LEDGER_BATCH) {
         ledger::records(catalog, chunk, Source::Webhook).await?;
     }
-    let listed: BTreeSet<String> = records
+    let listed: BTreeSet<&str> = records
         .iter()
         .flat_map(crate::stitching::plan::sessions_named)
         .collect();

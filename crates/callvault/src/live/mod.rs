@@ -125,6 +125,10 @@ pub struct LiveConfig {
     pub recheck: chrono::Duration,
     /// Shortest time between two batched call-log looks ([`look`]); the
     /// budget may stretch it (a look takes at most one Heavy slot in five).
+    /// Longest a session job sleeps while its conversation's downloads run:
+    /// each finished download wakes it, so this only covers a wake-up lost
+    /// (a download of a session not yet joined to the conversation).
+    pub download_backstop: chrono::Duration,
     pub look_min_gap: chrono::Duration,
     /// Worker tasks per process.
     pub workers: usize,
@@ -171,6 +175,7 @@ impl Default for LiveConfig {
             look_min_gap: chrono::Duration::seconds(10),
             workers: 4,
             job_lease: Duration::from_secs(120),
+            download_backstop: chrono::Duration::minutes(2),
             not_ready: rc_api::availability::NotReadySchedule::default(),
             poll_interval: Duration::from_secs(5),
             gateway_lease: Duration::from_secs(30),
@@ -221,6 +226,14 @@ impl LiveConfig {
                         .iter()
                         .map(|s| {
                             step * i32::try_from((s.num_seconds() / 15).max(1)).unwrap_or(i32::MAX)
+            recheck: step,
+            download_backstop: step * 10,
+            look_min_gap: step * 2,
+            poll_interval: pace,
+            job_lease: (pace * 50).clamp(Duration::from_secs(5), Duration::from_secs(120)),
+            gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),
+            subscription_check_every: (pace * 25)
+                .clamp(Duration::from_secs(1), Duration::from_secs(300)),
                         })
                         .collect(),
                     ..production

@@ -220,6 +220,7 @@ pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<Notificati
             serde_json::json!({ "tsid": tsid.as_str() }),
         )
         .run_at(Utc::now() + config.session_delay)
+        .priority(crate::priority::LIVE)
     });
     Some(NotificationWrite {
         notification: NewNotification {

@@ -17,8 +17,9 @@
 //! 4. Once every session of the conversation has all its named recordings
 //!    stored: one recording → `single`; several → enqueue [`STITCH_JOB`]
 //!    (dedupe `stitch:<conversation id>`). A recording gone or failed at the
-//!    source → `incomplete` with the reason. Downloads still running: look
-//!    again after [`LiveConfig::recheck`] (no RingCentral call).
+//!    source → `incomplete` with the reason. Downloads still running: sleep
+//!    until one of them finishes ([`wake_for_download`]), or at most
+//!    [`LiveConfig::download_backstop`] (no RingCentral call).
 
 use std::collections::BTreeSet;
 
@@ -334,8 +335,11 @@ impl SessionRunner {
                 let reason = "recordings were not all stored before the deadline".to_owned();
                 return self.incomplete(conversation, reason).await;
             }
+            // Each finished download wakes the jobs of its conversation
+            // (`wake_for_download`): polling instead would crowd a long
+            // backfill out of the queue, since live jobs are served first.
             return Ok(SessionOutcome::AwaitingDownloads {
-                next: Utc::now() + self.config.recheck,
+                next: Utc::now() + self.config.download_backstop,
             });
         }
         // Already settled for exactly these recordings (a late departure
@@ -455,6 +459,29 @@ async fn drop_stray_row(
         && stray.sessions.is_empty()
     {
         join_session(c, conversation, session).await?;
+    }
+    Ok(())
+}
+
+/// Wakes the session jobs and the stitch of the conversation recording `id`
+/// belongs to: they may be waiting for its download to finish (stored, or
+/// given up).
+pub async fn wake_for_download(c: &Catalog, id: &RecordingId) -> anyhow::Result<()> {
+    let Some(session) = c.recording(id).await?.and_then(|r| r.telephony_session_id) else {
+        return Ok(());
+    };
+    let mut sessions = vec![session.clone()];
+    if let Some(conversation) = c.conversation_for_session(&session).await? {
+        let stitch = crate::stitching::job::dedupe_key(&conversation);
+        c.run_now(crate::stitching::job::STITCH_JOB, &stitch)
+            .await?;
+        if let Some(conv) = c.conversation(&conversation).await? {
+            sessions.extend(conv.sessions);
+        }
+    }
+    for s in &sessions {
+        c.run_now(super::SESSION_JOB, &format!("session:{s}"))
+            .await?;
     }
     Ok(())
 }

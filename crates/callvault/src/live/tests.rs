@@ -45,6 +45,7 @@ pub(super) fn fast_config() -> LiveConfig {
         },
         recheck: chrono::Duration::milliseconds(100),
         look_min_gap: chrono::Duration::milliseconds(100),
+        download_backstop: chrono::Duration::milliseconds(500),
         workers: 2,
         poll_interval: Duration::from_millis(100),
         gateway_lease: Duration::from_secs(3),

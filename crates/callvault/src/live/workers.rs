@@ -536,7 +536,18 @@ pub(super) async fn execute(
             tracing::info!(?outcome, "download finished");
             if matches!(outcome, sync::Outcome::Stored { .. }) {
                 queue_stitch_if_sync_only(w.catalog(), job).await?;
-                // A session or stitch job may be waiting on this download.
+            }
+            if matches!(
+                outcome,
+                sync::Outcome::Stored { .. }
+                    | sync::Outcome::Gone { .. }
+                    | sync::Outcome::Failed { .. }
+            ) && let Some(id) = job.payload["id"]
+                .as_str()
+                .and_then(|id| vault::RecordingId::parse(id).ok())
+            {
+                // A session job may be waiting on this download.
+                super::session::wake_for_download(w.catalog(), &id).await?;
                 w.state.wake.notify_waiters();
             }
         }

@@ -70,7 +70,8 @@ pub async fn enqueue(catalog: &Catalog, conversation: &ConversationId) -> anyhow
         STITCH_JOB,
         dedupe_key(conversation),
         serde_json::json!({ "conversation": conversation.as_str() }),
-    );
+    )
+    .priority(crate::priority::LIVE);
     let enqueued = catalog.enqueue(&job).await?;
     if let Enqueued::AlreadyLive(_) = enqueued {
         catalog

@@ -83,7 +83,8 @@ fn entry(rec: &CallLogRecord, source: Source) -> anyhow::Result<LedgerEntry> {
                 DOWNLOAD_JOB,
                 format!("rec:{id}"),
                 serde_json::json!({ "id": id.as_str() }),
-            );
+            )
+            .priority(crate::priority::of_download(source));
             let recording = NewRecording {
                 id,
                 call_record_id: Some(row.id.clone()),

@@ -202,6 +202,20 @@ on_both_backends! {
         assert_eq!((counts.leased, counts.queued), (3, 1));
     }
 
+    async fn asking_again_with_more_urgency_moves_a_queued_job_up_never_down(db) {
+        let c = &db.catalog;
+        c.enqueue(&NewJob::new("download", "rec:old", json!({}))).await.unwrap();
+        let backfilled = c.enqueue(&NewJob::new("download", "rec:live", json!({}))).await.unwrap();
+        let relisted = NewJob::new("download", "rec:live", json!({})).priority(10);
+        assert_eq!(c.enqueue(&relisted).await.unwrap(), Enqueued::AlreadyLive(backfilled.id()));
+        // Asked for again at the lower priority: it keeps the higher one.
+        c.enqueue(&NewJob::new("download", "rec:live", json!({}))).await.unwrap();
+        let j = c.claim("w", &["download"], LONG).await.unwrap().unwrap();
+        assert_eq!(j.dedupe_key, "rec:live", "the urgent twin is claimed first");
+        let j = c.claim("w", &["download"], LONG).await.unwrap().unwrap();
+        assert_eq!(j.dedupe_key, "rec:old");
+    }
+
     async fn a_lease_lost_before_commit_leaves_the_recording_untouched(db) {
         let c = &db.catalog;
         let rec = RecordingId::parse("555").unwrap();
