@@ -53,6 +53,8 @@ pub mod workers;
 #[cfg(test)]
 mod ingest_tests;
 #[cfg(test)]
+mod lossy_network;
+#[cfg(test)]
 mod tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -111,11 +113,11 @@ pub struct LiveConfig {
     pub session_delay: chrono::Duration,
     /// Call-log retry ladder, measured from the call's end.
     pub schedule: schedule::RetrySchedule,
-    /// How long after the call's end to keep waiting for named recordings in
-    /// the call log before flagging the conversation `incomplete`.
     /// When a download first asks for a recording's content, and tries
     /// again while it answers 404, measured from the call's end.
     pub not_ready: rc_api::availability::NotReadySchedule,
+    /// How long after the call's end to keep waiting for named recordings in
+    /// the call log before flagging the conversation `incomplete`.
     pub deadline: chrono::Duration,
     /// How long after its last event a session that never reported its end
     /// is waited for before its conversation is flagged `incomplete`.
@@ -123,12 +125,12 @@ pub struct LiveConfig {
     /// How often a session job looks again while its session is still open
     /// or its downloads are still running (no RingCentral call).
     pub recheck: chrono::Duration,
-    /// Shortest time between two batched call-log looks ([`look`]); the
-    /// budget may stretch it (a look takes at most one Heavy slot in five).
     /// Longest a session job sleeps while its conversation's downloads run:
     /// each finished download wakes it, so this only covers a wake-up lost
     /// (a download of a session not yet joined to the conversation).
     pub download_backstop: chrono::Duration,
+    /// Shortest time between two batched call-log looks ([`look`]); the
+    /// budget may stretch it (a look takes at most one Heavy slot in five).
     pub look_min_gap: chrono::Duration,
     /// Worker tasks per process.
     pub workers: usize,
@@ -169,14 +171,14 @@ impl Default for LiveConfig {
             commit_timeout: Duration::from_secs(10),
             session_delay: chrono::Duration::seconds(5),
             schedule: schedule::RetrySchedule::default(),
+            not_ready: rc_api::availability::NotReadySchedule::default(),
             deadline: chrono::Duration::hours(24),
             open_limit: chrono::Duration::hours(12),
             recheck: chrono::Duration::seconds(15),
+            download_backstop: chrono::Duration::minutes(2),
             look_min_gap: chrono::Duration::seconds(10),
             workers: 4,
             job_lease: Duration::from_secs(120),
-            download_backstop: chrono::Duration::minutes(2),
-            not_ready: rc_api::availability::NotReadySchedule::default(),
             poll_interval: Duration::from_secs(5),
             gateway_lease: Duration::from_secs(30),
             safety_net_every: Duration::from_secs(15 * 60),
@@ -209,13 +211,6 @@ impl LiveConfig {
                 min_gap: step,
                 max_gap: step * 5,
             },
-            recheck: step,
-            look_min_gap: step * 2,
-            poll_interval: pace,
-            job_lease: (pace * 50).clamp(Duration::from_secs(5), Duration::from_secs(120)),
-            gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),
-            subscription_check_every: (pace * 25)
-                .clamp(Duration::from_secs(1), Duration::from_secs(300)),
             // Production's steps with 15 s to a step (the first look is
             // 30 s there, two steps here); the 24-hour verdict stays.
             not_ready: {
@@ -226,6 +221,11 @@ impl LiveConfig {
                         .iter()
                         .map(|s| {
                             step * i32::try_from((s.num_seconds() / 15).max(1)).unwrap_or(i32::MAX)
+                        })
+                        .collect(),
+                    ..production
+                }
+            },
             recheck: step,
             download_backstop: step * 10,
             look_min_gap: step * 2,
@@ -234,11 +234,6 @@ impl LiveConfig {
             gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),
             subscription_check_every: (pace * 25)
                 .clamp(Duration::from_secs(1), Duration::from_secs(300)),
-                        })
-                        .collect(),
-                    ..production
-                }
-            },
             retry_base: pace,
             retry_cap: pace * 20,
             shutdown_grace: (pace * 10).clamp(Duration::from_secs(1), Duration::from_secs(20)),

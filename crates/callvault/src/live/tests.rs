@@ -17,6 +17,7 @@ use vault::{
     RecordingState, TelephonySessionId,
 };
 
+use super::lossy_network::LossyNetwork;
 use super::schedule::RetrySchedule;
 use super::subscription::{Ensured, ensure_subscription, telephony_filters};
 use super::workers::{GATEWAY, SubscriptionPlan, Workers, run_workers};
@@ -44,8 +45,8 @@ pub(super) fn fast_config() -> LiveConfig {
             max_gap: chrono::Duration::milliseconds(200),
         },
         recheck: chrono::Duration::milliseconds(100),
-        look_min_gap: chrono::Duration::milliseconds(100),
         download_backstop: chrono::Duration::milliseconds(500),
+        look_min_gap: chrono::Duration::milliseconds(100),
         workers: 2,
         poll_interval: Duration::from_millis(100),
         gateway_lease: Duration::from_secs(3),
@@ -58,9 +59,15 @@ pub(super) fn fast_config() -> LiveConfig {
 }
 
 pub(super) async fn rig(configure: impl FnOnce(&mut SandboxConfig), config: LiveConfig) -> Rig {
-    if std::env::var_os("TEST_LOG").is_some() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        // `TEST_LOG=1` for the live flow's debug logs, or a filter of its own.
+        let filter = if filter.contains('=') {
+            filter
+        } else {
+            "callvault=debug,info".to_owned()
+        };
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("callvault=debug,info")
+            .with_env_filter(filter)
             .with_test_writer()
             .try_init();
     }
@@ -155,6 +162,16 @@ impl Rig {
     /// Adds a live call that started 5 s ago and lets sandbox time run past
     /// its end and the call-log lag, so every event fires.
     fn call(&self, segments: Vec<SegmentScript>) -> Call {
+        self.call_with(segments, |_| {})
+    }
+
+    /// [`Rig::call`], with `before_events` told the call's sessions before
+    /// the sandbox plays its first event.
+    fn call_with(
+        &self,
+        segments: Vec<SegmentScript>,
+        before_events: impl FnOnce(&[TelephonySessionId]),
+    ) -> Call {
         let s = self.sandbox.state();
         let now = s.clock().now();
         let (index, sessions, recordings) = {
@@ -173,6 +190,7 @@ impl Rig {
                     .collect::<Vec<_>>(),
             )
         };
+        before_events(&sessions);
         s.telephony().conversation_added(index, now);
         s.clock().advance(chrono::Duration::minutes(4));
         Call {
@@ -402,6 +420,82 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
     assert!(rig.catalog.conversation(&second).await.unwrap().is_none());
     stop.cancel();
     running.await.unwrap().unwrap();
+}
+
+/// An attended transfer whose second session's notifications the network
+/// holds back (RingCentral does not redeliver): the first session's job
+/// finds the second in the batched look's call-log records, so the
+/// conversation is stitched from both without them, and nothing dies.
+/// `late`: the held notifications arrive after that, and change nothing.
+async fn an_attended_transfer_whose_second_session_is_not_heard(late: bool) {
+    let mut rig = rig(|_| {}, fast_config()).await;
+    let network = LossyNetwork::new(&rig.public_url);
+    rig.public_url = serve(network.router()).await;
+    rig.subscribe().await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(run_workers(rig.workers(), stop.clone()));
+
+    let call = rig.call_with(
+        vec![
+            segment(0, true, Handoff::AttendedTransfer),
+            segment(1, true, Handoff::HangUp),
+        ],
+        |sessions| network.withhold(sessions[1].as_str()),
+    );
+    assert_eq!(call.sessions.len(), 2);
+    let first = ConversationId::from(call.sessions[0].clone());
+    let conv = eventually("the conversation stitched", PATIENCE, || async {
+        match rig.catalog.conversation(&first).await.unwrap() {
+            Some(c) if c.state == ConversationState::Stitched && c.sessions.len() == 2 => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(conv.sessions, call.sessions);
+    assert!(all_stored(&rig.catalog, &call.recordings).await);
+    assert!(network.held() > 0, "the second session's events were sent");
+    let heard = |tsid: &TelephonySessionId| {
+        let catalog = rig.catalog.clone();
+        let tsid = tsid.clone();
+        async move {
+            catalog
+                .notifications_for_session(&tsid)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(heard(&call.sessions[1]).await, 0);
+
+    let sessions: &[TelephonySessionId] = if late {
+        network.release().await;
+        assert!(heard(&call.sessions[1]).await > 0);
+        &call.sessions
+    } else {
+        &call.sessions[..1]
+    };
+    let jobs = settled(&rig.catalog, sessions).await;
+    assert_eq!(one_stitch_job(&jobs).dedupe_key, format!("stitch:{first}"));
+    assert!(
+        jobs.iter().all(|j| j.state == JobState::Done),
+        "{:#?}",
+        summary(&jobs)
+    );
+    let conv = rig.catalog.conversation(&first).await.unwrap().unwrap();
+    assert_eq!(conv.state, ConversationState::Stitched, "{conv:?}");
+    assert_eq!(conv.sessions, call.sessions);
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_attended_transfer_whose_second_session_is_never_heard_is_stitched_from_the_call_log() {
+    an_attended_transfer_whose_second_session_is_not_heard(false).await;
+}
+
+#[tokio::test]
+async fn an_attended_transfer_whose_second_session_is_heard_late_is_stitched_once() {
+    an_attended_transfer_whose_second_session_is_not_heard(true).await;
 }
 
 #[tokio::test]
