@@ -14,7 +14,18 @@ and every multi-leg one stitched. Prints one JSON line:
 - heavy_per_recording: `callvault_ratelimit_requests_total{group="heavy"}`
   from `/metrics` over the recordings stored (`callvault status --json`);
 - drain_secs: from stopping the traffic until the vault matches;
-- dead_jobs: from `callvault status --json`.
+- dead_jobs: from `callvault status --json`;
+- stitch_p50_rc_secs / stitch_p95_rc_secs: "call end -> stitched" for the
+  multi-leg conversations, in RingCentral's (the sandbox's) seconds beyond
+  the recording lag. The call's end is the sandbox's own; the moment it was
+  stitched is the catalog's `updated_at` of the stitched row (local time),
+  carried onto the sandbox's clock by its known speed from one anchor read
+  off `/sandbox/truth`'s `now`.
+
+`--backfill-calls N` adds N older calls (about 1.3 recordings each) to the
+sandbox's history, within the day `serve`'s first safety-net sync backs up,
+so the live traffic competes with a backfill; the run then also waits for
+the backfill to complete and reports `backfill_recordings`.
 
 `--bin DIR` runs another build (e.g. a worktree of an older commit built
 with `cargo build --release -p callvault -p rc-sandbox`) for a baseline in
@@ -22,10 +33,13 @@ the same session. Without it, this checkout is built in release mode.
 """
 
 import argparse
+import datetime
 import json
 import os
 import re
 import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +47,8 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEED = 30
+RECORDING_LAG = 60
 
 
 def free_port():
@@ -68,12 +84,48 @@ def heavy_requests(metrics):
     return total
 
 
+def rc_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def first_session(conv):
+    s = conv["sessions"][0]
+    return s["telephonySessionId"] if isinstance(s, dict) else s
+
+
+def stitch_latencies(base, data, multi):
+    """Seconds of sandbox time from each multi-leg call's end (plus the
+    recording lag) to the moment the catalog stored its stitched file."""
+    before = time.time()
+    now_rc = rc_time(json.loads(http("GET", f"{base}/sandbox/truth?hashes=false"))["now"])
+    local_anchor = (before + time.time()) / 2
+    db = sqlite3.connect(f"file:{os.path.join(data, 'catalog.sqlite')}?mode=ro", uri=True)
+    rows = dict(db.execute("SELECT id, updated_at FROM conversations WHERE state = 'stitched'"))
+    db.close()
+    out = []
+    for conv_id, conv in multi.items():
+        if conv_id not in rows:
+            continue
+        stitched_rc = now_rc + (rows[conv_id] / 1000 - local_anchor) * SPEED
+        out.append(stitched_rc - rc_time(conv["end"]) - RECORDING_LAG)
+    return out
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    if len(values) == 1:
+        return round(values[0], 1)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", help="directory holding callvault and rc-sandbox")
     ap.add_argument("--traffic-secs", type=float, default=60)
     ap.add_argument("--drain-limit-secs", type=float, default=900)
     ap.add_argument("--label", default="this checkout")
+    ap.add_argument("--backfill-calls", type=int, default=0)
     args = ap.parse_args()
     bin_dir = args.bin
     if not bin_dir:
@@ -91,8 +143,9 @@ def main():
         sandbox = subprocess.Popen(
             [
                 os.path.join(bin_dir, "rc-sandbox"),
-                "--calls", "0", "--live", "6", "--speed", "30",
-                "--rate-window", "1", "--recording-lag", "60",
+                "--calls", str(args.backfill_calls), "--days", "1",
+                "--live", "6", "--speed", str(SPEED),
+                "--rate-window", "1", "--recording-lag", str(RECORDING_LAG),
             ],
             stdout=subprocess.PIPE,
             stderr=open(os.path.join(work, "sandbox.log"), "w"),
@@ -123,6 +176,9 @@ def main():
         )
         procs.append(serve)
         base = env["RC_SERVER_URL"]
+        truth = json.loads(http("GET", f"{base}/sandbox/truth?hashes=false"))
+        backfill_recordings = sum(
+            len(c.get("orderedRecordings", [])) for c in truth["conversations"] if c.get("ended"))
         time.sleep(args.traffic_secs)
         http("POST", f"{base}/sandbox/live", {"callsPerMinute": 0})
         stopped = time.monotonic()
@@ -133,28 +189,34 @@ def main():
             truth = json.loads(http("GET", f"{base}/sandbox/truth?hashes=false"))
             ended = [c for c in truth["conversations"] if c.get("ended")]
             want = {r for c in ended for r in c.get("orderedRecordings", [])}
-            multi = {c["sessions"][0]["telephonySessionId"] if isinstance(c["sessions"][0], dict)
-                     else c["sessions"][0] for c in ended if len(c.get("orderedRecordings", [])) > 1}
+            multi = {first_session(c): c for c in ended
+                     if len(c.get("orderedRecordings", [])) > 1}
             convs = callvault(bin_dir, data, "ls", "--limit", "100000")
             stored = {r["id"] for c in convs for r in c["recordings"] if r["state"] == "stored"}
             stitched = {c["id"] for c in convs if c["state"] == "stitched"}
-            if want <= stored and multi <= stitched:
+            if want <= stored and set(multi) <= stitched:
                 drained = time.monotonic() - stopped
                 break
         status = callvault(bin_dir, data, "status")
         metrics = http("GET", f"{public}/metrics")
+        with open(os.path.join(work, "metrics.txt"), "w") as f:
+            f.write(metrics)
         heavy = heavy_requests(metrics)
         recordings = status["recordings"].get("stored", 0)
+        latencies = stitch_latencies(base, data, multi)
         print(json.dumps({
             "label": args.label,
             "calls_ended": len(ended),
+            "backfill_recordings": backfill_recordings,
             "recordings_stored": recordings,
             "multi_leg": len(multi),
-            "multi_leg_stitched": len(multi & stitched),
+            "multi_leg_stitched": len(set(multi) & stitched),
             "heavy_requests": heavy,
             "heavy_per_recording": round(heavy / recordings, 3) if recordings else None,
             "drain_secs": round(drained, 1) if drained is not None else None,
             "dead_jobs": status["jobs"].get("dead", 0),
+            "stitch_p50_rc_secs": percentile(latencies, 50),
+            "stitch_p95_rc_secs": percentile(latencies, 95),
             "work_dir": work,
         }))
     finally:
