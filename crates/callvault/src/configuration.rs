@@ -105,6 +105,44 @@ impl LiveTiming {
     }
 }
 
+/// Capacity monitoring and alerts of the live gateway ([`crate::capacity`],
+/// [`crate::alerts`]).
+#[derive(Debug, Clone, Args)]
+pub struct Monitoring {
+    /// URL that receives a JSON POST (`{"event", "text"}`, Slack-compatible)
+    /// when the backlog turns degraded, new jobs die, or the webhook
+    /// subscription stops being Active; sent by the RingCentral gateway only.
+    #[arg(long, env = "CALLVAULT_ALERT_WEBHOOK", hide_env_values = true)]
+    pub alert_webhook: Option<crate::alerts::AlertUrl>,
+    /// Minutes the backlog of recordings may keep growing before `/healthz`
+    /// reports degraded and the alert webhook is told.
+    #[arg(long, env = "CALLVAULT_DEGRADED_AFTER_MINUTES", default_value_t = 30)]
+    pub degraded_after_minutes: u64,
+    /// Seconds instead of `--degraded-after-minutes` (for tests and demos).
+    #[arg(long, env = "CALLVAULT_DEGRADED_AFTER_SECS", hide = true)]
+    pub degraded_after_secs: Option<u64>,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            alert_webhook: None,
+            degraded_after_minutes: 30,
+            degraded_after_secs: None,
+        }
+    }
+}
+
+impl Monitoring {
+    /// How long the backlog may grow before the node is degraded.
+    pub fn degraded_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self.degraded_after_secs {
+            Some(s) => s,
+            None => self.degraded_after_minutes.saturating_mul(60),
+        })
+    }
+}
+
 impl StoreArgs {
     /// The catalog URL in force.
     pub fn database_url(&self) -> String {
