@@ -221,15 +221,31 @@ pub struct GrowthRun {
 }
 
 impl GrowthRun {
-    /// Notes whether the backlog grows at `now_secs`; returns for how long
-    /// it has grown without a break (`None`: it does not grow now).
-    pub fn observe(&mut self, now_secs: f64, growing: bool) -> Option<f64> {
-        if !growing {
-            self.since_secs = None;
-            return None;
+    /// A run already `growing_for_secs` long at `now_secs`: what a new
+    /// gateway takes over from its predecessor's last report, so a
+    /// hand-over does not clear a degraded verdict for another
+    /// `degraded_after`.
+    pub fn resumed(now_secs: f64, growing_for_secs: Option<f64>) -> GrowthRun {
+        GrowthRun {
+            since_secs: growing_for_secs.map(|g| now_secs - g.max(0.0)),
         }
-        let since = *self.since_secs.get_or_insert(now_secs);
-        Some((now_secs - since).max(0.0))
+    }
+
+    /// Notes whether the backlog grows at `now_secs` (`None`: not measured
+    /// yet, which changes nothing); returns for how long it has grown
+    /// without a break (`None`: it does not grow now, or no run is known).
+    pub fn observe(&mut self, now_secs: f64, growing: Option<bool>) -> Option<f64> {
+        match growing {
+            Some(false) => {
+                self.since_secs = None;
+                return None;
+            }
+            Some(true) => {
+                self.since_secs.get_or_insert(now_secs);
+            }
+            None => {}
+        }
+        self.since_secs.map(|since| (now_secs - since).max(0.0))
     }
 }
 
@@ -361,11 +377,26 @@ mod tests {
     #[test]
     fn a_growth_run_lasts_until_one_window_does_not_grow() {
         let mut run = GrowthRun::default();
-        assert_eq!(run.observe(0.0, false), None);
-        assert_eq!(run.observe(10.0, true), Some(0.0));
-        assert_eq!(run.observe(70.0, true), Some(60.0));
-        assert_eq!(run.observe(80.0, false), None);
-        assert_eq!(run.observe(90.0, true), Some(0.0));
+        assert_eq!(run.observe(0.0, Some(false)), None);
+        assert_eq!(
+            run.observe(5.0, None),
+            None,
+            "nothing measured, nothing known"
+        );
+        assert_eq!(run.observe(10.0, Some(true)), Some(0.0));
+        assert_eq!(run.observe(70.0, Some(true)), Some(60.0));
+        assert_eq!(
+            run.observe(75.0, None),
+            Some(65.0),
+            "not measured keeps the run"
+        );
+        assert_eq!(run.observe(80.0, Some(false)), None);
+        assert_eq!(run.observe(90.0, Some(true)), Some(0.0));
+        // A new gateway resumes its predecessor's run.
+        let mut taken_over = GrowthRun::resumed(3.0, Some(1800.0));
+        assert_eq!(taken_over.observe(4.0, None), Some(1801.0));
+        assert_eq!(taken_over.observe(5.0, Some(true)), Some(1802.0));
+        assert_eq!(GrowthRun::resumed(3.0, None).observe(4.0, None), None);
     }
 
     #[test]

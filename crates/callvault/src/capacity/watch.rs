@@ -26,12 +26,15 @@ struct Monitor {
 }
 
 impl Monitor {
-    fn new(config: &CapacityConfig) -> Monitor {
+    /// A new tenure's monitor, continuing the growth run of `previous` (the
+    /// last fresh report, whichever gateway published it).
+    fn new(config: &CapacityConfig, previous: Option<&Report>) -> Monitor {
+        let growing_for = previous.and_then(|r| r.growing_for_secs).map(|s| s as f64);
         Monitor {
             config: config.clone(),
             started: tokio::time::Instant::now(),
             samples: Samples::new(config.window.as_secs_f64(), config.max_samples()),
-            growth: GrowthRun::default(),
+            growth: GrowthRun::resumed(0.0, growing_for),
         }
     }
 
@@ -67,7 +70,7 @@ impl Monitor {
             Figures::measure(&self.samples, allowed, self.config.min_span().as_secs_f64());
         let growing_for = self
             .growth
-            .observe(now, figures.as_ref().is_some_and(Figures::growing));
+            .observe(now, figures.as_ref().map(Figures::growing));
         let degraded_after = self.config.degraded_after.as_secs_f64();
         Ok(Report {
             window_secs: self.config.window.as_secs(),
@@ -91,7 +94,16 @@ pub async fn run(w: Workers, mut held: watch::Receiver<bool>, stop: Cancellation
     let mut monitor: Option<Monitor> = None;
     loop {
         if *held.borrow_and_update() {
-            let m = monitor.get_or_insert_with(|| Monitor::new(&config));
+            let mut m = match monitor.take() {
+                Some(m) => m,
+                None => {
+                    let previous = super::latest(&w.state.catalog).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "reading the last capacity report failed");
+                        None
+                    });
+                    Monitor::new(&config, previous.as_ref())
+                }
+            };
             let scheduler = w.downloader.client.scheduler();
             match m
                 .sample(&w.state.catalog, scheduler, &w.state.metrics, valid_for)
@@ -110,6 +122,7 @@ pub async fn run(w: Workers, mut held: watch::Receiver<bool>, stop: Cancellation
                 }
                 Err(e) => tracing::warn!(error = %e, "sampling the capacity failed"),
             }
+            monitor = Some(m);
         } else {
             monitor = None;
         }
