@@ -99,8 +99,8 @@ pub async fn assemble(
         filters: telephony_filters(extension),
     });
     w.alerts = monitoring
-        .alert_webhook
-        .clone()
+        .alert_url()
+        .context("--alert-webhook (CALLVAULT_ALERT_WEBHOOK)")?
         .map(crate::alerts::AlertSender::spawn);
     Ok((w, state))
 }
