@@ -215,35 +215,53 @@ pub fn rate(per_minute: f64) -> String {
 
 /// How long the backlog has kept growing, across samples: the start of the
 /// current run of growing windows.
-#[derive(Debug, Clone, Default)]
+///
+/// A run survives a lull shorter than `grace_secs` (the caller passes its
+/// window): looks list recordings in batches that the downloads then chew
+/// through, so an overloaded backlog is a rising sawtooth, and a window
+/// that ends on a tooth's downslope can fit a falling line. Ending the run
+/// there would restart the degraded clock (and could repeat the alert)
+/// while nothing has got better. The price: degraded outlasts real
+/// recovery by up to one window.
+#[derive(Debug, Clone)]
 pub struct GrowthRun {
     since_secs: Option<f64>,
+    lull_since_secs: Option<f64>,
+    grace_secs: f64,
 }
 
 impl GrowthRun {
-    /// A run already `growing_for_secs` long at `now_secs`: what a new
-    /// gateway takes over from its predecessor's last report, so a
-    /// hand-over does not clear a degraded verdict for another
-    /// `degraded_after`.
-    pub fn resumed(now_secs: f64, growing_for_secs: Option<f64>) -> GrowthRun {
+    /// A run that ends after `grace_secs` without growth, already
+    /// `growing_for_secs` long at `now_secs`: what a new gateway takes over
+    /// from its predecessor's last report, so a hand-over does not clear a
+    /// degraded verdict for another `degraded_after`.
+    pub fn resumed(now_secs: f64, growing_for_secs: Option<f64>, grace_secs: f64) -> GrowthRun {
         GrowthRun {
             since_secs: growing_for_secs.map(|g| now_secs - g.max(0.0)),
+            lull_since_secs: None,
+            grace_secs: grace_secs.max(0.0),
         }
     }
 
     /// Notes whether the backlog grows at `now_secs` (`None`: not measured
-    /// yet, which changes nothing); returns for how long it has grown
-    /// without a break (`None`: it does not grow now, or no run is known).
+    /// yet, which changes nothing); returns for how long the run has lasted
+    /// (`None`: no run, or its lull outlasted the grace).
     pub fn observe(&mut self, now_secs: f64, growing: Option<bool>) -> Option<f64> {
         match growing {
             Some(false) => {
-                self.since_secs = None;
-                return None;
+                let lull = *self.lull_since_secs.get_or_insert(now_secs);
+                if now_secs - lull >= self.grace_secs {
+                    self.since_secs = None;
+                }
             }
             Some(true) => {
                 self.since_secs.get_or_insert(now_secs);
+                self.lull_since_secs = None;
             }
             None => {}
+        }
+        if self.since_secs.is_none() {
+            self.lull_since_secs = None;
         }
         self.since_secs.map(|since| (now_secs - since).max(0.0))
     }
@@ -375,8 +393,8 @@ mod tests {
     }
 
     #[test]
-    fn a_growth_run_lasts_until_one_window_does_not_grow() {
-        let mut run = GrowthRun::default();
+    fn without_grace_a_growth_run_lasts_until_one_window_does_not_grow() {
+        let mut run = GrowthRun::resumed(0.0, None, 0.0);
         assert_eq!(run.observe(0.0, Some(false)), None);
         assert_eq!(
             run.observe(5.0, None),
@@ -393,10 +411,26 @@ mod tests {
         assert_eq!(run.observe(80.0, Some(false)), None);
         assert_eq!(run.observe(90.0, Some(true)), Some(0.0));
         // A new gateway resumes its predecessor's run.
-        let mut taken_over = GrowthRun::resumed(3.0, Some(1800.0));
+        let mut taken_over = GrowthRun::resumed(3.0, Some(1800.0), 0.0);
         assert_eq!(taken_over.observe(4.0, None), Some(1801.0));
         assert_eq!(taken_over.observe(5.0, Some(true)), Some(1802.0));
-        assert_eq!(GrowthRun::resumed(3.0, None).observe(4.0, None), None);
+        assert_eq!(GrowthRun::resumed(3.0, None, 0.0).observe(4.0, None), None);
+    }
+
+    #[test]
+    fn a_lull_shorter_than_the_grace_keeps_the_run_and_a_longer_one_ends_it() {
+        let mut run = GrowthRun::resumed(0.0, None, 60.0);
+        assert_eq!(run.observe(0.0, Some(true)), Some(0.0));
+        // A sawtooth's downslope: 50 s without growth, then growth again.
+        assert_eq!(run.observe(30.0, Some(false)), Some(30.0));
+        assert_eq!(run.observe(80.0, Some(false)), Some(80.0));
+        assert_eq!(run.observe(90.0, Some(true)), Some(90.0));
+        // A real recovery: a lull of a whole window ends the run.
+        assert_eq!(run.observe(100.0, Some(false)), Some(100.0));
+        assert_eq!(run.observe(159.0, Some(false)), Some(159.0));
+        assert_eq!(run.observe(160.0, Some(false)), None);
+        assert_eq!(run.observe(170.0, Some(false)), None);
+        assert_eq!(run.observe(180.0, Some(true)), Some(0.0), "a new run");
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl Monitor {
             config: config.clone(),
             started: tokio::time::Instant::now(),
             samples: Samples::new(config.window.as_secs_f64(), config.max_samples()),
-            growth: GrowthRun::resumed(0.0, growing_for),
+            growth: GrowthRun::resumed(0.0, growing_for, config.window.as_secs_f64()),
         }
     }
 
