@@ -93,6 +93,16 @@ impl CapacityConfig {
     pub fn min_span(&self) -> Duration {
         self.window / 2
     }
+
+    /// How long the backlog may stop growing before a growth run ends
+    /// ([`trend::GrowthRun`]): half the window. Far longer than the
+    /// sawtooth of batched looks (seconds to a minute apart), short enough
+    /// that one burst (a safety-net sync listing an outage's calls at
+    /// once), whose fitted slope stays positive for about half a window,
+    /// ends its run after about one window, well before `degraded_after`.
+    pub fn growth_grace(&self) -> Duration {
+        self.window / 2
+    }
 }
 
 /// What the gateway publishes after each sample.

@@ -216,13 +216,13 @@ pub fn rate(per_minute: f64) -> String {
 /// How long the backlog has kept growing, across samples: the start of the
 /// current run of growing windows.
 ///
-/// A run survives a lull shorter than `grace_secs` (the caller passes its
-/// window): looks list recordings in batches that the downloads then chew
+/// A run survives a lull shorter than `grace_secs` (the caller passes half
+/// its window): looks list recordings in batches that the downloads then chew
 /// through, so an overloaded backlog is a rising sawtooth, and a window
 /// that ends on a tooth's downslope can fit a falling line. Ending the run
 /// there would restart the degraded clock (and could repeat the alert)
-/// while nothing has got better. The price: degraded outlasts real
-/// recovery by up to one window.
+/// while nothing has got better. The price: degraded outlasts a real
+/// recovery by up to the grace.
 #[derive(Debug, Clone)]
 pub struct GrowthRun {
     since_secs: Option<f64>,

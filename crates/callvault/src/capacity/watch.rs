@@ -34,7 +34,7 @@ impl Monitor {
             config: config.clone(),
             started: tokio::time::Instant::now(),
             samples: Samples::new(config.window.as_secs_f64(), config.max_samples()),
-            growth: GrowthRun::resumed(0.0, growing_for, config.window.as_secs_f64()),
+            growth: GrowthRun::resumed(0.0, growing_for, config.growth_grace().as_secs_f64()),
         }
     }
 
@@ -124,7 +124,10 @@ pub async fn run(w: Workers, mut held: watch::Receiver<bool>, stop: Cancellation
             }
             monitor = Some(m);
         } else {
+            // The next tenure starts afresh: another gateway may have
+            // measured, and alerted, in between.
             monitor = None;
+            alerts = w.alerts.clone().map(Alerts::new);
         }
         tokio::select! {
             _ = stop.cancelled() => return,
