@@ -105,6 +105,58 @@ impl LiveTiming {
     }
 }
 
+/// Capacity monitoring and alerts of the live gateway ([`crate::capacity`],
+/// [`crate::alerts`]).
+#[derive(Debug, Clone, Args)]
+pub struct Monitoring {
+    /// URL that receives a JSON POST (`{"event", "text"}`, Slack-compatible)
+    /// when the backlog turns degraded, new jobs die, or the webhook
+    /// subscription stops being Active; sent by the RingCentral gateway only.
+    // A `Secret` checked by `alert_url`, not a clap-parsed URL: clap's error
+    // would echo the value, and a chat webhook's path is its secret.
+    #[arg(long, env = "CALLVAULT_ALERT_WEBHOOK", hide_env_values = true, value_parser = parse_secret)]
+    pub alert_webhook: Option<Secret>,
+    /// Minutes the backlog of recordings may keep growing before `/healthz`
+    /// reports degraded and the alert webhook is told.
+    #[arg(long, env = "CALLVAULT_DEGRADED_AFTER_MINUTES", default_value_t = 30)]
+    pub degraded_after_minutes: u64,
+    /// Seconds instead of `--degraded-after-minutes` (for tests and demos).
+    #[arg(long, env = "CALLVAULT_DEGRADED_AFTER_SECS", hide = true)]
+    pub degraded_after_secs: Option<u64>,
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Monitoring {
+            alert_webhook: None,
+            degraded_after_minutes: 30,
+            degraded_after_secs: None,
+        }
+    }
+}
+
+impl Monitoring {
+    /// The alert webhook, if one is set; an error (which never repeats the
+    /// value) when it is not an http(s) URL.
+    pub fn alert_url(
+        &self,
+    ) -> Result<Option<crate::alerts::AlertUrl>, crate::alerts::AlertUrlError> {
+        self.alert_webhook
+            .as_ref()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.expose().parse())
+            .transpose()
+    }
+
+    /// How long the backlog may grow before the node is degraded.
+    pub fn degraded_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self.degraded_after_secs {
+            Some(s) => s,
+            None => self.degraded_after_minutes.saturating_mul(60),
+        })
+    }
+}
+
 impl StoreArgs {
     /// The catalog URL in force.
     pub fn database_url(&self) -> String {
@@ -127,6 +179,23 @@ impl StoreArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_alert_webhook_is_refused_without_repeating_it() {
+        let monitoring = |url: &str| Monitoring {
+            alert_webhook: Some(Secret::from(url)),
+            ..Monitoring::default()
+        };
+        let bad = monitoring("ftp://hooks.example/SECRETPATH");
+        let error = bad.alert_url().unwrap_err().to_string();
+        assert!(!error.contains("SECRETPATH"), "{error}");
+        assert!(!format!("{bad:?}").contains("SECRETPATH"));
+        let good = monitoring("https://hooks.example/SECRETPATH");
+        assert!(good.alert_url().unwrap().is_some());
+        assert!(!format!("{good:?}").contains("SECRETPATH"));
+        assert_eq!(monitoring("").alert_url(), Ok(None));
+        assert_eq!(Monitoring::default().alert_url(), Ok(None));
+    }
 
     #[test]
     fn secrets_never_show_in_debug_output() {

@@ -8,6 +8,16 @@
 //!   process checks the subscription while every receiver behind the load
 //!   balancer must answer the same. Anything else is `503` with a short
 //!   reason.
+//!
+//!   A ready node whose backlog of recordings has grown for longer than
+//!   allowed (the live gateway's verdict, [`crate::capacity`]) answers
+//!   `200 degraded: <reason>`: still `200`, on purpose. The cause is the
+//!   RingCentral budget the whole cluster shares, not this node, so taking
+//!   it out of rotation fixes nothing; taking every node out would make
+//!   RingCentral's webhook deliveries fail until it blacklists the
+//!   subscription, turning a slow backup into lost events. Monitoring that
+//!   wants to act on it reads the body, `callvault_degraded` in `/metrics`,
+//!   or the alert webhook.
 //! * `/metrics` is the Prometheus text exposition format (version 0.0.4).
 //!   It is written by hand: a dozen series read from atomics, the catalog and
 //!   the rate-limit scheduler do not earn a dependency and its registry, and
@@ -32,6 +42,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use vault::Catalog;
 
+use crate::capacity::Capacity;
 use crate::live::{LiveMetrics, LiveState, SESSION_JOB};
 use crate::web::state::WebMetrics;
 
@@ -118,11 +129,24 @@ pub fn router(health: Health) -> Router {
 
 async fn healthz(State(h): State<Health>) -> Response {
     match readiness(&h).await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(()) => match degraded(&h).await {
+            Some(reason) => (StatusCode::OK, format!("degraded: {reason}\n")).into_response(),
+            None => (StatusCode::OK, "ok\n").into_response(),
+        },
         Err(reason) => {
             tracing::debug!(reason, "not ready");
             (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response()
         }
+    }
+}
+
+/// Why this ready node is degraded, from the gateway's fresh capacity
+/// report; `None` when it is not, or when the report cannot be read (the
+/// catalog just answered, so that is a blip, not a verdict).
+async fn degraded(h: &Health) -> Option<String> {
+    match tokio::time::timeout(CATALOG_TIMEOUT, crate::capacity::latest(&h.catalog)).await {
+        Ok(Ok(Some(report))) => report.degraded_reason(),
+        Ok(Ok(None)) | Ok(Err(_)) | Err(_) => None,
     }
 }
 
@@ -175,7 +199,8 @@ async fn render(h: &Health) -> String {
     let jobs = tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.counts_by_state()).await;
     let open =
         tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.live_jobs_of_kind(SESSION_JOB)).await;
-    let up = matches!((&jobs, &open), (Ok(Ok(_)), Ok(Ok(_))));
+    let capacity = tokio::time::timeout(CATALOG_TIMEOUT, Capacity::read(&h.catalog)).await;
+    let up = matches!((&jobs, &open, &capacity), (Ok(Ok(_)), Ok(Ok(_)), Ok(Ok(_))));
     out.header(
         "callvault_catalog_up",
         "gauge",
@@ -201,6 +226,9 @@ async fn render(h: &Health) -> String {
             "Telephony sessions a party has left whose follow-up (call log, downloads, stitch) is still pending.",
         );
         out.sample("callvault_sessions_open", &[], open);
+    }
+    if let Ok(Ok(capacity)) = capacity {
+        render_capacity(&mut out, &capacity);
     }
     if let Some(web) = &h.web {
         let counters: [(&str, &str, &AtomicU64); 3] = [
@@ -229,7 +257,7 @@ async fn render(h: &Health) -> String {
         return out.0;
     };
     let m = &live.metrics;
-    let counters: [(&str, &str, &AtomicU64); 6] = [
+    let counters: [(&str, &str, &AtomicU64); 7] = [
         (
             "callvault_notifications_received_total",
             "Webhook notifications committed (new uuids).",
@@ -259,6 +287,11 @@ async fn render(h: &Health) -> String {
             "callvault_session_triggers_total",
             "Session follow-up jobs queued by a party leaving.",
             &m.session_triggers,
+        ),
+        (
+            "callvault_calllog_looks_total",
+            "Batched call-log looks run by this process.",
+            &m.looks,
         ),
     ];
     for (name, help, value) in counters {
@@ -323,6 +356,71 @@ async fn render(h: &Health) -> String {
         }
     }
     out.0
+}
+
+/// The capacity series: the backlog (read now), and the live gateway's
+/// figures while its report is fresh (absent otherwise, so a dashboard
+/// shows a gap rather than a stale number).
+fn render_capacity(out: &mut Text, c: &Capacity) {
+    out.header(
+        "callvault_backlog_recordings",
+        "gauge",
+        "Recordings known but not stored yet (listed or not ready).",
+    );
+    out.sample("callvault_backlog_recordings", &[], c.backlog);
+    if let Some(age) = c.oldest_waiting_secs {
+        out.header(
+            "callvault_backlog_oldest_seconds",
+            "gauge",
+            "How long the oldest recording of the backlog has been known.",
+        );
+        out.sample("callvault_backlog_oldest_seconds", &[], age);
+    }
+    let rates: [(&str, &str, Option<f64>); 5] = [
+        (
+            "callvault_heavy_used_per_minute",
+            "Heavy requests sent per minute over the capacity window.",
+            c.heavy_used_per_minute,
+        ),
+        (
+            "callvault_heavy_allowed_per_minute",
+            "Heavy requests RingCentral allows per minute (limit per window, scaled).",
+            c.heavy_allowed_per_minute,
+        ),
+        (
+            "callvault_heavy_needed_per_minute",
+            "Heavy requests per minute the offered load needs (arrivals plus call-log looks).",
+            c.heavy_needed_per_minute,
+        ),
+        (
+            "callvault_recordings_arriving_per_minute",
+            "Recordings newly listed per minute over the capacity window.",
+            c.recordings_arriving_per_minute,
+        ),
+        (
+            "callvault_backlog_growth_per_hour",
+            "Least-squares slope of the backlog over the capacity window, recordings per hour.",
+            c.backlog_growth_per_hour,
+        ),
+    ];
+    for (name, help, value) in rates {
+        if let Some(v) = value {
+            out.header(name, "gauge", help);
+            out.sample_f64(name, &[], v);
+        }
+    }
+    out.header(
+        "callvault_capacity_exceeded",
+        "gauge",
+        "1 when the offered load needs more Heavy requests than RingCentral allows and the backlog grows.",
+    );
+    out.sample("callvault_capacity_exceeded", &[], u64::from(c.exceeded));
+    out.header(
+        "callvault_degraded",
+        "gauge",
+        "1 when the backlog has grown for longer than allowed (/healthz says degraded).",
+    );
+    out.sample("callvault_degraded", &[], u64::from(c.degraded));
 }
 
 /// The exposition being written.

@@ -8,14 +8,18 @@
 //! - [`stitching`]: one file per conversation from the catalog (`stitch`, `stitch --all`).
 //! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
 //! - [`health`]: `GET /healthz` and `GET /metrics` (Prometheus text).
+//! - [`capacity`] and [`alerts`]: whether the call volume fits RingCentral's Heavy budget, and the alert webhook.
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
 
+pub mod alerts;
 pub mod app;
+pub mod capacity;
 pub mod commands;
 pub mod configuration;
 pub mod health;
 pub mod live;
 pub mod priority;
+pub mod published;
 pub mod rate_snapshot;
 pub mod startup;
 pub mod stitching;

@@ -96,16 +96,7 @@ impl Snapshot {
 /// Stores `snapshot` (a failure is logged, not returned: the status page is
 /// not worth stopping a sync for).
 pub async fn publish(catalog: &Catalog, snapshot: &Snapshot) {
-    let stored = match serde_json::to_string(snapshot) {
-        Ok(json) => catalog
-            .set_setting(SNAPSHOT_SETTING, &json)
-            .await
-            .map_err(anyhow::Error::from),
-        Err(e) => Err(e.into()),
-    };
-    if let Err(e) = stored {
-        tracing::warn!(error = %format!("{e:#}"), "publishing the rate-limit snapshot failed");
-    }
+    crate::published::publish(catalog, SNAPSHOT_SETTING, snapshot).await;
 }
 
 /// The latest snapshot, if any process published one (an unreadable one

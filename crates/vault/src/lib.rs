@@ -128,5 +128,5 @@ pub use queue::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobListener, JobState, Lease, LeasedJob,
     NewJob, backoff,
 };
-pub use recordings::{NewRecording, Recording, RecordingCounts, RecordingState};
+pub use recordings::{Backlog, NewRecording, Recording, RecordingCounts, RecordingState};
 pub use records::{ArrivedBy, CallRecord, CallRecordRow, CallSearch, LegRow, Source};

@@ -122,6 +122,19 @@ pub struct Recording {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The recordings still owed: known to the ledger, not stored yet, and
+/// not given up on (`listed` or `not_ready`; `failed` waits for a person
+/// and `gone` for nothing, so neither is work the budget can do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// How many.
+    pub recordings: u64,
+    /// When the one known longest was first listed (the ledger's
+    /// `created_at`, the database's clock): how long the backlog has kept
+    /// someone waiting, whatever the age of the call itself.
+    pub oldest_listed_at: Option<DateTime<Utc>>,
+}
+
 /// Recording counts per state, for `status` and `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RecordingCounts {
@@ -464,6 +477,23 @@ impl Catalog {
             }
         }
         Ok(counts)
+    }
+
+    /// The [`Backlog`]: recordings `listed` or `not_ready`, and when the
+    /// oldest of them was first listed.
+    pub async fn backlog(&self) -> Result<Backlog, CatalogError> {
+        let (n, oldest): (i64, Option<i64>) = with_pool!(self, pool, _b => {
+            sqlx::query_as(
+                "SELECT COUNT(*), MIN(created_at) FROM recordings
+                 WHERE state IN ('listed', 'not_ready')",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(Backlog {
+            recordings: u64::try_from(n).unwrap_or(0),
+            oldest_listed_at: from_opt_ms("recordings", oldest)?,
+        })
     }
 }
 

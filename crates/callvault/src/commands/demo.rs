@@ -230,8 +230,16 @@ async fn serve_live(
         pace_ms: Some(LIVE_PACE_MS),
         ..LiveTiming::default()
     };
-    let (workers, state) =
-        crate::live::command::assemble(rc, store, 2, &timing, Some(&public_url), None).await?;
+    let (workers, state) = crate::live::command::assemble(
+        rc,
+        store,
+        2,
+        &timing,
+        &crate::configuration::Monitoring::default(),
+        Some(&public_url),
+        None,
+    )
+    .await?;
     let app = app.with_routes(crate::live::webhook_router(state));
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(crate::live::run_workers(workers, stop.clone()));

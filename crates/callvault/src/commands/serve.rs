@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
+use crate::configuration::{LiveTiming, Monitoring, RcArgs, StoreArgs};
 use crate::health::{self, Health, LiveProbe};
 use crate::startup::{Application, Settings};
 use crate::web::auth::password::GateLimits;
@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Safety-net interval and pace.
     #[command(flatten)]
     pub timing: LiveTiming,
+    /// Capacity monitoring and alerts.
+    #[command(flatten)]
+    pub monitoring: Monitoring,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -85,6 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             &args.store,
             args.workers,
             &args.timing,
+            &args.monitoring,
             args.public_url.as_deref(),
             args.extension.as_deref(),
         )

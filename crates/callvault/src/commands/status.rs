@@ -6,6 +6,8 @@ use clap::Args;
 use serde::Serialize;
 use vault::{JobCounts, RecordingCounts, RecordingState};
 
+use crate::capacity::Capacity;
+use crate::capacity::trend::rate;
 use crate::configuration::StoreArgs;
 
 /// Arguments of `callvault status`.
@@ -53,6 +55,9 @@ pub struct Status {
     pub gone: Vec<Pending>,
     /// Recordings waiting for their content.
     pub not_ready: Vec<Pending>,
+    /// Whether the call volume fits RingCentral's Heavy budget: the backlog
+    /// and, while the live gateway reports, its rates, trend and warning.
+    pub capacity: Capacity,
 }
 
 /// Reads the status from the catalog.
@@ -84,6 +89,7 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<Status> {
         failed: pending(RecordingState::Failed).await?,
         gone: pending(RecordingState::Gone).await?,
         not_ready: pending(RecordingState::NotReady).await?,
+        capacity: Capacity::read(&catalog).await?,
     })
 }
 
@@ -106,6 +112,32 @@ pub fn print(status: &Status, json: bool) -> anyhow::Result<()> {
     match status.last_sync {
         Some(t) => println!("last sync listed up to {t}"),
         None => println!("never synced"),
+    }
+    let c = &status.capacity;
+    match c.oldest_waiting_secs {
+        Some(age) => println!(
+            "backlog: {} recordings, the oldest known for {age} s",
+            c.backlog
+        ),
+        None => println!("backlog: {} recordings", c.backlog),
+    }
+    if let (Some(used), Some(allowed), Some(needed)) = (
+        c.heavy_used_per_minute,
+        c.heavy_allowed_per_minute,
+        c.heavy_needed_per_minute,
+    ) {
+        println!(
+            "heavy requests a minute: {} used of {} allowed; {} needed",
+            rate(used),
+            rate(allowed),
+            rate(needed)
+        );
+    }
+    if let Some(warning) = &c.warning {
+        println!("{warning}");
+    }
+    if c.degraded {
+        println!("degraded: the backlog has grown for longer than allowed");
     }
     for p in status
         .failed

@@ -15,7 +15,7 @@ use super::{
     LiveConfig, LiveState, SUBSCRIPTION_SETTING, Workers, run_workers, subscription,
     telephony_filters,
 };
-use crate::configuration::{LiveTiming, RcArgs, StoreArgs};
+use crate::configuration::{LiveTiming, Monitoring, RcArgs, StoreArgs};
 use crate::sync::Downloader;
 
 /// `callvault worker`.
@@ -41,6 +41,9 @@ pub struct WorkerArgs {
     /// Safety-net interval and pace.
     #[command(flatten)]
     timing: LiveTiming,
+    /// Capacity monitoring and alerts.
+    #[command(flatten)]
+    monitoring: Monitoring,
 }
 
 /// `callvault subscription …`.
@@ -73,13 +76,15 @@ pub async fn assemble(
     store: &StoreArgs,
     workers: usize,
     timing: &LiveTiming,
+    monitoring: &Monitoring,
     public_url: Option<&str>,
     extension: Option<&str>,
 ) -> anyhow::Result<(Workers, LiveState)> {
     let client = crate::app::rc_client(rc)?;
     let catalog = crate::app::catalog(store).await?;
     let blobs = crate::app::blobs(store)?;
-    let config: LiveConfig = timing.live_config(workers);
+    let mut config: LiveConfig = timing.live_config(workers);
+    config.capacity.degraded_after = monitoring.degraded_after();
     let downloader = Downloader {
         client,
         catalog: catalog.clone(),
@@ -93,6 +98,10 @@ pub async fn assemble(
         public_url: url.to_owned(),
         filters: telephony_filters(extension),
     });
+    w.alerts = monitoring
+        .alert_url()
+        .context("--alert-webhook (CALLVAULT_ALERT_WEBHOOK)")?
+        .map(crate::alerts::AlertSender::spawn);
     Ok((w, state))
 }
 
@@ -102,6 +111,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         &args.store,
         args.workers,
         &args.timing,
+        &args.monitoring,
         args.public_url.as_deref(),
         args.extension.as_deref(),
     )

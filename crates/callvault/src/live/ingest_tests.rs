@@ -26,6 +26,14 @@ async fn catalog() -> (Catalog, String, tempfile::TempDir) {
     (catalog, url, dir)
 }
 
+/// Stores the subscription state as the gateway would.
+async fn store_subscription_state(catalog: &Catalog, state: &str) {
+    catalog
+        .set_setting(SUBSCRIPTION_STATE_SETTING, state)
+        .await
+        .unwrap();
+}
+
 fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().build().unwrap()
@@ -226,22 +234,13 @@ async fn healthz_needs_the_catalog_and_an_active_fresh_subscription() {
 
     let (status, text) = get(&http, &healthz).await;
     assert_eq!((status, text.trim()), (503, "subscription not checked yet"));
-    catalog
-        .set_setting(SUBSCRIPTION_STATE_SETTING, "Active")
-        .await
-        .unwrap();
+    store_subscription_state(&catalog, "Active").await;
     assert_eq!(get(&http, &healthz).await, (200, "ok\n".to_owned()));
-    catalog
-        .set_setting(SUBSCRIPTION_STATE_SETTING, "Blacklisted")
-        .await
-        .unwrap();
+    store_subscription_state(&catalog, "Blacklisted").await;
     let (status, text) = get(&http, &healthz).await;
     assert_eq!((status, text.trim()), (503, "subscription not active"));
     // Active, but then no gateway checks it again.
-    catalog
-        .set_setting(SUBSCRIPTION_STATE_SETTING, "Active")
-        .await
-        .unwrap();
+    store_subscription_state(&catalog, "Active").await;
     assert_eq!(get(&http, &healthz).await.0, 200);
     let text = eventually("the state goes stale", PATIENCE, || async {
         let (status, text) = get(&http, &format!("{strict}/healthz")).await;
@@ -261,6 +260,62 @@ async fn healthz_needs_the_catalog_and_an_active_fresh_subscription() {
     ui_catalog.close().await;
     let (status, text) = get(&http, &format!("{ui}/healthz")).await;
     assert_eq!((status, text.trim()), (503, "catalog unreachable"));
+}
+
+/// A degraded verdict (the gateway's capacity report) keeps `/healthz` at
+/// 200 with the reason, yields to a 503 of its own, and is ignored once
+/// stale (its gateway stopped reporting).
+#[tokio::test]
+async fn healthz_says_degraded_with_200_while_a_fresh_report_says_so() {
+    let (catalog, _url, _dir) = catalog().await;
+    let state = LiveState::new(catalog.clone(), fast_config());
+    let base = serve(health::router(
+        Health::new(catalog.clone()).with_live(LiveProbe::new(&state, true, None)),
+    ))
+    .await;
+    let http = http();
+    let healthz = format!("{base}/healthz");
+    store_subscription_state(&catalog, "Active").await;
+    let report = |valid_for_secs| crate::capacity::Report {
+        window_secs: 900,
+        figures: None,
+        growing_for_secs: Some(1900),
+        degraded_after_secs: 1800,
+        degraded: true,
+        valid_for_secs,
+    };
+    crate::capacity::publish(&catalog, &report(3600)).await;
+    assert_eq!(
+        get(&http, &healthz).await,
+        (
+            200,
+            "degraded: the backlog of recordings has grown for 32 min (limit 30 min)\n".to_owned()
+        )
+    );
+    let (_, metrics) = get(&http, &format!("{base}/metrics")).await;
+    assert!(metrics.contains("\ncallvault_degraded 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("\ncallvault_capacity_exceeded 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\ncallvault_backlog_recordings 0\n"),
+        "{metrics}"
+    );
+    // Not ready wins: the existing 503 contract is unchanged.
+    store_subscription_state(&catalog, "Blacklisted").await;
+    let (status, text) = get(&http, &healthz).await;
+    assert_eq!((status, text.trim()), (503, "subscription not active"));
+    // A report no gateway renews stops counting.
+    store_subscription_state(&catalog, "Active").await;
+    crate::capacity::publish(&catalog, &report(1)).await;
+    eventually("the report goes stale", PATIENCE, || async {
+        let seen = get(&http, &healthz).await;
+        (seen == (200, "ok\n".to_owned()))
+            .then_some(())
+            .ok_or(format!("{seen:?}"))
+    })
+    .await;
 }
 
 /// Every line is a comment or `name{labels} value`, and every sample's

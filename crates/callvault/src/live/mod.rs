@@ -159,6 +159,9 @@ pub struct LiveConfig {
     /// On shutdown, how long in-flight jobs may finish before they are
     /// returned to the queue.
     pub shutdown_grace: Duration,
+    /// How the gateway measures capacity and when a growing backlog is
+    /// degraded ([`crate::capacity`]).
+    pub capacity: crate::capacity::CapacityConfig,
 }
 
 impl Default for LiveConfig {
@@ -190,6 +193,7 @@ impl Default for LiveConfig {
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(20),
+            capacity: crate::capacity::CapacityConfig::default(),
         }
     }
 }
@@ -237,6 +241,7 @@ impl LiveConfig {
             retry_base: pace,
             retry_cap: pace * 20,
             shutdown_grace: (pace * 10).clamp(Duration::from_secs(1), Duration::from_secs(20)),
+            capacity: crate::capacity::CapacityConfig::paced(pace),
             ..LiveConfig::default()
         }
     }
@@ -259,6 +264,9 @@ pub struct LiveMetrics {
     pub validations: AtomicU64,
     /// Session jobs enqueued by departures (including absorbed duplicates).
     pub session_triggers: AtomicU64,
+    /// Batched call-log looks run by this process (each one Heavy request
+    /// or more), for capacity planning.
+    pub looks: AtomicU64,
     /// Whether the last subscription check (by this process, as the
     /// gateway) found or made an `Active` subscription (`/healthz` reads
     /// the state the gateway stores in the catalog instead, so that every
@@ -283,6 +291,7 @@ impl Default for LiveMetrics {
             notifications_shed: AtomicU64::new(0),
             validations: AtomicU64::new(0),
             session_triggers: AtomicU64::new(0),
+            looks: AtomicU64::new(0),
             subscription_active: AtomicBool::new(false),
             commit_seconds: Histogram::new(SECONDS_BOUNDS),
             commit_batch_size: Histogram::new(SIZE_BOUNDS),

@@ -75,6 +75,8 @@ pub struct Workers {
     pub subscription: Option<SubscriptionPlan>,
     /// Who we are, for leases (`host:pid:random`).
     pub holder: String,
+    /// Where the gateway sends alerts, if anywhere ([`crate::alerts`]).
+    pub alerts: Option<crate::alerts::AlertSender>,
 }
 
 impl Workers {
@@ -85,6 +87,7 @@ impl Workers {
             downloader,
             subscription: None,
             holder: holder_id(),
+            alerts: None,
         }
     }
 
@@ -123,6 +126,12 @@ pub async fn run_workers(w: Workers, shutdown: CancellationToken) -> anyhow::Res
         let stop = shutdown.clone();
         let held = held_rx.clone();
         tasks.spawn(async move { duties(w, held, stop).await });
+    }
+    {
+        let w = w.clone();
+        let stop = shutdown.clone();
+        let held = held_rx.clone();
+        tasks.spawn(async move { crate::capacity::watch::run(w, held, stop).await });
     }
     for n in 0..w.config().workers.max(1) {
         let w = w.clone();
@@ -562,6 +571,7 @@ pub(super) async fn execute(
             w.state.wake.notify_waiters();
         }
         LOOK_JOB => {
+            w.state.metrics.looks.fetch_add(1, Ordering::Relaxed);
             let looked = look::look(&w.downloader.client, w.catalog()).await?;
             w.catalog().complete(&job.lease).await?;
             tracing::debug!(?looked, "look finished");

@@ -178,6 +178,11 @@ impl Live {
     /// Starts `callvault serve` on the catalog, with the sandbox's `RC_*`
     /// settings, and waits until it accepts connections.
     pub async fn start_serve(&mut self, sync_every_secs: u64) {
+        self.start_serve_with(sync_every_secs, &[]).await;
+    }
+
+    /// [`Live::start_serve`] with `extra` arguments.
+    pub async fn start_serve_with(&mut self, sync_every_secs: u64, extra: &[&str]) {
         assert!(self.serve.is_none(), "serve is already running");
         self.runs += 1;
         let log = std::fs::File::create(self.log_path(self.runs)).expect("serve log");
@@ -190,6 +195,7 @@ impl Live {
             .args(["--listen", &listen, "--public-url", &self.public_url()])
             .args(["--workers", "3", "--pace-ms", &PACE_MS.to_string()])
             .args(["--sync-every-secs", &sync_every_secs.to_string()])
+            .args(extra)
             .envs(self.sandbox.client_env())
             .env("RUST_LOG", "warn")
             .env_remove("CALLVAULT_DATABASE")
@@ -215,6 +221,28 @@ impl Live {
             assert!(Instant::now() < deadline, "serve never listened");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// What `callvault status --json` prints for this catalog.
+    pub async fn status_json(&self) -> serde_json::Value {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_callvault"))
+            .arg("status")
+            .arg("--json")
+            .arg("--data")
+            .arg(&self.data)
+            .args(["--database", &self.database])
+            .env("RUST_LOG", "warn")
+            .env_remove("CALLVAULT_DATABASE")
+            .env_remove("CALLVAULT_STORAGE")
+            .output()
+            .await
+            .expect("callvault status runs");
+        assert!(
+            out.status.success(),
+            "callvault status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
     }
 
     /// SIGKILLs `serve` (no shutdown of any kind) and reaps it.

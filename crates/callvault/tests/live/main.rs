@@ -6,6 +6,8 @@
 //! Every test ends by comparing the vault with the sandbox's ground truth.
 
 mod helpers;
+#[path = "../support/login.rs"]
+mod login_support;
 #[path = "../support/common.rs"]
 mod support;
 // Waiting for what `serve` does on its own: the lib's own helper.
@@ -17,3 +19,6 @@ mod traffic;
 // Receiver down: the safety-net sync fills the gap; the blacklisted
 // subscription is recreated (on PostgreSQL when CALLVAULT_TEST_POSTGRES is set).
 mod outage;
+// Offered load above the Heavy budget: /status, /metrics, /healthz and the
+// alert webhook all say so.
+mod capacity;

@@ -412,13 +412,7 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The value of the hidden `csrf` field in `html`.
-pub fn csrf_field(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
+pub use crate::login_support::csrf_field;
 
 impl TestApp {
     /// Drops the PostgreSQL schema, if any.
@@ -459,26 +453,7 @@ impl TestApp {
         user: &str,
         password: &str,
     ) -> reqwest::Response {
-        let form = client
-            .get(self.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = csrf_field(&form);
-        client
-            .post(self.url("/login"))
-            .form(&[
-                ("username", user),
-                ("password", password),
-                ("csrf", &csrf),
-                ("next", "/calls"),
-            ])
-            .send()
-            .await
-            .unwrap()
+        crate::login_support::post_login(client, &self.base, user, password, "/calls").await
     }
 
     /// A logged-in client.

@@ -1,6 +1,8 @@
 //! The web UI against a real server on loopback: one module per capability.
 
 mod helpers;
+#[path = "../support/login.rs"]
+mod login_support;
 
 // Login, sessions, CSRF and rate limits.
 mod auth;

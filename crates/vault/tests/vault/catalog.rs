@@ -172,6 +172,32 @@ on_both_backends! {
         assert!(c.stored_recordings(Some(&rid("r1")), 10).await.unwrap().is_empty());
     }
 
+    async fn the_backlog_counts_listed_and_not_ready_recordings_and_dates_the_oldest(db) {
+        let c = &db.catalog;
+        assert_eq!(c.backlog().await.unwrap(), vault::Backlog::default());
+        let before = c.now().await.unwrap();
+        for (id, start) in [("b1", t(8, 0)), ("b2", t(7, 0)), ("b3", t(6, 0)), ("b4", t(5, 0)), ("b5", t(4, 0))] {
+            assert!(c.upsert_recording(&listed(id, "s-b", start)).await.unwrap());
+        }
+        let after = c.now().await.unwrap();
+        assert!(c.mark_recording_not_ready(&rid("b2"), after + Duration::hours(1), "404 CMN-102").await.unwrap());
+        let key = StorageKey::for_recording(t(6, 0), &tsid("s-b"), &rid("b3"), BlobExt::Mp3);
+        assert!(c.mark_recording_stored(&rid("b3"), &key, &Sha256Digest::of(b"a"), 1, "audio/mpeg").await.unwrap());
+        assert!(c.mark_recording_failed(&rid("b4"), "not audio").await.unwrap());
+        assert!(c.mark_recording_gone(&rid("b5"), "purged").await.unwrap());
+
+        let backlog = c.backlog().await.unwrap();
+        assert_eq!(backlog.recordings, 2, "b1 listed and b2 not ready; stored, failed and gone are not owed");
+        // Dated by when the ledger first knew it, not by the call.
+        let oldest = backlog.oldest_listed_at.expect("an oldest item");
+        assert!(before <= oldest && oldest <= after, "{before} <= {oldest} <= {after}");
+        let key = StorageKey::for_recording(t(8, 0), &tsid("s-b"), &rid("b1"), BlobExt::Mp3);
+        assert!(c.mark_recording_stored(&rid("b1"), &key, &Sha256Digest::of(b"b"), 1, "audio/mpeg").await.unwrap());
+        let key = StorageKey::for_recording(t(7, 0), &tsid("s-b"), &rid("b2"), BlobExt::Mp3);
+        assert!(c.mark_recording_stored(&rid("b2"), &key, &Sha256Digest::of(b"c"), 1, "audio/mpeg").await.unwrap());
+        assert_eq!(c.backlog().await.unwrap(), vault::Backlog::default());
+    }
+
     async fn watermarks_are_kept_to_the_millisecond_and_only_advance_forwards(db) {
         let c = &db.catalog;
         assert_eq!(c.watermark("calllog").await.unwrap(), None);

@@ -1,8 +1,10 @@
 //! `GET /status` (admins): sync progress and its ETA, queue depth, the
 //! rate-limit state of the process that talks to RingCentral, the live
-//! subscription, counts by recording and job state, sync watermarks and
-//! failures with their reasons; `POST /status/retry` requeues dead jobs and
-//! relists failed recordings.
+//! subscription, capacity (Heavy requests used against allowed, the
+//! backlog, its oldest item and trend, and a plain warning when the call
+//! volume exceeds the budget), counts by recording and job state, sync
+//! watermarks and failures with their reasons; `POST /status/retry`
+//! requeues dead jobs and relists failed recordings.
 
 use askama::Template;
 use axum::Form;
@@ -11,6 +13,8 @@ use axum::response::{Html, Redirect};
 use serde::Deserialize;
 use vault::JobState;
 
+use crate::capacity::Capacity;
+use crate::capacity::trend::rate;
 use crate::live::SUBSCRIPTION_SETTING;
 use crate::rate_snapshot::{self, GroupState};
 use crate::web::auth::{AdminUser, csrf};
@@ -52,6 +56,56 @@ struct Progress {
     eta: String,
 }
 
+/// The capacity card, every figure formatted for people.
+struct CapacityCard {
+    /// "12 of 10", or "not measured" without a live gateway.
+    heavy: String,
+    needed: String,
+    arriving: String,
+    backlog: u64,
+    oldest: String,
+    trend: String,
+    /// The plain sentence when the offered load exceeds the budget.
+    warning: Option<String>,
+    degraded: bool,
+}
+
+impl CapacityCard {
+    fn of(c: &Capacity) -> CapacityCard {
+        let per_minute =
+            |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{} a minute", rate(v)));
+        CapacityCard {
+            heavy: match (c.heavy_used_per_minute, c.heavy_allowed_per_minute) {
+                (Some(used), Some(allowed)) => {
+                    format!("{} of {} a minute", rate(used), rate(allowed))
+                }
+                (Some(used), None) => format!("{} a minute (limit not seen yet)", rate(used)),
+                (None, _) => match c.window_secs {
+                    Some(_) => "measuring…".to_owned(),
+                    None => "not measured (no live gateway reports)".to_owned(),
+                },
+            },
+            needed: per_minute(c.heavy_needed_per_minute),
+            arriving: per_minute(c.recordings_arriving_per_minute),
+            backlog: c.backlog,
+            oldest: c
+                .oldest_waiting_secs
+                .map_or_else(|| "—".to_owned(), |s| human(s as f64)),
+            trend: match (c.backlog_growth_per_hour, c.window_secs) {
+                (Some(g), Some(w)) => format!(
+                    "{}{} recordings an hour (over the last {})",
+                    if g > 0.0 { "+" } else { "" },
+                    g.round(),
+                    human(w as f64)
+                ),
+                _ => "—".to_owned(),
+            },
+            warning: c.warning.clone(),
+            degraded: c.degraded,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "status.html")]
 struct StatusPage {
@@ -63,6 +117,7 @@ struct StatusPage {
     subscription: String,
     rate_source: Option<String>,
     rate_rows: Vec<RateRow>,
+    capacity: CapacityCard,
     recording_counts: Vec<(&'static str, u64)>,
     job_counts: Vec<(&'static str, u64)>,
     watermarks: Vec<(String, String)>,
@@ -217,6 +272,7 @@ pub async fn page(
             .as_ref()
             .map(|s| s.groups.iter().map(rate_row).collect())
             .unwrap_or_default(),
+        capacity: CapacityCard::of(&Capacity::read(catalog).await?),
         recording_counts: vec![
             ("stored", rc.stored),
             ("listed", rc.listed),
