@@ -98,10 +98,10 @@ impl Model {
     }
 
     fn observe(&mut self, sample: Sample) {
-        if let Some(last) = self.samples.back().copied() {
-            if sample.local < last.local || self.stepped(sample) {
-                self.samples.clear();
-            }
+        if let Some(last) = self.samples.back().copied()
+            && (sample.local < last.local || self.stepped(sample))
+        {
+            self.samples.clear();
         }
         let len = self.samples.len();
         if len >= 2

@@ -112,7 +112,10 @@ impl Downloader {
             });
         };
         let start = rec.call_start_time.unwrap_or(rec.created_at);
-        let end = rec.call_end_time.unwrap_or(start);
+        let end = self.conversation_end(&tsid).await?.map_or_else(
+            || rec.call_end_time.unwrap_or(start),
+            |c| c.max(rec.call_end_time.unwrap_or(start)),
+        );
         // A call that ended moments ago (a live call the look listed) has
         // no content yet: waiting costs nothing, a 404 costs a Heavy
         // request. Only once the client knows RingCentral's clock, which a
@@ -239,6 +242,29 @@ impl Downloader {
         let source = futures::stream::iter(head.into_iter().map(Ok)).chain(body);
         let blob = self.blobs.put_stream(&key, source).await?;
         Ok((key, container, blob))
+    }
+
+    /// When the whole call of session `tsid` ended, as far as the catalog
+    /// knows: an attended transfer's first session ends before the call
+    /// does, and RingCentral makes no content available while the call goes
+    /// on, so its recording's readiness counts from the last session's end.
+    async fn conversation_end(
+        &self,
+        tsid: &vault::TelephonySessionId,
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let Some(id) = self.catalog.conversation_for_session(tsid).await? else {
+            return Ok(None);
+        };
+        let Some(conversation) = self.catalog.conversation(&id).await? else {
+            return Ok(None);
+        };
+        let mut end = conversation.ended_at;
+        for session in &conversation.sessions {
+            for r in self.catalog.recordings_for_session(session).await? {
+                end = end.max(r.call_end_time);
+            }
+        }
+        Ok(end)
     }
 
     fn classify(&self, id: &RecordingId, call_end: DateTime<Utc>, e: rc_api::Error) -> Outcome {
