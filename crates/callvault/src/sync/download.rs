@@ -15,6 +15,7 @@ use vault::{
 
 use super::bridge;
 use super::sniff::{self, Container};
+use crate::jobs::Job;
 
 /// What a download job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,16 +85,11 @@ impl Downloader {
     }
 
     async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<Outcome> {
-        let Some(id) = job.payload.get("id").and_then(|v| v.as_str()) else {
-            return Ok(Outcome::Failed {
-                reason: "job payload has no recording id".into(),
-            });
-        };
-        let id = match RecordingId::parse(id) {
+        let id = match Job::recording_of(job) {
             Ok(id) => id,
             Err(e) => {
                 return Ok(Outcome::Failed {
-                    reason: format!("bad recording id: {e}"),
+                    reason: e.to_string(),
                 });
             }
         };
@@ -267,11 +263,7 @@ impl Downloader {
     }
 
     async fn settle(&self, job: &LeasedJob, outcome: &Outcome) -> anyhow::Result<()> {
-        let id = job
-            .payload
-            .get("id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| RecordingId::parse(s).ok());
+        let id = Job::recording_of(job).ok();
         let c = &self.catalog;
         match (outcome, &id) {
             (Outcome::Stored { .. }, _) => {}
@@ -308,7 +300,7 @@ impl Downloader {
                 }
             }
             (_, None) => {
-                c.fail(&job.lease, "job payload has no recording id")
+                c.fail(&job.lease, "download job payload has no valid \"id\"")
                     .await?;
             }
         }

@@ -25,6 +25,8 @@ use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
 use vault::{Catalog, Source};
 
+use crate::jobs::JobKind;
+
 pub use download::{Downloader, Outcome};
 
 /// The ledger watermark of the call-log sync.
@@ -364,11 +366,11 @@ async fn worker(
         let still_listing = *listing.borrow_and_update();
         let Some(job) = d
             .catalog
-            .claim(&holder, &[ledger::DOWNLOAD_JOB], LEASE)
+            .claim(&holder, &[JobKind::Download.as_str()], LEASE)
             .await?
         else {
             let now = Utc::now();
-            let nap = match d.catalog.next_run_at(&[ledger::DOWNLOAD_JOB]).await? {
+            let nap = match d.catalog.next_run_at(&[JobKind::Download.as_str()]).await? {
                 Some(next) if still_listing || next - now <= max_wait => (next - now)
                     .to_std()
                     .unwrap_or_default()
