@@ -12,12 +12,18 @@
 //!
 //! A stored job is untrusted data: [`Job::from_leased`] parses it into a
 //! [`Job`] or says what is wrong ([`BadJob`]), never panics.
+//!
+//! Both worker loops (`sync`'s drain and the live workers) give a job whose
+//! run failed back to the queue the same way: [`retry_failed`], after a
+//! [`Backoff`] delay.
 
 use std::fmt;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use vault::{
-    Catalog, CatalogError, ConversationId, IdError, LeasedJob, NewJob, RecordingId,
+    Catalog, CatalogError, ConversationId, IdError, JobState, LeasedJob, NewJob, RecordingId,
     TelephonySessionId,
 };
 
@@ -234,6 +240,44 @@ impl Job {
     }
 }
 
+/// When a failed job runs again: [`vault::backoff`] from `base`, doubling
+/// with jitter up to `cap`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first delay.
+    pub base: Duration,
+    /// The longest delay.
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// 2 s, doubling up to 10 minutes.
+    pub const DEFAULT: Backoff = Backoff {
+        base: Duration::from_secs(2),
+        cap: Duration::from_secs(600),
+    };
+
+    /// When a job that failed on its `attempt` (from 1) runs again.
+    pub fn retry_at(self, attempt: u32) -> DateTime<Utc> {
+        let delay = vault::backoff(attempt, self.base, self.cap);
+        Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10))
+    }
+}
+
+/// Gives `job`, whose run failed with `reason`, back to the queue to run
+/// again after `backoff` (`dead` after its last attempt). Returns the new
+/// state, or `None` when the lease was no longer ours.
+pub async fn retry_failed(
+    catalog: &Catalog,
+    job: &LeasedJob,
+    reason: &str,
+    backoff: Backoff,
+) -> Result<Option<JobState>, CatalogError> {
+    catalog
+        .retry(&job.lease, backoff.retry_at(job.attempt), reason)
+        .await
+}
+
 /// The id in `payload[field]`.
 fn id<T>(
     kind: JobKind,
@@ -368,6 +412,22 @@ mod tests {
         }
         // A look has no arguments: whatever its payload, it is a look.
         assert_eq!(Job::parse("calllog_look", &json!(null)), Ok(Job::Look));
+    }
+
+    #[test]
+    fn a_retry_waits_half_to_all_of_a_doubling_delay_never_past_the_cap() {
+        let backoff = Backoff::DEFAULT;
+        let within = |attempt: u32, low: i64, high: i64| {
+            let before = Utc::now();
+            let at = backoff.retry_at(attempt);
+            let after = Utc::now();
+            assert!(at >= before + chrono::Duration::seconds(low), "{attempt}");
+            assert!(at <= after + chrono::Duration::seconds(high), "{attempt}");
+        };
+        within(1, 1, 2);
+        within(3, 4, 8);
+        within(40, 300, 600);
+        within(u32::MAX, 300, 600);
     }
 
     /// Through a real catalog: what is enqueued is what is claimed.

@@ -182,8 +182,8 @@ impl Default for LiveConfig {
             subscription_check_every: Duration::from_secs(5 * 60),
             subscription_lifetime_secs: 7 * 24 * 3600,
             renew_before: chrono::Duration::days(2),
-            retry_base: Duration::from_secs(2),
-            retry_cap: Duration::from_secs(600),
+            retry_base: crate::jobs::Backoff::DEFAULT.base,
+            retry_cap: crate::jobs::Backoff::DEFAULT.cap,
             shutdown_grace: Duration::from_secs(20),
             capacity: crate::capacity::CapacityConfig::default(),
         }

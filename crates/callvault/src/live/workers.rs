@@ -434,10 +434,11 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
         }
     };
     tracing::error!(error = %failure, "job failed; retrying");
-    let delay = vault::backoff(job.attempt, w.config().retry_base, w.config().retry_cap);
-    let at =
-        Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
-    if let Err(e) = w.catalog().retry(&job.lease, at, &failure).await {
+    let backoff = crate::jobs::Backoff {
+        base: w.config().retry_base,
+        cap: w.config().retry_cap,
+    };
+    if let Err(e) = crate::jobs::retry_failed(w.catalog(), &job, &failure, backoff).await {
         tracing::error!(error = %e, "scheduling the retry failed");
     }
 }

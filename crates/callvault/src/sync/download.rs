@@ -15,7 +15,7 @@ use vault::{
 
 use super::bridge;
 use super::sniff::{self, Container};
-use crate::jobs::Job;
+use crate::jobs::{Backoff, Job};
 
 /// What a download job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,14 +287,7 @@ impl Downloader {
                 c.fail(&job.lease, reason).await?;
             }
             (Outcome::Retry { reason }, id) => {
-                let at = Utc::now()
-                    + chrono::Duration::from_std(vault::backoff(
-                        job.attempt,
-                        std::time::Duration::from_secs(2),
-                        std::time::Duration::from_secs(600),
-                    ))
-                    .unwrap_or_else(|_| chrono::Duration::minutes(10));
-                let state = c.retry(&job.lease, at, reason).await?;
+                let state = crate::jobs::retry_failed(c, job, reason, Backoff::DEFAULT).await?;
                 if let (Some(vault::JobState::Dead), Some(id)) = (state, id) {
                     c.mark_recording_failed(id, reason).await?;
                 }

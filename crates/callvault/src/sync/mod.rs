@@ -25,7 +25,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
 use vault::{Catalog, Source};
 
-use crate::jobs::JobKind;
+use crate::jobs::{Backoff, JobKind};
 
 pub use download::{Downloader, Outcome};
 
@@ -391,8 +391,16 @@ async fn worker(
         let outcome = match run_with_heartbeat(&d, &job).await {
             Ok(o) => o,
             Err(e) => {
-                // A ledger or store failure: the lease expires and the job is retried.
-                tracing::error!(job = job.lease.job_id().get(), error = %format!("{e:#}"), "download job failed");
+                // A ledger or store failure: retried after a backoff, as the
+                // live workers retry it (or, when even that fails, once the
+                // lease expires).
+                let failure = format!("{e:#}");
+                tracing::error!(job = job.lease.job_id().get(), error = %failure, "download job failed");
+                if let Err(e) =
+                    crate::jobs::retry_failed(&d.catalog, &job, &failure, Backoff::DEFAULT).await
+                {
+                    tracing::error!(job = job.lease.job_id().get(), error = %e, "scheduling the retry failed");
+                }
                 r.retried += 1;
                 continue;
             }
