@@ -334,7 +334,7 @@ async fn check_exactly_once(catalog: &Catalog, run: &str, count: usize) {
     assert_eq!(stored, count, "every notification stored");
     // A session's departure is its last event; a cut-off last session has none.
     let jobs = catalog
-        .live_jobs_of_kind(callvault::live::SESSION_JOB)
+        .live_jobs_of_kind(callvault::jobs::JobKind::Session.as_str())
         .await
         .expect("jobs");
     let departures = u64::try_from(count / EVENTS_PER_SESSION).expect("count");

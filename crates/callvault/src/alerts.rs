@@ -453,10 +453,7 @@ mod tests {
     /// catalog), and new dead jobs and a lost subscription are told.
     #[tokio::test]
     async fn alerts_are_retried_told_once_and_survive_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}?mode=rwc", dir.path().join("c.sqlite").display());
-        let catalog = Catalog::open(&url).await.unwrap();
-        catalog.migrate().await.unwrap();
+        let (catalog, _dir) = crate::test_catalog::sqlite_catalog().await;
         let (hook, inbox) = flaky_inbox().await;
         let received = |n: usize| {
             let inbox = inbox.clone();

@@ -43,7 +43,8 @@ use axum::routing::get;
 use vault::Catalog;
 
 use crate::capacity::Capacity;
-use crate::live::{LiveMetrics, LiveState, SESSION_JOB};
+use crate::jobs::JobKind;
+use crate::live::{LiveMetrics, LiveState};
 use crate::web::state::WebMetrics;
 
 /// Catalog setting where the gateway keeps the subscription status it last
@@ -197,8 +198,11 @@ async fn metrics(State(h): State<Health>) -> Response {
 async fn render(h: &Health) -> String {
     let mut out = Text::default();
     let jobs = tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.counts_by_state()).await;
-    let open =
-        tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.live_jobs_of_kind(SESSION_JOB)).await;
+    let open = tokio::time::timeout(
+        CATALOG_TIMEOUT,
+        h.catalog.live_jobs_of_kind(JobKind::Session.as_str()),
+    )
+    .await;
     let capacity = tokio::time::timeout(CATALOG_TIMEOUT, Capacity::read(&h.catalog)).await;
     let up = matches!((&jobs, &open, &capacity), (Ok(Ok(_)), Ok(Ok(_)), Ok(Ok(_))));
     out.header(

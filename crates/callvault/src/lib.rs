@@ -4,6 +4,7 @@
 //!
 //! - [`commands`]: one module per subcommand (`demo`, `sync`, `join`, `stitch`, `serve`, …).
 //! - [`live`]: the webhook receiver, session follow-up, subscription and worker loop.
+//! - [`jobs`]: the queue's job kinds, dedupe keys and typed payloads.
 //! - [`sync`]: list the call log into the ledger, then drain the download queue.
 //! - [`stitching`]: one file per conversation from the catalog (`stitch`, `stitch --all`).
 //! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
@@ -17,6 +18,7 @@ pub mod capacity;
 pub mod commands;
 pub mod configuration;
 pub mod health;
+pub mod jobs;
 pub mod live;
 pub mod priority;
 pub mod published;
@@ -24,6 +26,8 @@ pub mod rate_snapshot;
 pub mod startup;
 pub mod stitching;
 pub mod sync;
+#[cfg(test)]
+mod test_catalog;
 #[cfg(test)]
 mod test_wait;
 pub mod web;

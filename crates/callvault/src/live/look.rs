@@ -6,8 +6,8 @@
 //! needs one too. Reading the call log once per waiting session, along its
 //! retry ladder, spent nearly a second Heavy request per recording. Here a
 //! session job that misses records only asks for a look ([`request`]) at
-//! the next point of its ladder; the one `calllog_look` job (dedupe key
-//! [`LOOK_KEY`], run by the gateway) lists the company call log from the
+//! the next point of its ladder; the one `calllog_look` job ([`Job::Look`],
+//! dedupe key `calllog-look`, run by the gateway) lists the company call log from the
 //! oldest waiting session's start (minus [`MARGIN`]) to RingCentral's now,
 //! `view=Detailed`, `recordingType=All`, 1,000 records a page, writes every
 //! record into the ledger (which enqueues the downloads) and wakes the
@@ -24,16 +24,11 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
-use vault::{Catalog, JobState, NewJob, Source, TelephonySessionId};
+use vault::{Catalog, JobState, Source, TelephonySessionId};
 
-use super::{LiveConfig, SESSION_JOB};
+use super::LiveConfig;
+use crate::jobs::{Job, JobKind};
 use crate::sync::ledger;
-
-/// The queue kind of a batched call-log look.
-pub const LOOK_JOB: &str = "calllog_look";
-
-/// The one look's dedupe key: requests while one is pending join it.
-pub const LOOK_KEY: &str = "calllog-look";
 
 /// Catalog setting: when the last look started (RFC 3339, our clock).
 const LAST_LOOK_SETTING: &str = "live.last_calllog_look";
@@ -70,11 +65,15 @@ pub async fn request(
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let at = at.max(earliest_next(catalog, client, config).await?);
-    let job = NewJob::new(LOOK_JOB, LOOK_KEY, serde_json::json!({}))
+    // One look at a time: requests while one is pending join it.
+    let job = Job::Look
+        .to_new_job()
         .run_at(at)
         .priority(crate::priority::LIVE);
     if let vault::Enqueued::AlreadyLive(_) = catalog.enqueue(&job).await? {
-        catalog.due_by(LOOK_JOB, LOOK_KEY, at).await?;
+        catalog
+            .due_by(JobKind::Look.as_str(), &Job::Look.dedupe_key(), at)
+            .await?;
     }
     Ok(())
 }
@@ -138,11 +137,11 @@ pub async fn look(client: &rc_api::RcClient, catalog: &Catalog) -> anyhow::Resul
         .flat_map(crate::stitching::plan::sessions_named)
         .collect();
     let mut woken = 0;
-    for tsid in waiting.iter().filter(|t| listed.contains(t.as_str())) {
-        if catalog
-            .run_now(SESSION_JOB, &format!("session:{tsid}"))
-            .await?
-        {
+    for session in waiting.iter().filter(|t| listed.contains(t.as_str())) {
+        let job = Job::Session {
+            session: session.clone(),
+        };
+        if job.run_now(catalog).await? {
             woken += 1;
         }
     }
@@ -164,16 +163,11 @@ async fn waiting_sessions(catalog: &Catalog) -> anyhow::Result<Vec<TelephonySess
     let mut out = Vec::new();
     for state in [JobState::Queued, JobState::Retry] {
         for job in catalog
-            .jobs_of_kind_in_state(SESSION_JOB, state, 100_000)
+            .jobs_of_kind_in_state(JobKind::Session.as_str(), state, 100_000)
             .await?
         {
-            if let Some(tsid) = job
-                .payload
-                .get("tsid")
-                .and_then(|v| v.as_str())
-                .and_then(|s| TelephonySessionId::parse(s).ok())
-            {
-                out.push(tsid);
+            if let Ok(Job::Session { session }) = Job::parse(&job.kind, &job.payload) {
+                out.push(session);
             }
         }
     }

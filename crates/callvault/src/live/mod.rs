@@ -21,8 +21,8 @@
 //!   on a schedule measured from the call's end until every recording the
 //!   events named is listed, or a deadline, after which the conversation is
 //!   flagged `incomplete` with its reason. When every recording of the
-//!   conversation is stored it enqueues a [`STITCH_JOB`] (dedupe
-//!   `stitch:<conversation id>`, payload `{"conversation": id}`) for the
+//!   conversation is stored it enqueues a stitch job
+//!   ([`crate::jobs::Job::Stitch`], dedupe `stitch:<conversation id>`, payload `{"conversation": id}`) for the
 //!   stitching module, or marks a one-recording conversation `single`.
 //! * [`subscription`] creates, reuses, renews and recreates the WebHook
 //!   subscription ([`subscription::ensure_subscription`]).
@@ -36,7 +36,7 @@
 //! [`run_workers`] beside it under the same shutdown token.
 //!
 //! # Does not
-//! Stitch (that is `crate::stitching`, fed by [`STITCH_JOB`]), serve the web
+//! Stitch (that is `crate::stitching`, fed by stitch jobs), serve the web
 //! UI, or keep session state in memory: everything it knows is in the
 //! catalog, so a killed process loses nothing it acknowledged.
 
@@ -69,14 +69,6 @@ use crate::health::{Histogram, SECONDS_BOUNDS, SIZE_BOUNDS};
 pub use receiver::webhook_router;
 pub use subscription::telephony_filters;
 pub use workers::{Workers, run_workers};
-
-/// Queue kind of a telephony session's follow-up (payload `{"tsid": …}`,
-/// dedupe `session:<tsid>`).
-pub const SESSION_JOB: &str = "session";
-
-/// Queue kind of a conversation ready to stitch, defined by the stitching
-/// module that consumes it.
-pub use crate::stitching::job::STITCH_JOB;
 
 /// Catalog setting holding the verification token every delivery must carry.
 pub const TOKEN_SETTING: &str = "live.verification_token";
@@ -190,8 +182,8 @@ impl Default for LiveConfig {
             subscription_check_every: Duration::from_secs(5 * 60),
             subscription_lifetime_secs: 7 * 24 * 3600,
             renew_before: chrono::Duration::days(2),
-            retry_base: Duration::from_secs(2),
-            retry_cap: Duration::from_secs(600),
+            retry_base: crate::jobs::Backoff::DEFAULT.base,
+            retry_cap: crate::jobs::Backoff::DEFAULT.cap,
             shutdown_grace: Duration::from_secs(20),
             capacity: crate::capacity::CapacityConfig::default(),
         }

@@ -51,9 +51,10 @@ use chrono::Utc;
 use futures::FutureExt;
 use rc_api::models::TelephonySessionNotification;
 use tokio::sync::{mpsc, oneshot};
-use vault::{Catalog, NewJob, NewNotification, NotificationWrite, TelephonySessionId};
+use vault::{Catalog, NewNotification, NotificationWrite, TelephonySessionId};
 
-use super::{LiveConfig, LiveMetrics, LiveState, SESSION_JOB, fold};
+use super::{LiveConfig, LiveMetrics, LiveState, fold};
+use crate::jobs::Job;
 
 /// Path RingCentral delivers to (append it to the public URL).
 pub const WEBHOOK_PATH: &str = "/webhook/ringcentral";
@@ -214,11 +215,10 @@ pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<Notificati
     }
     let tsid = TelephonySessionId::parse(note.body.telephony_session_id.as_str()).ok()?;
     let job = fold::reports_a_departure(&note).then(|| {
-        NewJob::new(
-            SESSION_JOB,
-            format!("session:{tsid}"),
-            serde_json::json!({ "tsid": tsid.as_str() }),
-        )
+        Job::Session {
+            session: tsid.clone(),
+        }
+        .to_new_job()
         .run_at(Utc::now() + config.session_delay)
         .priority(crate::priority::LIVE)
     });

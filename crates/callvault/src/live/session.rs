@@ -15,9 +15,9 @@
 //!    missing: try again on [`LiveConfig::schedule`] from the call's end;
 //!    past [`LiveConfig::deadline`], flag the conversation `incomplete`.
 //! 4. Once every session of the conversation has all its named recordings
-//!    stored: one recording → `single`; several → enqueue [`STITCH_JOB`]
-//!    (dedupe `stitch:<conversation id>`). A recording gone or failed at the
-//!    source → `incomplete` with the reason. Downloads still running: sleep
+//!    stored: one recording → `single`; several → enqueue a stitch job
+//!    ([`Job::Stitch`], dedupe `stitch:<conversation id>`). A recording
+//!    gone or failed at the source → `incomplete` with the reason. Downloads still running: sleep
 //!    until one of them finishes ([`wake_for_download`]), or at most
 //!    [`LiveConfig::download_backstop`] (no RingCentral call).
 
@@ -34,6 +34,7 @@ use vault::{
 use super::LiveConfig;
 use super::fold::SessionFold;
 use super::look;
+use crate::jobs::Job;
 
 /// What one run of a session job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,15 +132,13 @@ impl SessionRunner {
     }
 
     async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<SessionOutcome> {
-        let Some(tsid) = job
-            .payload
-            .get("tsid")
-            .and_then(|v| v.as_str())
-            .and_then(|s| TelephonySessionId::parse(s).ok())
-        else {
-            return Ok(SessionOutcome::Invalid {
-                reason: "job payload has no valid tsid".into(),
-            });
+        let tsid = match Job::session_of(job) {
+            Ok(tsid) => tsid,
+            Err(e) => {
+                return Ok(SessionOutcome::Invalid {
+                    reason: e.to_string(),
+                });
+            }
         };
         // Event times are RingCentral's: deadlines and the call-log ladder
         // are measured on its clock and turned into local moments for the
@@ -472,16 +471,17 @@ pub async fn wake_for_download(c: &Catalog, id: &RecordingId) -> anyhow::Result<
     };
     let mut sessions = vec![session.clone()];
     if let Some(conversation) = c.conversation_for_session(&session).await? {
-        let stitch = crate::stitching::job::dedupe_key(&conversation);
-        c.run_now(crate::stitching::job::STITCH_JOB, &stitch)
-            .await?;
+        Job::Stitch {
+            conversation: conversation.clone(),
+        }
+        .run_now(c)
+        .await?;
         if let Some(conv) = c.conversation(&conversation).await? {
             sessions.extend(conv.sessions);
         }
     }
-    for s in &sessions {
-        c.run_now(super::SESSION_JOB, &format!("session:{s}"))
-            .await?;
+    for session in sessions {
+        Job::Session { session }.run_now(c).await?;
     }
     Ok(())
 }

@@ -239,7 +239,9 @@ async fn settled(catalog: &Catalog, sessions: &[TelephonySessionId]) -> Vec<vaul
         let busy = jobs
             .iter()
             .any(|j| !matches!(j.state, JobState::Done | JobState::Dead));
-        let stitched = jobs.iter().any(|j| j.kind == super::STITCH_JOB);
+        let stitched = jobs
+            .iter()
+            .any(|j| j.kind == crate::jobs::JobKind::Stitch.as_str());
         let followed = sessions.iter().all(|s| {
             let key = format!("session:{s}");
             jobs.iter().any(|j| j.dedupe_key == key)
@@ -268,7 +270,7 @@ fn summary(jobs: &[vault::Job]) -> Vec<String> {
 fn one_stitch_job(jobs: &[vault::Job]) -> &vault::Job {
     let stitches: Vec<&vault::Job> = jobs
         .iter()
-        .filter(|j| j.kind == super::STITCH_JOB)
+        .filter(|j| j.kind == crate::jobs::JobKind::Stitch.as_str())
         .collect();
     let keys: BTreeSet<&str> = stitches.iter().map(|j| j.dedupe_key.as_str()).collect();
     assert_eq!(
@@ -402,7 +404,9 @@ async fn an_attended_transfer_ends_as_one_conversation_of_two_sessions() {
     let jobs = settled(&rig.catalog, &call.sessions).await;
     let stitch = one_stitch_job(&jobs);
     assert_eq!(stitch.dedupe_key, format!("stitch:{first}"));
-    let sessions = jobs.iter().filter(|j| j.kind == super::SESSION_JOB);
+    let sessions = jobs
+        .iter()
+        .filter(|j| j.kind == crate::jobs::JobKind::Session.as_str());
     assert_eq!(sessions.count(), 2, "{jobs:#?}");
     let conv = rig.catalog.conversation(&first).await.unwrap().unwrap();
     assert_eq!(conv.sessions, call.sessions);
@@ -500,10 +504,7 @@ async fn an_attended_transfer_whose_second_session_is_heard_late_is_stitched_onc
 
 #[tokio::test]
 async fn forged_or_malformed_deliveries_are_refused_and_store_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}?mode=rwc", dir.path().join("c.sqlite").display());
-    let catalog = Catalog::open(&url).await.unwrap();
-    catalog.migrate().await.unwrap();
+    let (catalog, _dir) = crate::test_catalog::sqlite_catalog().await;
     catalog
         .set_setting(TOKEN_SETTING, "the-right-token")
         .await
@@ -694,7 +695,7 @@ async fn without_the_gateway_a_worker_leaves_ringcentral_jobs_alone_until_it_is_
     let job = rig
         .catalog
         .enqueue(&vault::NewJob::new(
-            super::SESSION_JOB,
+            crate::jobs::JobKind::Session.as_str(),
             "session:s-none",
             serde_json::json!({"tsid": "s-none"}),
         ))
@@ -752,7 +753,7 @@ async fn on_shutdown_a_download_in_flight_goes_back_to_the_queue() {
             .await
             .unwrap()
             .into_iter()
-            .find(|j| j.kind == crate::sync::ledger::DOWNLOAD_JOB)
+            .find(|j| j.kind == crate::jobs::JobKind::Download.as_str())
     })
     .await;
     stop.cancel();
@@ -836,7 +837,7 @@ async fn an_attended_transfer_only_the_sync_saw_is_stitched_once_under_its_first
     }
     let stitches: Vec<&str> = jobs
         .iter()
-        .filter(|j| j.kind == super::STITCH_JOB)
+        .filter(|j| j.kind == crate::jobs::JobKind::Stitch.as_str())
         .map(|j| j.dedupe_key.as_str())
         .collect();
     assert_eq!(
@@ -896,15 +897,15 @@ async fn a_conversation_settled_single_on_one_listed_leg_is_stitched_when_the_sy
     // A sync whose range ends between the legs' starts lists the first leg
     // only: backed up, the conversation looks like one recording.
     list(start + chrono::Duration::seconds(20)).await;
-    drain(crate::sync::ledger::DOWNLOAD_JOB).await;
+    drain(crate::jobs::JobKind::Download.as_str()).await;
     let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Single);
 
     // The next sync lists the second leg: once it is stored, the
     // conversation is stitched from both.
     list(rig.sandbox.state().clock().now()).await;
-    drain(crate::sync::ledger::DOWNLOAD_JOB).await;
-    drain(super::STITCH_JOB).await;
+    drain(crate::jobs::JobKind::Download.as_str()).await;
+    drain(crate::jobs::JobKind::Stitch.as_str()).await;
     assert!(all_stored(&rig.catalog, &call.recordings).await);
     let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Stitched, "{conv:?}");

@@ -31,27 +31,32 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vault::{Catalog, LeasedJob, SingletonLease};
 
-use super::look::{self, LOOK_JOB};
+use super::look;
 use super::session::SessionRunner;
 use super::subscription::ensure_subscription;
-use super::{LiveConfig, LiveState, SESSION_JOB};
-use crate::sync::{self, Downloader, ledger};
+use super::{LiveConfig, LiveState};
+use crate::jobs::{Job, JobKind};
+use crate::sync::{self, Downloader};
 
 /// Name of the cluster-wide singleton that may talk to RingCentral.
 pub const GATEWAY: &str = "rc-gateway";
 
 /// Job kinds that call RingCentral (taken only by the gateway).
-pub const RC_KINDS: [&str; 3] = [ledger::DOWNLOAD_JOB, SESSION_JOB, LOOK_JOB];
+pub const RC_KINDS: [&str; 3] = [
+    JobKind::Download.as_str(),
+    JobKind::Session.as_str(),
+    JobKind::Look.as_str(),
+];
 
 /// Jobs any worker may run: they need no RingCentral call.
-pub const LOCAL_KINDS: [&str; 1] = [crate::stitching::job::STITCH_JOB];
+pub const LOCAL_KINDS: [&str; 1] = [JobKind::Stitch.as_str()];
 
 /// Everything the gateway holder runs.
 const ALL_KINDS: [&str; 4] = [
-    ledger::DOWNLOAD_JOB,
-    SESSION_JOB,
-    LOOK_JOB,
-    crate::stitching::job::STITCH_JOB,
+    JobKind::Download.as_str(),
+    JobKind::Session.as_str(),
+    JobKind::Look.as_str(),
+    JobKind::Stitch.as_str(),
 ];
 
 /// Where the subscription should deliver, for the gateway to keep it.
@@ -429,10 +434,11 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
         }
     };
     tracing::error!(error = %failure, "job failed; retrying");
-    let delay = vault::backoff(job.attempt, w.config().retry_base, w.config().retry_cap);
-    let at =
-        Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
-    if let Err(e) = w.catalog().retry(&job.lease, at, &failure).await {
+    let backoff = crate::jobs::Backoff {
+        base: w.config().retry_base,
+        cap: w.config().retry_cap,
+    };
+    if let Err(e) = crate::jobs::retry_failed(w.catalog(), &job, &failure, backoff).await {
         tracing::error!(error = %e, "scheduling the retry failed");
     }
 }
@@ -446,10 +452,7 @@ async fn run_one(w: &Workers, sessions: &SessionRunner, job: LeasedJob, stop: &C
 /// is left to its session job, even while the conversation row says `sync`
 /// only because the sync listed it before that job ran.
 async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow::Result<()> {
-    let Some(id) = job.payload["id"]
-        .as_str()
-        .and_then(|id| vault::RecordingId::parse(id).ok())
-    else {
+    let Ok(id) = Job::recording_of(job) else {
         return Ok(());
     };
     let Some(session) = catalog
@@ -533,8 +536,8 @@ pub(super) async fn execute(
     sessions: &SessionRunner,
     job: &LeasedJob,
 ) -> anyhow::Result<()> {
-    match job.kind.as_str() {
-        ledger::DOWNLOAD_JOB => {
+    match JobKind::parse(&job.kind) {
+        Ok(JobKind::Download) => {
             let started = std::time::Instant::now();
             let outcome = w.downloader.run(job).await;
             w.state
@@ -551,16 +554,14 @@ pub(super) async fn execute(
                 sync::Outcome::Stored { .. }
                     | sync::Outcome::Gone { .. }
                     | sync::Outcome::Failed { .. }
-            ) && let Some(id) = job.payload["id"]
-                .as_str()
-                .and_then(|id| vault::RecordingId::parse(id).ok())
+            ) && let Ok(id) = Job::recording_of(job)
             {
                 // A session job may be waiting on this download.
                 super::session::wake_for_download(w.catalog(), &id).await?;
                 w.state.wake.notify_waiters();
             }
         }
-        SESSION_JOB => {
+        Ok(JobKind::Session) => {
             let outcome = sessions.run(job).await?;
             if outcome.is_settled() {
                 tracing::info!(?outcome, "session job finished");
@@ -570,14 +571,14 @@ pub(super) async fn execute(
             }
             w.state.wake.notify_waiters();
         }
-        LOOK_JOB => {
+        Ok(JobKind::Look) => {
             w.state.metrics.looks.fetch_add(1, Ordering::Relaxed);
             let looked = look::look(&w.downloader.client, w.catalog()).await?;
             w.catalog().complete(&job.lease).await?;
             tracing::debug!(?looked, "look finished");
             w.state.wake.notify_waiters();
         }
-        crate::stitching::job::STITCH_JOB => {
+        Ok(JobKind::Stitch) => {
             let stitcher = crate::stitching::Stitcher {
                 catalog: w.catalog().clone(),
                 blobs: w.downloader.blobs.clone(),
@@ -599,9 +600,9 @@ pub(super) async fn execute(
             let outcome = outcome?;
             tracing::info!(?outcome, "stitch job finished");
         }
-        other => {
+        Err(_) => {
             w.catalog()
-                .fail(&job.lease, &format!("no handler for job kind {other}"))
+                .fail(&job.lease, &format!("no handler for job kind {}", job.kind))
                 .await?;
         }
     }

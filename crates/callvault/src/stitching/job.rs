@@ -1,30 +1,21 @@
 //! Stitching as a queue job, for long-running workers (the web server's
-//! worker pool, a webhook saying a conversation ended): kind [`STITCH_JOB`],
-//! dedupe key `stitch:<conversation id>`, so a conversation is queued at most
-//! once at a time. `callvault stitch --all` does not go through the queue (see
+//! worker pool, a webhook saying a conversation ended): [`Job::Stitch`],
+//! kind `stitch`, dedupe key `stitch:<conversation id>`, so a conversation
+//! is queued at most once at a time. `callvault stitch --all` does not go through the queue (see
 //! `commands::stitch`); both end in [`Stitcher::stitch_session`]'s
 //! catalog-only path, so they agree byte for byte.
 
 use anyhow::Context;
 use chrono::Utc;
-use vault::{
-    Catalog, ConversationId, ConversationState, Enqueued, LeasedJob, NewJob, TelephonySessionId,
-};
+use vault::{Catalog, ConversationId, ConversationState, Enqueued, LeasedJob, TelephonySessionId};
 
 use super::{Outcome, StitchOptions, Stitcher};
-
-/// The queue kind of a stitch.
-pub const STITCH_JOB: &str = "stitch";
+use crate::jobs::Job;
 
 /// How long a `waiting` conversation sleeps before its stitch job looks
 /// again by itself. News wakes it sooner ([`enqueue`]); a look reads only
 /// the catalog, so it is cheap.
 const WAIT_RETRY: chrono::Duration = chrono::Duration::minutes(1);
-
-/// The dedupe key of `conversation`'s stitch job.
-pub fn dedupe_key(conversation: &ConversationId) -> String {
-    format!("stitch:{conversation}")
-}
 
 /// The conversation that a stitch of `session` settles into: the one named
 /// after the earliest session of its attended-transfer chain, as
@@ -66,17 +57,14 @@ pub(super) async fn conversation_named_after(
 /// leg not yet stored; left asleep, it would stitch minutes after the last
 /// leg arrived.
 pub async fn enqueue(catalog: &Catalog, conversation: &ConversationId) -> anyhow::Result<Enqueued> {
-    let job = NewJob::new(
-        STITCH_JOB,
-        dedupe_key(conversation),
-        serde_json::json!({ "conversation": conversation.as_str() }),
-    )
-    .priority(crate::priority::LIVE);
-    let enqueued = catalog.enqueue(&job).await?;
+    let job = Job::Stitch {
+        conversation: conversation.clone(),
+    };
+    let enqueued = catalog
+        .enqueue(&job.to_new_job().priority(crate::priority::LIVE))
+        .await?;
     if let Enqueued::AlreadyLive(_) = enqueued {
-        catalog
-            .run_now(STITCH_JOB, &dedupe_key(conversation))
-            .await?;
+        job.run_now(catalog).await?;
     }
     Ok(enqueued)
 }
@@ -183,12 +171,7 @@ impl Stitcher {
     /// The first session of the job's conversation, or how it was merged
     /// away while the job waited.
     async fn job_session(&self, job: &LeasedJob) -> anyhow::Result<JobTarget> {
-        let id = job
-            .payload
-            .get("conversation")
-            .and_then(|v| v.as_str())
-            .context("stitch job payload has no conversation id")?;
-        let id = ConversationId::parse(id).context("conversation id")?;
+        let id = Job::conversation_of(job)?;
         let Some(conversation) = self.catalog.conversation(&id).await? else {
             // A conversation is named after its first session; when that
             // session now belongs to another conversation, this one was

@@ -545,7 +545,7 @@ async fn claim_stitch(s: &Stitcher) -> vault::LeasedJob {
     s.catalog
         .claim(
             "test",
-            &[super::job::STITCH_JOB],
+            &[crate::jobs::JobKind::Stitch.as_str()],
             std::time::Duration::from_secs(60),
         )
         .await

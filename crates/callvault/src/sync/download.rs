@@ -15,6 +15,7 @@ use vault::{
 
 use super::bridge;
 use super::sniff::{self, Container};
+use crate::jobs::{Backoff, Job};
 
 /// What a download job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,16 +85,11 @@ impl Downloader {
     }
 
     async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<Outcome> {
-        let Some(id) = job.payload.get("id").and_then(|v| v.as_str()) else {
-            return Ok(Outcome::Failed {
-                reason: "job payload has no recording id".into(),
-            });
-        };
-        let id = match RecordingId::parse(id) {
+        let id = match Job::recording_of(job) {
             Ok(id) => id,
             Err(e) => {
                 return Ok(Outcome::Failed {
-                    reason: format!("bad recording id: {e}"),
+                    reason: e.to_string(),
                 });
             }
         };
@@ -293,11 +289,7 @@ impl Downloader {
     }
 
     async fn settle(&self, job: &LeasedJob, outcome: &Outcome) -> anyhow::Result<()> {
-        let id = job
-            .payload
-            .get("id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| RecordingId::parse(s).ok());
+        let id = Job::recording_of(job).ok();
         let c = &self.catalog;
         match (outcome, &id) {
             (Outcome::Stored { .. }, _) => {}
@@ -321,20 +313,13 @@ impl Downloader {
                 c.fail(&job.lease, reason).await?;
             }
             (Outcome::Retry { reason }, id) => {
-                let at = Utc::now()
-                    + chrono::Duration::from_std(vault::backoff(
-                        job.attempt,
-                        std::time::Duration::from_secs(2),
-                        std::time::Duration::from_secs(600),
-                    ))
-                    .unwrap_or_else(|_| chrono::Duration::minutes(10));
-                let state = c.retry(&job.lease, at, reason).await?;
+                let state = crate::jobs::retry_failed(c, job, reason, Backoff::DEFAULT).await?;
                 if let (Some(vault::JobState::Dead), Some(id)) = (state, id) {
                     c.mark_recording_failed(id, reason).await?;
                 }
             }
             (_, None) => {
-                c.fail(&job.lease, "job payload has no recording id")
+                c.fail(&job.lease, "download job payload has no valid \"id\"")
                     .await?;
             }
         }

@@ -7,11 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 use rc_api::models::{CallLogLeg, CallLogParty, CallLogRecord};
 use vault::{
     CallRecordId, CallRecordRow, Catalog, ConversationId, ConversationState, ConversationUpsert,
-    LedgerEntry, LegRow, NewJob, NewRecording, RecordingId, Source, TelephonySessionId,
+    LedgerEntry, LegRow, NewRecording, RecordingId, Source, TelephonySessionId,
 };
 
-/// The queue kind of a recording download.
-pub const DOWNLOAD_JOB: &str = "download";
+use crate::jobs::Job;
 
 /// What writing one record changed.
 #[derive(Debug, Default, Clone, Copy)]
@@ -79,11 +78,10 @@ fn entry(rec: &CallLogRecord, source: Source) -> anyhow::Result<LedgerEntry> {
         .into_iter()
         .map(|info| {
             let id = RecordingId::parse(info.id.as_str()).context("recording id")?;
-            let job = NewJob::new(
-                DOWNLOAD_JOB,
-                format!("rec:{id}"),
-                serde_json::json!({ "id": id.as_str() }),
-            )
+            let job = Job::Download {
+                recording: id.clone(),
+            }
+            .to_new_job()
             .priority(crate::priority::of_download(source));
             let recording = NewRecording {
                 id,

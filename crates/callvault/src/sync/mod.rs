@@ -25,6 +25,8 @@ use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
 use vault::{Catalog, Source};
 
+use crate::jobs::{Backoff, JobKind};
+
 pub use download::{Downloader, Outcome};
 
 /// The ledger watermark of the call-log sync.
@@ -364,11 +366,11 @@ async fn worker(
         let still_listing = *listing.borrow_and_update();
         let Some(job) = d
             .catalog
-            .claim(&holder, &[ledger::DOWNLOAD_JOB], LEASE)
+            .claim(&holder, &[JobKind::Download.as_str()], LEASE)
             .await?
         else {
             let now = Utc::now();
-            let nap = match d.catalog.next_run_at(&[ledger::DOWNLOAD_JOB]).await? {
+            let nap = match d.catalog.next_run_at(&[JobKind::Download.as_str()]).await? {
                 Some(next) if still_listing || next - now <= max_wait => (next - now)
                     .to_std()
                     .unwrap_or_default()
@@ -389,8 +391,16 @@ async fn worker(
         let outcome = match run_with_heartbeat(&d, &job).await {
             Ok(o) => o,
             Err(e) => {
-                // A ledger or store failure: the lease expires and the job is retried.
-                tracing::error!(job = job.lease.job_id().get(), error = %format!("{e:#}"), "download job failed");
+                // A ledger or store failure: retried after a backoff, as the
+                // live workers retry it (or, when even that fails, once the
+                // lease expires).
+                let failure = format!("{e:#}");
+                tracing::error!(job = job.lease.job_id().get(), error = %failure, "download job failed");
+                if let Err(e) =
+                    crate::jobs::retry_failed(&d.catalog, &job, &failure, Backoff::DEFAULT).await
+                {
+                    tracing::error!(job = job.lease.job_id().get(), error = %e, "scheduling the retry failed");
+                }
                 r.retried += 1;
                 continue;
             }

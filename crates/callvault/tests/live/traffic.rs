@@ -49,7 +49,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
                 .await
                 .unwrap()
                 .into_iter()
-                .any(|j| j.kind == callvault::sync::ledger::DOWNLOAD_JOB);
+                .any(|j| j.kind == callvault::jobs::JobKind::Download.as_str());
             if stored == sent && leased {
                 Ok(())
             } else {
@@ -121,7 +121,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
 
     // Nothing done twice: one download per recording, one stitch per
     // conversation, and what was stored or stitched before the kill untouched.
-    let downloads = jobs_by_key(&live.catalog, callvault::sync::ledger::DOWNLOAD_JOB).await;
+    let downloads = jobs_by_key(&live.catalog, callvault::jobs::JobKind::Download.as_str()).await;
     assert_eq!(downloads.len(), recordings);
     for (key, states) in &downloads {
         // A safety-net sync that lists a recording just as its download
@@ -133,7 +133,7 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
             "download {key}: {states:?}"
         );
     }
-    let stitches = jobs_by_key(&live.catalog, callvault::live::STITCH_JOB).await;
+    let stitches = jobs_by_key(&live.catalog, callvault::jobs::JobKind::Stitch.as_str()).await;
     assert_eq!(stitches.len(), transferred);
     for (key, states) in &stitches {
         assert_eq!(states, &[JobState::Done], "stitch {key}");
