@@ -136,7 +136,15 @@ async fn two_hundred_live_calls_are_backed_up_and_stitched_across_a_sigkill() {
     let stitches = jobs_by_key(&live.catalog, callvault::jobs::JobKind::Stitch.as_str()).await;
     assert_eq!(stitches.len(), transferred);
     for (key, states) in &stitches {
-        assert_eq!(states, &[JobState::Done], "stitch {key}");
+        // Two session jobs of one attended transfer may each find every
+        // recording stored: one reading the conversation just before the
+        // first stitch finished queues a second, which finds the legs
+        // unchanged and joins nothing (`Outcome::Unchanged`); the checks
+        // below prove no stitched file was made again.
+        assert!(
+            states.iter().all(|s| *s == JobState::Done) && states.len() <= 2,
+            "stitch {key}: {states:?}"
+        );
     }
     for (id, before) in &stored_before {
         let now = live.catalog.recording(id).await.unwrap().unwrap();
