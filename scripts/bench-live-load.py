@@ -13,7 +13,8 @@ and every multi-leg one stitched. Prints one JSON line:
 
 - heavy_per_recording: `callvault_ratelimit_requests_total{group="heavy"}`
   from `/metrics` over the recordings stored (`callvault status --json`);
-- drain_secs: from stopping the traffic until the vault matches;
+- drain_secs: from stopping the traffic until the vault matches (every
+  recording stored, backfill included; every live multi-leg call stitched);
 - dead_jobs: from `callvault status --json`;
 - stitch_p50_rc_secs / stitch_p95_rc_secs: "call end -> stitched" for the
   multi-leg conversations, in RingCentral's (the sandbox's) seconds beyond
@@ -111,6 +112,14 @@ def stitch_latencies(base, data, multi):
     return out
 
 
+def stored_recordings(data):
+    db = sqlite3.connect(f"file:{os.path.join(data, 'catalog.sqlite')}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in db.execute("SELECT id FROM recordings WHERE state = 'stored'")}
+    finally:
+        db.close()
+
+
 def percentile(values, p):
     if not values:
         return None
@@ -177,6 +186,7 @@ def main():
         procs.append(serve)
         base = env["RC_SERVER_URL"]
         truth = json.loads(http("GET", f"{base}/sandbox/truth?hashes=false"))
+        live_from = rc_time(truth["now"])
         backfill_recordings = sum(
             len(c.get("orderedRecordings", [])) for c in truth["conversations"] if c.get("ended"))
         time.sleep(args.traffic_secs)
@@ -189,10 +199,16 @@ def main():
             truth = json.loads(http("GET", f"{base}/sandbox/truth?hashes=false"))
             ended = [c for c in truth["conversations"] if c.get("ended")]
             want = {r for c in ended for r in c.get("orderedRecordings", [])}
+            # Live multi-leg calls must be stitched; the backfill's are
+            # counted apart (`backfill_multi_unstitched`).
             multi = {first_session(c): c for c in ended
-                     if len(c.get("orderedRecordings", [])) > 1}
+                     if len(c.get("orderedRecordings", [])) > 1 and rc_time(c["start"]) >= live_from}
+            backfill_multi = {first_session(c) for c in ended
+                              if len(c.get("orderedRecordings", [])) > 1 and rc_time(c["start"]) < live_from}
             convs = callvault(bin_dir, data, "ls", "--limit", "100000")
-            stored = {r["id"] for c in convs for r in c["recordings"] if r["state"] == "stored"}
+            # From the catalog itself: `ls` lists recordings by conversation,
+            # and would miss one whose session no conversation holds.
+            stored = stored_recordings(data)
             stitched = {c["id"] for c in convs if c["state"] == "stitched"}
             if want <= stored and set(multi) <= stitched:
                 drained = time.monotonic() - stopped
@@ -211,6 +227,7 @@ def main():
             "recordings_stored": recordings,
             "multi_leg": len(multi),
             "multi_leg_stitched": len(set(multi) & stitched),
+            "backfill_multi_unstitched": len(backfill_multi - stitched),
             "heavy_requests": heavy,
             "heavy_per_recording": round(heavy / recordings, 3) if recordings else None,
             "drain_secs": round(drained, 1) if drained is not None else None,
