@@ -416,7 +416,7 @@ fn stitched_from(conv: &vault::Conversation, ids: &BTreeSet<RecordingId>) -> boo
 
 /// Moves `peer` into `conversation` (after its current sessions), and drops
 /// the one-session conversation the ledger may have made for it.
-async fn join_session(
+pub(super) async fn join_session(
     c: &Catalog,
     conversation: &ConversationId,
     peer: &TelephonySessionId,

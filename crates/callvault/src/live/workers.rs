@@ -508,6 +508,15 @@ async fn queue_stitch_if_sync_only(catalog: &Catalog, job: &LeasedJob) -> anyhow
         return Ok(());
     };
     let target = crate::stitching::job::conversation_of_chain(catalog, first).await?;
+    // The link may be one-sided: only this conversation's record names the
+    // chain's first session (`transferee`), so a stitch gathering from the
+    // target would never find these sessions. They join it first; the
+    // target, settled `single` on its own recording, is stitched again.
+    if target != conversation {
+        for session in &c.sessions {
+            super::session::join_session(catalog, &target, session).await?;
+        }
+    }
     crate::stitching::job::enqueue(catalog, &target).await?;
     Ok(())
 }
