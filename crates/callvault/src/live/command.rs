@@ -91,6 +91,7 @@ pub async fn assemble(
         blobs,
         layout: vault::KeyLayout::default(),
         schedule: config.not_ready.clone(),
+        backoff: config.retry,
     };
     let state = LiveState::new(catalog, config);
     let mut w = Workers::new(state.clone(), downloader);
