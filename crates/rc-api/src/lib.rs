@@ -64,6 +64,7 @@ pub mod availability;
 mod call_log;
 mod client;
 mod config;
+pub mod diagnose;
 mod download;
 mod error;
 mod http;
