@@ -197,26 +197,21 @@ fn with_file_flags(cmd: Command) -> Command {
             )
         })
         .collect();
-    let names: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_owned())
-        .collect();
-    let cmd = cmd.args(extra);
-    names
-        .iter()
-        .fold(cmd, |c, n| c.mut_subcommand(n, with_file_flags))
+    each_subcommand(cmd.args(extra), &with_file_flags)
 }
 
 /// Applies `f` to every argument of `cmd` and its subcommands.
 fn fill(cmd: Command, f: &dyn Fn(Arg) -> Arg) -> Command {
+    each_subcommand(cmd.mut_args(f), &|s| fill(s, f))
+}
+
+/// `cmd` with `f` applied to each of its direct subcommands.
+fn each_subcommand(cmd: Command, f: &dyn Fn(Command) -> Command) -> Command {
     let names: Vec<String> = cmd
         .get_subcommands()
         .map(|s| s.get_name().to_owned())
         .collect();
-    let cmd = cmd.mut_args(f);
-    names
-        .iter()
-        .fold(cmd, |c, n| c.mut_subcommand(n, |s| fill(s, f)))
+    names.iter().fold(cmd, |c, n| c.mut_subcommand(n, f))
 }
 
 /// The long flags on a command line, read before clap parses it (the
