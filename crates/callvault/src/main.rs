@@ -163,4 +163,40 @@ mod tests {
     fn the_cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn the_layered_cli_is_consistent_and_every_example_key_is_a_setting() {
+        let (cmd, layered) = callvault::configuration::layers::apply(
+            super::Cli::command(),
+            &["callvault".into()],
+            &|_| None,
+        )
+        .unwrap();
+        assert!(layered.file.is_none());
+        cmd.clone().debug_assert();
+        // Every key of the shipped example names, by the rule, the env of
+        // some argument: the file, the environment and the flags agree.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/callvault.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = callvault::configuration::file::SettingsFile::parse(&path, &text).unwrap();
+        let mut envs = Vec::new();
+        fn collect(cmd: &clap::Command, out: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if let Some(e) = a.get_env().and_then(|e| e.to_str()) {
+                    out.push(e.to_owned());
+                }
+            }
+            for s in cmd.get_subcommands() {
+                collect(s, out);
+            }
+        }
+        collect(&cmd, &mut envs);
+        for (name, _) in &file.values {
+            assert!(
+                envs.contains(name),
+                "{name} (from the example) is no argument's env"
+            );
+        }
+    }
 }
