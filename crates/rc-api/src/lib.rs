@@ -63,6 +63,7 @@ mod auth;
 mod call_log;
 mod client;
 mod config;
+pub mod diagnose;
 mod download;
 mod error;
 mod http;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod doctor;
 pub mod jobs;
 pub mod join;
 pub mod ls;
