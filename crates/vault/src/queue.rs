@@ -682,19 +682,30 @@ impl Catalog {
             .transpose()
     }
 
-    /// Moves jobs whose lease expired on their last allowed attempt to `dead`
-    /// (other expired leases are simply claimable again). Safe to run from
-    /// every worker. Returns how many died.
+    /// Moves jobs whose lease expired on their last allowed attempt to
+    /// `dead`, and gives every other expired lease back to the queue, due
+    /// now: its holder is gone (killed, or too slow to renew), and a claim
+    /// takes an expired lease only when nothing else is due, which on a
+    /// busy queue could be never. Safe to run from every worker. Returns
+    /// how many died.
     pub async fn reap_expired(&self) -> Result<u64, CatalogError> {
         let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
+            let died = sqlx::query(sql!(backend,
                 "UPDATE jobs SET state = 'dead', finished_at = {now}, holder = NULL,
                     leased_until = NULL, last_error = 'lease expired on the last attempt',
                     updated_at = {now}
                  WHERE state = 'leased' AND leased_until < {now} AND attempts >= max_attempts"))
                 .execute(pool)
                 .await?
-                .rows_affected()
+                .rows_affected();
+            sqlx::query(sql!(backend,
+                "UPDATE jobs SET state = 'retry', run_at = {now}, holder = NULL,
+                    leased_until = NULL, last_error = 'lease expired: its holder stopped renewing it',
+                    updated_at = {now}
+                 WHERE state = 'leased' AND leased_until < {now} AND attempts < max_attempts"))
+                .execute(pool)
+                .await?;
+            died
         });
         Ok(n)
     }

@@ -321,8 +321,19 @@ impl SessionRunner {
                     );
                     return self.incomplete(conversation, reason).await;
                 }
-                // Unlisted (a peer session not read yet) or download pending.
-                _ => pending = true,
+                Some((RecordingState::Listed | RecordingState::NotReady, _)) => {
+                    pending = true;
+                    // A live call's input: a download a sync queued behind
+                    // its backfill moves up to live work, or this session,
+                    // served first, would wait behind it for ever.
+                    let download = Job::Download {
+                        recording: id.clone(),
+                    };
+                    c.enqueue(&download.to_new_job().priority(crate::priority::LIVE))
+                        .await?;
+                }
+                // Unlisted: a peer session not read yet.
+                None => pending = true,
             }
         }
         if pending {

@@ -390,6 +390,12 @@ impl Drop for Live {
         }
         if std::thread::panicking() {
             eprintln!("{}", self.log_tail());
+            // The catalog and every serve log stay for a post-mortem.
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "kept the failed test's folder: {}",
+                self.dir.path().display()
+            );
         }
     }
 }
