@@ -3,7 +3,8 @@
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
 //! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
-//! jobs, requeue dead ones), `worker` and `subscription`. Each command
+//! jobs, requeue dead ones), `audit` (the sealed trail), `worker` and
+//! `subscription`. Each command
 //! lives in the library's `commands/`.
 
 use callvault::{commands, live};
@@ -43,6 +44,8 @@ enum Command {
     User(commands::user::UserArgs),
     /// List jobs (`jobs ls`) and requeue dead ones (`jobs retry`).
     Jobs(commands::jobs::JobsArgs),
+    /// The sealed audit trail: keygen, checkpoint, verify, export.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -118,6 +121,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::User(args) => commands::user::run(args).await,
         Command::Jobs(args) => commands::jobs::run(args).await,
+        Command::Audit(args) => commands::audit::run(args).await,
     }
 }
 

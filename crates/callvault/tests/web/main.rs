@@ -10,6 +10,8 @@ mod auth;
 mod access;
 // Audio delivery: Range, headers, downloads, the audit log.
 mod audio;
+// The sealed audit trail: logins, CLI seal, verify, export, tampering.
+mod audit_trail;
 // The calls list's filters, the conversation page, the status page.
 mod pages;
 // The same on PostgreSQL.
