@@ -3,8 +3,8 @@
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
 //! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
-//! jobs, requeue dead ones), `audit` (the sealed trail), `worker` and
-//! `subscription`. Each command
+//! jobs, requeue dead ones), `audit` (the sealed trail), `export` (eDiscovery
+//! bundles), `worker` and `subscription`. Each command
 //! lives in the library's `commands/`.
 
 use callvault::{commands, live};
@@ -46,6 +46,8 @@ enum Command {
     Jobs(commands::jobs::JobsArgs),
     /// The sealed audit trail: keygen, checkpoint, verify, export.
     Audit(commands::audit::AuditArgs),
+    /// eDiscovery: export conversations as a signed bundle, or verify one.
+    Export(commands::export::ExportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -122,6 +124,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::User(args) => commands::user::run(args).await,
         Command::Jobs(args) => commands::jobs::run(args).await,
         Command::Audit(args) => commands::audit::run(args).await,
+        Command::Export(args) => commands::export::run(args).await,
     }
 }
 

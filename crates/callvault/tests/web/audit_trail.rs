@@ -44,7 +44,7 @@ async fn logins_failed_logins_and_logouts_are_on_the_trail() {
 }
 
 /// Runs the real binary with `args` (and `stdin` as its input).
-fn callvault(args: &[&str], stdin: Option<&str>) -> Output {
+pub fn callvault(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_callvault"))
         .args(args)
         .env_remove("CALLVAULT_DATABASE")
@@ -68,7 +68,7 @@ fn callvault(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

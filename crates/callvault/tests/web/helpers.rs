@@ -48,6 +48,13 @@ pub struct TestApp {
     pub _dir: tempfile::TempDir,
     /// (admin URL, schema) of a PostgreSQL test schema.
     pub pg: Option<(String, String)>,
+    /// The audit signing key the server signs bundles with (its public
+    /// key is beside it, `.pub`).
+    pub audit_key: std::path::PathBuf,
+    /// The catalog's URL.
+    pub database_url: String,
+    /// The blob store's location.
+    pub storage_url: String,
 }
 
 /// MP3 bytes of a recording whose DTMF marker is `marker`, `ms` long.
@@ -134,7 +141,18 @@ async fn spawn_app_at(
         connections: Default::default(),
     };
     tune(&mut settings);
-    let app = Application::build(settings).await.unwrap();
+    let (database_url, storage_url) = (settings.database_url.clone(), settings.storage_url.clone());
+    let audit_key = dir.path().join("audit.key");
+    let signer = vault::audit::AuditSigner::generate(&audit_key).unwrap();
+    std::fs::write(
+        dir.path().join("audit.key.pub"),
+        signer.public_key().to_hex(),
+    )
+    .unwrap();
+    let app = Application::build(settings)
+        .await
+        .unwrap()
+        .with_audit_signer(std::sync::Arc::new(signer));
     let base = format!("http://127.0.0.1:{}", app.port());
     let catalog = app.state().catalog.clone();
     let blobs = app.state().blobs.clone();
@@ -155,6 +173,9 @@ async fn spawn_app_at(
         server: Some(server),
         _dir: dir,
         pg: None,
+        audit_key,
+        database_url,
+        storage_url,
     }
 }
 
