@@ -156,13 +156,7 @@ async fn write_export(
     signer: Option<&AuditSigner>,
     out: &Path,
 ) -> anyhow::Result<crate::audit::Exported> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    let mut writer = std::io::BufWriter::new(tmp);
+    let mut writer = std::io::BufWriter::new(temp_file_beside(out)?);
     let written =
         crate::audit::export_jsonl(catalog, signer.map(AuditSigner::public_key), &mut writer)
             .await?;
@@ -171,6 +165,17 @@ async fn write_export(
     tmp.persist(out)
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(written)
+}
+
+/// A temporary file in `out`'s folder, to be renamed onto `out` once
+/// complete (so a failure never leaves a partial file at `out`).
+pub(crate) fn temp_file_beside(out: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))
 }
 
 /// Creates `path` holding `text`; refuses to overwrite.

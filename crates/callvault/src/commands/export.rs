@@ -188,12 +188,7 @@ where
     F: FnOnce(tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
 {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let tmp = crate::commands::audit::temp_file_beside(out)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
     let mut file = tokio::fs::File::from_std(tmp.reopen()?);
     let writer = async move {

@@ -316,7 +316,8 @@ async fn copy_file(
 }
 
 /// Streams one stored blob into the zip; notes a hash that differs from
-/// the catalog's.
+/// the catalog's, and a blob that cannot be opened (left out: the export
+/// goes on, and the custody record names it).
 async fn copy_blob(
     zip: &mut ZipStream,
     blobs: &BlobStore,
@@ -324,11 +325,17 @@ async fn copy_blob(
     path: &str,
     expected: Option<&vault::Sha256Digest>,
     problems: &mut Vec<String>,
-) -> anyhow::Result<WrittenFile> {
-    let mut stream = blobs
-        .get_stream(key)
-        .await
-        .with_context(|| format!("reading {key}"))?;
+) -> anyhow::Result<Option<WrittenFile>> {
+    let mut stream = match blobs.get_stream(key).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "a stored file cannot be read; left out of the bundle");
+            problems.push(format!(
+                "{path}: not exported, the stored file cannot be read ({e})"
+            ));
+            return Ok(None);
+        }
+    };
     zip.start(path)?;
     while let Some(chunk) = stream.next().await {
         zip.write(&chunk.with_context(|| format!("reading {key}"))?)
@@ -343,7 +350,7 @@ async fn copy_blob(
             written.sha256
         ));
     }
-    Ok(written)
+    Ok(Some(written))
 }
 
 /// Writes one conversation's files, CSV rows and audit entries; returns
@@ -419,7 +426,7 @@ async fn export_conversation(
     };
     if let Some(key) = &conversation.stitched_key {
         let path = format!("{dir}/stitched.{}", extension_of(key));
-        let written = copy_blob(
+        let copied = copy_blob(
             zip,
             blobs,
             key,
@@ -428,26 +435,32 @@ async fn export_conversation(
             problems,
         )
         .await?;
-        row(
-            spools,
-            "stitched",
-            None,
-            &written,
-            conversation
-                .sha256
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            "",
-        )?;
-        files += 1;
+        if let Some(written) = copied {
+            row(
+                spools,
+                "stitched",
+                None,
+                &written,
+                conversation
+                    .sha256
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                "",
+            )?;
+            files += 1;
+        }
     }
     for rec in &recordings {
         let Some(key) = &rec.storage_key else {
             continue;
         };
         let path = format!("{dir}/legs/{}.{}", rec.id, extension_of(key));
-        let written = copy_blob(zip, blobs, key, &path, rec.sha256.as_ref(), problems).await?;
+        let Some(written) =
+            copy_blob(zip, blobs, key, &path, rec.sha256.as_ref(), problems).await?
+        else {
+            continue;
+        };
         row(
             spools,
             "leg",

@@ -227,3 +227,38 @@ async fn two_processes_appending_at_once_keep_one_chain() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_serve_checkpoint_task_seals_new_entries_and_once_more_on_stop() {
+    let app = spawn_app().await;
+    let signer = std::sync::Arc::new(vault::audit::AuditSigner::load(&app.audit_key).unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(callvault::audit::run_checkpoints(
+        app.catalog.clone(),
+        signer.clone(),
+        std::time::Duration::from_millis(50),
+        stop.clone(),
+    ));
+    let signed = |n: i64| {
+        let catalog = app.catalog.clone();
+        let public = signer.public_key();
+        async move {
+            let report = catalog.verify_audit(&public).await.unwrap();
+            report.is_intact() && report.signed_entries == n && report.entries == n
+        }
+    };
+    app.logged_in(ADMIN).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !signed(1).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint signed the login"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.logged_in(VIEWER_101).await;
+    stop.cancel();
+    task.await.unwrap();
+    // The last round on the way out signed the second login too.
+    assert!(signed(2).await);
+}
