@@ -26,7 +26,12 @@ and every multi-leg one stitched. Prints one JSON line:
 `--backfill-calls N` adds N older calls (about 1.3 recordings each) to the
 sandbox's history, within the day `serve`'s first safety-net sync backs up,
 so the live traffic competes with a backfill; the run then also waits for
-the backfill to complete and reports `backfill_recordings`.
+the backfill to complete and reports `backfill_recordings` and
+`backfill_multi_unstitched` (backfill calls of several recordings not held
+by one stitched conversation).
+
+A call counts as stitched when all its recordings are in one stitched
+catalog conversation, whatever that conversation is named after.
 
 `--bin DIR` runs another build (e.g. a worktree of an older commit built
 with `cargo build --release -p callvault -p rc-sandbox`) for a baseline in
@@ -94,7 +99,30 @@ def first_session(conv):
     return s["telephonySessionId"] if isinstance(s, dict) else s
 
 
-def stitch_latencies(base, data, multi):
+def stitched_conversation(data):
+    """Recording id -> the catalog conversation holding it, for those whose
+    conversation is stitched. A call counts as stitched when all its
+    recordings map to one stitched conversation: the catalog names a
+    conversation after the chain's first session *with records*, which need
+    not be the sandbox's first session (an unrecorded first leg)."""
+    db = sqlite3.connect(f"file:{os.path.join(data, 'catalog.sqlite')}?mode=ro", uri=True)
+    try:
+        return dict(db.execute(
+            "SELECT r.id, cs.conversation_id FROM recordings r"
+            " JOIN conversation_sessions cs ON cs.telephony_session_id = r.telephony_session_id"
+            " JOIN conversations c ON c.id = cs.conversation_id WHERE c.state = 'stitched'"))
+    finally:
+        db.close()
+
+
+def stitched_as(conv, by_recording):
+    """The stitched catalog conversation holding every recording of the
+    truth conversation `conv`, or None."""
+    ids = {by_recording.get(r) for r in conv.get("orderedRecordings", [])}
+    return ids.pop() if len(ids) == 1 and None not in ids else None
+
+
+def stitch_latencies(base, data, multi, by_recording):
     """Seconds of sandbox time from each multi-leg call's end (plus the
     recording lag) to the moment the catalog stored its stitched file."""
     before = time.time()
@@ -104,7 +132,8 @@ def stitch_latencies(base, data, multi):
     rows = dict(db.execute("SELECT id, updated_at FROM conversations WHERE state = 'stitched'"))
     db.close()
     out = []
-    for conv_id, conv in multi.items():
+    for conv in multi.values():
+        conv_id = stitched_as(conv, by_recording)
         if conv_id not in rows:
             continue
         stitched_rc = now_rc + (rows[conv_id] / 1000 - local_anchor) * SPEED
@@ -203,13 +232,13 @@ def main():
             # counted apart (`backfill_multi_unstitched`).
             multi = {first_session(c): c for c in ended
                      if len(c.get("orderedRecordings", [])) > 1 and rc_time(c["start"]) >= live_from}
-            backfill_multi = {first_session(c) for c in ended
+            backfill_multi = {first_session(c): c for c in ended
                               if len(c.get("orderedRecordings", [])) > 1 and rc_time(c["start"]) < live_from}
-            convs = callvault(bin_dir, data, "ls", "--limit", "100000")
             # From the catalog itself: `ls` lists recordings by conversation,
             # and would miss one whose session no conversation holds.
             stored = stored_recordings(data)
-            stitched = {c["id"] for c in convs if c["state"] == "stitched"}
+            by_recording = stitched_conversation(data)
+            stitched = {k for k, c in {**multi, **backfill_multi}.items() if stitched_as(c, by_recording)}
             if want <= stored and set(multi) <= stitched:
                 drained = time.monotonic() - stopped
                 break
@@ -219,7 +248,7 @@ def main():
             f.write(metrics)
         heavy = heavy_requests(metrics)
         recordings = status["recordings"].get("stored", 0)
-        latencies = stitch_latencies(base, data, multi)
+        latencies = stitch_latencies(base, data, multi, by_recording)
         print(json.dumps({
             "label": args.label,
             "calls_ended": len(ended),
@@ -227,7 +256,7 @@ def main():
             "recordings_stored": recordings,
             "multi_leg": len(multi),
             "multi_leg_stitched": len(set(multi) & stitched),
-            "backfill_multi_unstitched": len(backfill_multi - stitched),
+            "backfill_multi_unstitched": len(set(backfill_multi) - stitched),
             "heavy_requests": heavy,
             "heavy_per_recording": round(heavy / recordings, 3) if recordings else None,
             "drain_secs": round(drained, 1) if drained is not None else None,

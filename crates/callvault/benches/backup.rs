@@ -91,7 +91,8 @@ async fn callvault_run(s: &SandboxHandle, dir: &std::path::Path) -> (Report, rc_
         catalog,
         blobs: callvault::app::blobs(&store).expect("blobs"),
         layout: vault::KeyLayout::default(),
-        schedule: Default::default(),
+        schedule: rc_api::ladder::Ladder::recording_content(),
+        backoff: callvault::jobs::Backoff::DEFAULT,
     };
     sync::backup(
         &d,

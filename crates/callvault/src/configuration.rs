@@ -1,6 +1,12 @@
 //! Where CallVault's settings come from: flags, then environment (the names
 //! RingCentral's own samples use: `RC_SERVER_URL`, `RC_CLIENT_ID`, …), then
-//! defaults. Secrets are `rc_api::Secret`s, so `Debug` never prints them.
+//! `callvault.toml` ([`file`], put under clap by [`layers`]), then
+//! defaults. One name per setting across the three: `--rc-client-id`,
+//! `RC_CLIENT_ID`, `[rc] client_id` (the rule is in [`file`]). Secrets are
+//! `rc_api::Secret`s, so `Debug` never prints them, and may come from files.
+
+pub mod file;
+pub mod layers;
 
 use std::path::PathBuf;
 
@@ -12,27 +18,41 @@ use rc_api::Secret;
 pub struct RcArgs {
     /// Platform base URL.
     #[arg(
-        long,
+        long = "rc-server-url",
+        alias = "server-url",
         env = "RC_SERVER_URL",
         default_value = "https://platform.ringcentral.com"
     )]
     pub server_url: String,
     /// Media base URL (recording content); defaults to the media host of the platform.
-    #[arg(long, env = "RC_MEDIA_URL")]
+    #[arg(long = "rc-media-url", alias = "media-url", env = "RC_MEDIA_URL")]
     pub media_url: Option<String>,
     /// OAuth client id of the app.
-    #[arg(long, env = "RC_CLIENT_ID", default_value = "")]
+    #[arg(
+        long = "rc-client-id",
+        alias = "client-id",
+        env = "RC_CLIENT_ID",
+        default_value = ""
+    )]
     pub client_id: String,
     /// OAuth client secret of the app.
     #[arg(
-        long,
+        long = "rc-client-secret",
+        alias = "client-secret",
         env = "RC_CLIENT_SECRET",
         default_value = "",
         hide_env_values = true
     )]
     pub client_secret: Secret,
     /// The JWT credential of the (admin) user.
-    #[arg(long, env = "RC_JWT", default_value = "", hide_env_values = true, value_parser = parse_secret)]
+    #[arg(
+        long = "rc-jwt",
+        alias = "jwt",
+        env = "RC_JWT",
+        default_value = "",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
     pub jwt: Secret,
 }
 
@@ -51,7 +71,7 @@ pub struct StoreArgs {
     )]
     pub data_dir: PathBuf,
     /// Catalog URL (`sqlite:…` or `postgres://…`); overrides `--data` for the catalog.
-    #[arg(long, env = "CALLVAULT_DATABASE")]
+    #[arg(long, env = "CALLVAULT_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
     /// Blob store URL (a folder or `s3://…`); overrides `--data` for the recordings.
     #[arg(long, env = "CALLVAULT_STORAGE")]
@@ -63,7 +83,7 @@ pub struct StoreArgs {
 #[derive(Debug, Clone, Args)]
 pub struct LiveTiming {
     /// Minutes between safety-net incremental syncs.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, env = "CALLVAULT_SYNC_EVERY_MINUTES", default_value_t = 15)]
     pub sync_every_minutes: u64,
     /// Seconds between safety-net syncs; overrides `--sync-every-minutes`
     /// (for tests and demos, which cannot wait a quarter of an hour).

@@ -27,6 +27,7 @@ pub mod live;
 pub mod priority;
 pub mod published;
 pub mod rate_snapshot;
+pub mod runner;
 pub mod startup;
 pub mod stitching;
 pub mod sync;

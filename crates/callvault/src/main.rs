@@ -7,8 +7,9 @@
 //! bundles), `worker` and `subscription`. Each command
 //! lives in the library's `commands/`.
 
+use callvault::configuration::layers::{self, Layered};
 use callvault::{commands, live};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Back up, stitch and play RingCentral call recordings.
 #[derive(Debug, Parser)]
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the whole flow against an embedded RingCentral sandbox.
     Demo(commands::demo::DemoArgs),
+    /// Check everything a first run depends on, one line per check.
+    Doctor(commands::doctor::DoctorArgs),
     /// Back up every recording in range into the catalog and blob store.
     Sync(commands::sync::SyncArgs),
     /// Join local recordings into one file with a chapter per leg.
@@ -50,14 +53,39 @@ enum Command {
     Export(commands::export::ExportArgs),
 }
 
+/// Parses the command line over the environment, `callvault.toml` and the
+/// secrets' files ([`layers`]).
+fn parse() -> Result<(Cli, Layered), std::process::ExitCode> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (command, layered) =
+        match layers::apply(Cli::command(), &argv, &|name| std::env::var_os(name)) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(std::process::ExitCode::from(2));
+            }
+        };
+    let cli = command
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit());
+    Ok((cli, layered))
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let (cli, layered) = match parse() {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
     // The demo tells its story on standard output, line by line; the
     // workers' per-job logs would bury it (RUST_LOG still shows them).
     // symphonia warns on every tagged MP3 it probes ("skipped N bytes of
     // junk"): expected here, and no use to a user.
     let default_filter = match cli.command {
         Command::Demo(_) => "warn,symphonia_core=error",
+        // The doctor's report is its output; a token log line would only
+        // interleave with it.
+        Command::Doctor(_) => "warn",
         _ => "info,symphonia_core=error,symphonia_bundle_mp3=warn",
     };
     tracing_subscriber::fmt()
@@ -72,7 +100,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Join(args) => commands::join::run(args),
         command => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(run(command)),
+            Ok(rt) => rt.block_on(run(command, layered)),
             Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
         },
     };
@@ -85,8 +113,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command, layered: Layered) -> anyhow::Result<()> {
     match command {
+        Command::Doctor(args) => {
+            let report = commands::doctor::run(&args, &layered).await;
+            let passed = commands::doctor::print(&report, args.json)?;
+            anyhow::ensure!(passed, "some checks failed");
+            Ok(())
+        }
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Sync(args) => match commands::sync::run(&args).await {
             Ok(report) => commands::sync::print_report(&report, args.json).and_then(|clean| {
@@ -135,5 +169,41 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_layered_cli_is_consistent_and_every_example_key_is_a_setting() {
+        let (cmd, layered) = callvault::configuration::layers::apply(
+            super::Cli::command(),
+            &["callvault".into()],
+            &|_| None,
+        )
+        .unwrap();
+        assert!(layered.file.is_none());
+        cmd.clone().debug_assert();
+        // Every key of the shipped example names, by the rule, the env of
+        // some argument: the file, the environment and the flags agree.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../deploy/callvault.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = callvault::configuration::file::SettingsFile::parse(&path, &text).unwrap();
+        let mut envs = Vec::new();
+        fn collect(cmd: &clap::Command, out: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if let Some(e) = a.get_env().and_then(|e| e.to_str()) {
+                    out.push(e.to_owned());
+                }
+            }
+            for s in cmd.get_subcommands() {
+                collect(s, out);
+            }
+        }
+        collect(&cmd, &mut envs);
+        for (name, _) in &file.values {
+            assert!(
+                envs.contains(name),
+                "{name} (from the example) is no argument's env"
+            );
+        }
     }
 }

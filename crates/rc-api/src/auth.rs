@@ -56,6 +56,8 @@ pub struct TokenStatus {
     pub has_refresh_token: bool,
     /// Token owner's extension id, from the last grant.
     pub owner_id: Option<String>,
+    /// The app permissions the last grant's `scope` lists (space-separated).
+    pub scope: Option<String>,
 }
 
 #[derive(Debug)]
@@ -66,6 +68,7 @@ struct TokenSet {
     refresh: Option<Secret>,
     refresh_expires_at: Option<Instant>,
     owner_id: Option<String>,
+    scope: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -187,6 +190,7 @@ impl TokenManager {
                 .as_ref()
                 .is_some_and(|t| refresh_usable(t, now).is_some()),
             owner_id: st.current.as_ref().and_then(|t| t.owner_id.clone()),
+            scope: st.current.as_ref().and_then(|t| t.scope.clone()),
         }
     }
 
@@ -300,6 +304,7 @@ fn parse_token(bytes: &[u8], secrets: &[&Secret]) -> Result<TokenSet> {
             .refresh_token_expires_in
             .map(|s| now + Duration::from_secs(s).min(MAX_LIFETIME)),
         owner_id: info.owner_id,
+        scope: info.scope,
     })
 }
 

@@ -7,7 +7,7 @@
 //! reports every 404 on a recording (metadata or content) as
 //! [`Error::NotReady`], and only reports [`Error::Gone`] when the server is
 //! explicit (HTTP 410). The caller, who knows when the call ended, turns
-//! `NotReady` into "gone" with [`crate::availability::NotReadySchedule`]: a
+//! `NotReady` into "gone" with [`crate::ladder::Ladder`]: a
 //! recording id that was in the call log and still answers 404 after the
 //! schedule's deadline (default 24 h after the call's end) is gone for good.
 //! Subscriptions: a 404 means the subscription no longer exists → `Gone`.

@@ -23,7 +23,7 @@
 //!   `Range`; [`RcClient::recording_metadata`].
 //! - Subscriptions: [`RcClient::create_subscription`] and friends.
 //! - Ids ([`ids`]) parse into a path-safe alphabet; [`Error`] says what
-//!   callers branch on; [`availability::NotReadySchedule`] turns repeated
+//!   callers branch on; [`ladder::Ladder`] turns repeated
 //!   404s into "gone".
 //! - [`ServerClock`] ([`RcClient::server_clock`]): RingCentral's time, from
 //!   every answer's `Date`, to measure the times it stamps against.
@@ -60,14 +60,15 @@
 #![warn(missing_docs)]
 
 mod auth;
-pub mod availability;
 mod call_log;
 mod client;
 mod config;
+pub mod diagnose;
 mod download;
 mod error;
 mod http;
 pub mod ids;
+pub mod ladder;
 pub mod models;
 pub mod ratelimit;
 mod retry;

@@ -26,15 +26,12 @@ use rand::RngCore;
 use serde::Serialize;
 
 use crate::errors::ApiError;
+use crate::permissions::PermissionSet;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
 /// The JWT bearer grant type.
 pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-
-/// The scope every token of the sandbox app carries.
-pub const SCOPE: &str =
-    "ReadAccounts ReadCallLog ReadCallRecording CallControl SubscriptionWebhook";
 
 /// Token lifetimes (sandbox time).
 #[derive(Debug, Clone)]
@@ -85,7 +82,7 @@ pub struct TokenInfo {
     /// Seconds until the refresh token expires.
     pub refresh_token_expires_in: i64,
     /// Space-separated app permissions.
-    pub scope: &'static str,
+    pub scope: String,
     /// Token owner's extension id.
     pub owner_id: String,
     /// Client instance id.
@@ -119,9 +116,19 @@ impl TokenRejection {
     }
 }
 
+/// What a valid access token stands for.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Whose token it is.
+    pub owner: TokenOwner,
+    /// The permissions its `scope` lists.
+    pub scope: PermissionSet,
+}
+
 #[derive(Debug)]
 struct Session {
     owner: TokenOwner,
+    scope: PermissionSet,
     endpoint_id: String,
     revoked: bool,
 }
@@ -167,10 +174,12 @@ impl TokenStore {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a new session for `owner` and issues its first token pair.
+    /// Opens a new session for `owner` with `scope` and issues its first
+    /// token pair.
     pub fn issue(
         &self,
         owner: TokenOwner,
+        scope: PermissionSet,
         now: DateTime<Utc>,
         access_ttl: i64,
         refresh_ttl: i64,
@@ -182,6 +191,7 @@ impl TokenStore {
             session_id.clone(),
             Session {
                 owner,
+                scope,
                 endpoint_id,
                 revoked: false,
             },
@@ -191,11 +201,7 @@ impl TokenStore {
     }
 
     /// Checks an access token at `now`, noting its first use.
-    pub fn check_access(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<TokenOwner, TokenRejection> {
+    pub fn check_access(&self, token: &str, now: DateTime<Utc>) -> Result<Grant, TokenRejection> {
         let mut t = self.lock();
         let Tokens {
             sessions, access, ..
@@ -211,7 +217,10 @@ impl TokenStore {
             return Err(TokenRejection::Expired);
         }
         entry.first_used.get_or_insert(now);
-        Ok(session.owner.clone())
+        Ok(Grant {
+            owner: session.owner.clone(),
+            scope: session.scope.clone(),
+        })
     }
 
     /// Rotates a refresh token (see the module docs for the grace rules).
@@ -339,7 +348,7 @@ fn info(t: &Tokens, session: &str, pair: &Pair, now: DateTime<Utc>) -> TokenInfo
         expires_in: left(t.access.get(&pair.access).map(|a| a.expires)),
         refresh_token: pair.refresh.clone(),
         refresh_token_expires_in: left(t.refresh.get(&pair.refresh).map(|r| r.expires)),
-        scope: SCOPE,
+        scope: s.map(|s| s.scope.scope()).unwrap_or_default(),
         owner_id: s
             .map(|s| s.owner.extension_id.to_string())
             .unwrap_or_default(),
@@ -378,12 +387,12 @@ pub fn presented_token<'a>(
 }
 
 /// Checks `Authorization: Bearer …` (or `access_token` query on media) and
-/// returns its owner, or RingCentral's 401.
+/// returns its owner and scope, or RingCentral's 401.
 pub fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     query_token: Option<&str>,
-) -> Result<TokenOwner, ApiError> {
+) -> Result<Grant, ApiError> {
     let token =
         presented_token(headers, query_token)?.ok_or_else(ApiError::missing_authorization)?;
     state
@@ -521,7 +530,10 @@ fn token_inner(
                     "Invalid assertion",
                 ));
             }
-            state.tokens().issue(owner, now, access_ttl, refresh_ttl)
+            let scope = requested_scope(state, f.get("scope"))?;
+            state
+                .tokens()
+                .issue(owner, scope, now, access_ttl, refresh_ttl)
         }
         Some("refresh_token") => {
             let rt = f
@@ -543,6 +555,33 @@ fn token_inner(
     };
     tracing::debug!(owner = info.owner_id, "token issued");
     Ok((info, rate))
+}
+
+/// The scope of a new session: the app's permissions, narrowed by the
+/// request's optional `scope` field ("default all", API.md §1.2). Asking for
+/// a permission the app lacks is `invalid_scope` (the `error` value is in
+/// the spec's enum; the `errors[]` code is not documented, OAU-116 is ours).
+fn requested_scope(
+    state: &AppState,
+    requested: Option<&String>,
+) -> Result<PermissionSet, ApiError> {
+    let app = &state.config().permissions.app;
+    let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else {
+        return Ok(app.clone());
+    };
+    let invalid_scope = || {
+        ApiError::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "OAU-116",
+            "Requested scope is invalid",
+        )
+    };
+    let wanted = PermissionSet::parse(requested).map_err(|_| invalid_scope())?;
+    if wanted.intersection(app) != wanted {
+        return Err(invalid_scope());
+    }
+    Ok(wanted)
 }
 
 #[derive(Debug, serde::Deserialize)]

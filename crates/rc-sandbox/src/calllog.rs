@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::errors::ApiError;
 use crate::gate::{self, paths};
 use crate::model::{Conversation, Leg, World};
+use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 use query::{CallLogQuery, View, Window};
@@ -215,6 +216,7 @@ fn list(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let admitted = gate::admit(state, headers, None, Group::Heavy)?;
+    admitted.require(Permission::ReadCallLog)?;
     let q = CallLogQuery::parse(raw_query)?;
     let now = state.clock().now();
     let lag = state.config().call_log_lag;
@@ -223,6 +225,8 @@ fn list(
     let extension = extension_raw
         .map(|e| paths::extension(&world, e, admitted.owner.extension_id))
         .transpose()?;
+    admitted
+        .require_company_call_log(extension.and_then(|i| world.extensions.get(i).map(|e| e.id)))?;
     let window = q.window(now);
     let mut selected: Vec<(&Conversation, &Leg)> = world
         .conversations
@@ -302,6 +306,7 @@ fn one(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let admitted = gate::admit(state, headers, None, Group::Heavy)?;
+    admitted.require(Permission::ReadCallLog)?;
     let mut view = View::Simple;
     for (k, v) in url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes()) {
         if k == "view" {
@@ -315,6 +320,8 @@ fn one(
     let extension = extension_raw
         .map(|e| paths::extension(&world, e, admitted.owner.extension_id))
         .transpose()?;
+    admitted
+        .require_company_call_log(extension.and_then(|i| world.extensions.get(i).map(|e| e.id)))?;
     let urls = state.urls();
     let base = call_log_uri(&world, &urls.platform, account, extension);
     let ctx = Ctx {

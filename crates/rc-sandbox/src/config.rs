@@ -14,6 +14,8 @@ pub struct SandboxConfig {
     pub credentials: Credentials,
     /// Token lifetimes.
     pub auth: crate::auth::AuthConfig,
+    /// What the app and its JWT user may do (default: everything).
+    pub permissions: crate::permissions::PermissionsConfig,
     /// Rate-limit groups, windows and penalty; `None` turns limits off.
     pub rate_limits: Option<crate::ratelimit::RateLimitConfig>,
     /// Sandbox clock speed (1.0 = real time).
@@ -76,6 +78,7 @@ impl Default for SandboxConfig {
                 jwt: "eyJraWQiOiJzYW5kYm94IiwidHlwIjoiSldUIiwiYWxnIjoiUlMyNTYifQ.sandbox-jwt-credential.c2lnbmF0dXJl".into(),
             },
             auth: Default::default(),
+            permissions: Default::default(),
             rate_limits: Some(Default::default()),
             speed: 1.0,
             clock_offset: Duration::zero(),

@@ -16,6 +16,7 @@ use axum::response::{IntoResponseParts, ResponseParts};
 use crate::auth::TokenOwner;
 use crate::errors::ApiError;
 use crate::faults::Fault;
+use crate::permissions::{Permission, PermissionSet};
 use crate::ratelimit::{Decision, Group};
 use crate::state::AppState;
 
@@ -24,6 +25,10 @@ use crate::state::AppState;
 pub struct Admitted {
     /// Whose token it carried.
     pub owner: TokenOwner,
+    /// The app permissions its token's `scope` grants.
+    pub scope: PermissionSet,
+    /// Whether the token's user holds the admin-level company call log.
+    pub company_call_log: bool,
     /// Headers to put on the response (`X-Rate-Limit-Group/-Limit/-Remaining/-Window`).
     pub rate_headers: RateHeaders,
 }
@@ -78,12 +83,42 @@ pub fn admit(
     {
         tracing::info!("fault: revoked the session of a presented token");
     }
-    let owner = crate::auth::authenticate(state, headers, query_token)?;
-    let rate_headers = limit(state, &owner, group)?;
+    let grant = crate::auth::authenticate(state, headers, query_token)?;
+    let rate_headers = limit(state, &grant.owner, group)?;
     Ok(Admitted {
-        owner,
+        owner: grant.owner,
+        scope: grant.scope,
+        company_call_log: state.config().permissions.company_call_log,
         rate_headers,
     })
+}
+
+impl Admitted {
+    /// The one check of an app permission: `Ok` when the token's `scope`
+    /// holds `p`, else RingCentral's 403 `InsufficientPermissions` /
+    /// CMN-401 naming `p`. Call it right after [`admit`] (the platform
+    /// counts the request against the rate limit before it checks
+    /// permissions).
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.scope.contains(p) {
+            Ok(())
+        } else {
+            Err(crate::permissions::app_permission_required(p))
+        }
+    }
+
+    /// The user-level check of the company call log: needed for the
+    /// account-level call log and for another extension's
+    /// (`extension_id`, when it is not the token owner's). 403 CMN-419
+    /// without it.
+    pub fn require_company_call_log(&self, extension_id: Option<u64>) -> Result<(), ApiError> {
+        let own = extension_id == Some(self.owner.extension_id);
+        if own || self.company_call_log {
+            Ok(())
+        } else {
+            Err(crate::permissions::company_call_log_required())
+        }
+    }
 }
 
 /// The `http500` / `http503` faults: an error instead of the response.

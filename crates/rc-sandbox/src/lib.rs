@@ -2,7 +2,7 @@
 //!
 //! `rc-sandbox` simulates the parts of RingCentral that CallVault depends on,
 //! closely enough that a client which works here works there: OAuth with
-//! rotating refresh tokens, the call log with its paging, recording metadata
+//! rotating refresh tokens and app/user permissions (`scope`, 403 CMN-401), the call log with its paging, recording metadata
 //! and content on a separate media host, rate-limit groups with the penalty
 //! trap, WebHook subscriptions with the validation handshake and
 //! blacklisting, and telephony-session notifications for live calls. The
@@ -40,6 +40,7 @@ pub mod errors;
 pub mod faults;
 pub mod gate;
 pub mod model;
+pub mod permissions;
 pub mod ratelimit;
 pub mod recordings;
 pub mod scenario;

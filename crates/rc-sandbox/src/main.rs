@@ -25,6 +25,16 @@ struct Cli {
     /// Number of extensions.
     #[arg(long, default_value_t = 8)]
     extensions: usize,
+    /// The app's permissions, comma-separated (default: all of
+    /// ReadAccounts, ReadCallLog, ReadCallRecording, CallControl,
+    /// SubscriptionWebhook, EditCallLog). Tokens' `scope` lists them; calls
+    /// needing another get 403 CMN-401.
+    #[arg(long, value_name = "LIST", value_parser = rc_sandbox::permissions::PermissionSet::parse)]
+    app_permissions: Option<rc_sandbox::permissions::PermissionSet>,
+    /// The JWT user lacks the admin-level company call log: the
+    /// account-level call log and other extensions' answer 403 CMN-419.
+    #[arg(long)]
+    no_company_call_log: bool,
     /// Rate-limit window and penalty, seconds (production 60).
     #[arg(long, value_name = "SECS")]
     rate_window: Option<u64>,
@@ -218,6 +228,10 @@ impl Cli {
             r.window_secs = secs;
             r.penalty_secs = secs;
         }
+        if let Some(app) = &self.app_permissions {
+            c.permissions.app = app.clone();
+        }
+        c.permissions.company_call_log = !self.no_company_call_log;
         if let Some(t) = self.access_ttl {
             c.auth.access_ttl_secs = t;
         }

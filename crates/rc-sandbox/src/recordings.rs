@@ -29,6 +29,7 @@ use crate::errors::ApiError;
 use crate::faults::Fault;
 use crate::gate::{self, paths};
 use crate::model::Recording;
+use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
@@ -106,6 +107,7 @@ async fn metadata(
 ) -> Response {
     let run = || -> Result<Response, ApiError> {
         let admitted = gate::admit(&state, &headers, None, Group::Heavy)?;
+        admitted.require(Permission::ReadCallRecording)?;
         let (account, rec) = available(&state, &account_raw, &id, Need::Metadata)?;
         let urls = state.urls();
         let body = Metadata {
@@ -137,6 +139,7 @@ async fn content(
 ) -> Response {
     let run = || -> Result<Response, ApiError> {
         let admitted = gate::admit(&state, &headers, q.access_token.as_deref(), Group::Heavy)?;
+        admitted.require(Permission::ReadCallRecording)?;
         let disposition = disposition(&q)?;
         let (_, rec) = available(&state, &account_raw, &id, Need::Content)?;
         let settings = &state.config().audio;

@@ -230,3 +230,45 @@ async fn the_token_endpoint_wants_a_form_body() {
         .unwrap();
     assert_eq!(r.status(), 415);
 }
+
+#[tokio::test]
+async fn the_scope_lists_the_apps_permissions_and_a_request_may_narrow_it() {
+    // Default app: every permission.
+    let h = spawn(|_| {}).await;
+    let c = client();
+    assert_eq!(
+        token_info(&h, &c).await["scope"],
+        "ReadAccounts ReadCallLog ReadCallRecording CallControl SubscriptionWebhook EditCallLog"
+    );
+    // A reduced app: its tokens carry only what it was granted.
+    let h = spawn(|c| {
+        c.permissions.app =
+            rc_sandbox::permissions::PermissionSet::parse("ReadCallLog,ReadCallRecording").unwrap();
+    })
+    .await;
+    let t = token_info(&h, &c).await;
+    assert_eq!(t["scope"], "ReadCallLog ReadCallRecording");
+    // The request's `scope` narrows the grant, and cannot widen it.
+    let jwt = h.state().config().credentials.jwt.clone();
+    let form = |scope: &'static str| [("grant_type", JWT), ("assertion", ""), ("scope", scope)];
+    let mut narrow = form("ReadCallLog");
+    narrow[1].1 = &jwt;
+    let (status, body) = token_request(&h, &c, &narrow).await;
+    assert_eq!((status, body["scope"].as_str()), (200, Some("ReadCallLog")));
+    let at = body["access_token"].as_str().unwrap();
+    let rec = format!("{}/restapi/v1.0/account/~/recording/1", h.platform_url());
+    assert_eq!(get(&c, &rec, at).await.status(), 403, "narrowed away");
+    let mut wide = form("ReadCallLog CallControl");
+    wide[1].1 = &jwt;
+    let (status, body) = token_request(&h, &c, &wide).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    // A refreshed token keeps its session's scope.
+    let (status, body) = refresh(&h, &c, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["scope"].as_str()),
+        (200, Some("ReadCallLog ReadCallRecording"))
+    );
+}

@@ -24,8 +24,13 @@ fn fixture(name: &str) -> Value {
 /// Top-level keys real error bodies carry beyond the spec schemas
 /// (API.md §5: `errorCode`/`message` category copies, `parameterName` /
 /// `permissionName` mirrors; RFC 6749 `error_description` on OAuth errors).
-const DOCUMENTED_ERROR_EXTRAS: &[&str] =
-    &["errorCode", "message", "parameterName", "error_description"];
+const DOCUMENTED_ERROR_EXTRAS: &[&str] = &[
+    "errorCode",
+    "message",
+    "parameterName",
+    "permissionName",
+    "error_description",
+];
 
 fn assert_conforms(spec: &Value, path: &str, method: &str, status: &str, body: &Value) {
     let schema = response_schema(spec, path, method, status, "application/json");
@@ -210,6 +215,68 @@ async fn error_bodies_match_the_spec() {
     });
     let r = get(&c, &format!("{base}/call-log"), &t).await;
     assert_conforms(&spec, LIST_ACCOUNT, "get", "500", &r.json().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_missing_app_permission_gets_the_official_403_body() {
+    // Arrange: an app registered without ReadCallLog and ReadCallRecording.
+    let spec = spec();
+    let h = spawn(|c| {
+        c.permissions.app =
+            rc_sandbox::permissions::PermissionSet::parse("ReadAccounts,CallControl").unwrap();
+    })
+    .await;
+    let c = client();
+    let t = token(&h, &c).await;
+    let base = format!("{}/restapi/v1.0/account/~", h.platform_url());
+    // Act + Assert: each call answers the documented body, byte for byte
+    // the same JSON as the official sample, and it conforms to the spec.
+    for (url, path, fixture_name) in [
+        (
+            format!("{base}/call-log"),
+            LIST_ACCOUNT,
+            "docs.access-md.403-insufficient-permissions-ReadCallLog.json",
+        ),
+        (
+            format!("{base}/extension/~/call-log"),
+            "/restapi/v1.0/account/{accountId}/extension/{extensionId}/call-log",
+            "docs.access-md.403-insufficient-permissions-ReadCallLog.json",
+        ),
+        (
+            format!("{base}/recording/1"),
+            METADATA,
+            "docs.access-md.403-insufficient-permissions-ReadCallRecording.json",
+        ),
+    ] {
+        let r = get(&c, &url, &t).await;
+        assert_eq!(r.status(), 403, "{url}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body, fixture(fixture_name), "{url}");
+        assert_conforms(&spec, path, "get", "403", &body);
+    }
+}
+
+#[tokio::test]
+async fn a_user_without_the_company_call_log_gets_cmn_419_but_reads_their_own() {
+    let spec = spec();
+    let h = spawn(|c| c.permissions.company_call_log = false).await;
+    let c = client();
+    let t = token(&h, &c).await;
+    let base = format!("{}/restapi/v1.0/account/~", h.platform_url());
+    let other = h.state().world().extensions[1].id;
+    for url in [
+        format!("{base}/call-log?perPage=1"),
+        format!("{base}/extension/{other}/call-log?perPage=1"),
+    ] {
+        let r = get(&c, &url, &t).await;
+        assert_eq!(r.status(), 403, "{url}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(code(&body), "CMN-419", "{body}");
+        assert_eq!(body["errorCode"], "InsufficientPermissions");
+        assert_eq!(body["errors"][0]["permissionName"], "ReadCallLog");
+        assert_conforms(&spec, LIST_ACCOUNT, "get", "403", &body);
+    }
+    get_json(&c, &format!("{base}/extension/~/call-log?perPage=1"), &t).await;
 }
 
 #[test]

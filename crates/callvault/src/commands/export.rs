@@ -95,6 +95,7 @@ impl BundleArgs {
             direction: self.direction.clone(),
             state: self.state.clone(),
             page: None,
+            ..CallsQuery::default()
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod doctor;
 pub mod export;
 pub mod jobs;
 pub mod join;

@@ -35,7 +35,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub rc: RcArgs,
     /// Parallel job workers in this process.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, env = "CALLVAULT_WORKERS", default_value_t = 4)]
     pub workers: usize,
     /// Serve the UI only; run `callvault worker` elsewhere.
     #[arg(long)]

@@ -95,7 +95,8 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
         catalog: catalog.clone(),
         blobs,
         layout: vault::KeyLayout::default(),
-        schedule: Default::default(),
+        schedule: rc_api::ladder::Ladder::recording_content(),
+        backoff: crate::jobs::Backoff::DEFAULT,
     };
     tracing::info!(%from, %to, "listing the call log and downloading");
     sync::backup(

@@ -26,14 +26,14 @@ pub struct WorkerArgs {
     #[command(flatten)]
     store: StoreArgs,
     /// Worker tasks in this process.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, env = "CALLVAULT_WORKERS", default_value_t = 4)]
     workers: usize,
     /// Public base URL RingCentral delivers webhooks to; when given, the
     /// receiver is served on `--listen` and the subscription kept.
-    #[arg(long)]
+    #[arg(long, env = "CALLVAULT_PUBLIC_URL")]
     public_url: Option<String>,
     /// Address the webhook receiver listens on (with `--public-url`).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "CALLVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
     /// Subscribe to one extension's telephony sessions instead of the account's.
     #[arg(long)]
@@ -91,6 +91,7 @@ pub async fn assemble(
         blobs,
         layout: vault::KeyLayout::default(),
         schedule: config.not_ready.clone(),
+        backoff: config.retry,
     };
     let state = LiveState::new(catalog, config);
     let mut w = Workers::new(state.clone(), downloader);

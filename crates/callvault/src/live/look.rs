@@ -13,11 +13,15 @@
 //! record into the ledger (which enqueues the downloads) and wakes the
 //! session jobs of the sessions it listed.
 //!
-//! How often: never sooner than [`LiveConfig::look_min_gap`] after the last
-//! look, stretched so that looks take at most one Heavy slot in
-//! [`BUDGET_SHARE`] at the limit in force: whatever the call rate, the
+//! How often is decided from the Heavy budget: never sooner than
+//! [`LiveConfig::look_min_gap`] after the last look, nor sooner than one
+//! Heavy slot at the limit in force. While downloads are due, looks take
+//! at most one slot in [`BUDGET_SHARE`]: whatever the call rate, the
 //! downloads keep most of the budget, and one look serves however many
-//! sessions wait.
+//! sessions wait. With no download due, the budget would go unused: the
+//! waiting sessions get their look at the next slot. How long a session
+//! has waited sets when it asks ([`LiveConfig::schedule`]'s ladder from
+//! its call's end).
 
 use std::collections::BTreeSet;
 
@@ -90,12 +94,17 @@ async fn earliest_next(
     let Ok(last) = DateTime::parse_from_rfc3339(&last) else {
         return Ok(Utc::now());
     };
-    Ok(last.with_timezone(&Utc) + gap(client, config))
+    let downloads_due = catalog
+        .next_run_at(&[JobKind::Download.as_str()])
+        .await?
+        .is_some_and(|next| next <= Utc::now());
+    let share = if downloads_due { BUDGET_SHARE } else { 1 };
+    Ok(last.with_timezone(&Utc) + gap(client, config, share))
 }
 
-/// The gap between two looks: the configured minimum, or `BUDGET_SHARE`
-/// Heavy slots at the limit in force, whichever is longer.
-fn gap(client: &rc_api::RcClient, config: &LiveConfig) -> Duration {
+/// The gap between two looks: the configured minimum, or `share` Heavy
+/// slots at the limit in force, whichever is longer.
+fn gap(client: &rc_api::RcClient, config: &LiveConfig, share: i32) -> Duration {
     let heavy = client
         .rate_limit_metrics()
         .into_iter()
@@ -105,7 +114,7 @@ fn gap(client: &rc_api::RcClient, config: &LiveConfig) -> Duration {
         .filter(|(_, limit)| *limit > 0)
         .and_then(|(window, limit)| Duration::from_std(window / limit).ok())
         .unwrap_or(Duration::zero());
-    config.look_min_gap.max(slot * BUDGET_SHARE)
+    config.look_min_gap.max(slot * share)
 }
 
 /// Runs one look (the job's body; the caller settles the job).

@@ -42,9 +42,9 @@
 
 pub mod command;
 pub mod fold;
+pub mod handler;
 pub mod look;
 pub mod receiver;
-pub mod schedule;
 pub mod session;
 pub mod subscription;
 pub mod token;
@@ -61,6 +61,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use rc_api::ladder::Ladder;
 use tokio::sync::{Notify, RwLock};
 use vault::Catalog;
 
@@ -103,11 +104,13 @@ pub struct LiveConfig {
     /// within seconds). Waiting for the call log to catch up is the
     /// ladder's first step, on RingCentral's clock.
     pub session_delay: chrono::Duration,
-    /// Call-log retry ladder, measured from the call's end.
-    pub schedule: schedule::RetrySchedule,
+    /// When a session looks for its records in the call log again,
+    /// measured from the call's end ([`Ladder::call_log_records`]).
+    pub schedule: Ladder,
     /// When a download first asks for a recording's content, and tries
-    /// again while it answers 404, measured from the call's end.
-    pub not_ready: rc_api::availability::NotReadySchedule,
+    /// again while it answers 404, measured from the call's end
+    /// ([`Ladder::recording_content`]).
+    pub not_ready: Ladder,
     /// How long after the call's end to keep waiting for named recordings in
     /// the call log before flagging the conversation `incomplete`.
     pub deadline: chrono::Duration,
@@ -144,10 +147,8 @@ pub struct LiveConfig {
     pub subscription_lifetime_secs: u64,
     /// Renew when less than this is left.
     pub renew_before: chrono::Duration,
-    /// First retry delay of a job that failed (doubling, jittered, up to `retry_cap`).
-    pub retry_base: Duration,
-    /// Longest retry delay.
-    pub retry_cap: Duration,
+    /// When a job that failed runs again (every kind, downloads included).
+    pub retry: crate::jobs::Backoff,
     /// On shutdown, how long in-flight jobs may finish before they are
     /// returned to the queue.
     pub shutdown_grace: Duration,
@@ -165,8 +166,8 @@ impl Default for LiveConfig {
             commit_queue_wait: Duration::from_secs(1),
             commit_timeout: Duration::from_secs(10),
             session_delay: chrono::Duration::seconds(5),
-            schedule: schedule::RetrySchedule::default(),
-            not_ready: rc_api::availability::NotReadySchedule::default(),
+            schedule: Ladder::call_log_records(),
+            not_ready: Ladder::recording_content(),
             deadline: chrono::Duration::hours(24),
             open_limit: chrono::Duration::hours(12),
             recheck: chrono::Duration::seconds(15),
@@ -182,8 +183,7 @@ impl Default for LiveConfig {
             subscription_check_every: Duration::from_secs(5 * 60),
             subscription_lifetime_secs: 7 * 24 * 3600,
             renew_before: chrono::Duration::days(2),
-            retry_base: crate::jobs::Backoff::DEFAULT.base,
-            retry_cap: crate::jobs::Backoff::DEFAULT.cap,
+            retry: crate::jobs::Backoff::DEFAULT,
             shutdown_grace: Duration::from_secs(20),
             capacity: crate::capacity::CapacityConfig::default(),
         }
@@ -202,26 +202,15 @@ impl LiveConfig {
         let step = chrono::Duration::from_std(pace).unwrap_or(chrono::Duration::seconds(1));
         LiveConfig {
             session_delay: step,
-            schedule: schedule::RetrySchedule {
+            schedule: Ladder {
                 steps: vec![step * 2],
                 min_gap: step,
                 max_gap: step * 5,
+                give_up_after: None,
             },
             // Production's steps with 15 s to a step (the first look is
             // 30 s there, two steps here); the 24-hour verdict stays.
-            not_ready: {
-                let production = rc_api::availability::NotReadySchedule::default();
-                rc_api::availability::NotReadySchedule {
-                    steps: production
-                        .steps
-                        .iter()
-                        .map(|s| {
-                            step * i32::try_from((s.num_seconds() / 15).max(1)).unwrap_or(i32::MAX)
-                        })
-                        .collect(),
-                    ..production
-                }
-            },
+            not_ready: Ladder::recording_content().scaled(chrono::Duration::seconds(15), step),
             recheck: step,
             download_backstop: step * 10,
             look_min_gap: step * 2,
@@ -230,8 +219,10 @@ impl LiveConfig {
             gateway_lease: (pace * 15).clamp(Duration::from_secs(2), Duration::from_secs(30)),
             subscription_check_every: (pace * 25)
                 .clamp(Duration::from_secs(1), Duration::from_secs(300)),
-            retry_base: pace,
-            retry_cap: pace * 20,
+            retry: crate::jobs::Backoff {
+                base: pace,
+                cap: pace * 20,
+            },
             shutdown_grace: (pace * 10).clamp(Duration::from_secs(1), Duration::from_secs(20)),
             capacity: crate::capacity::CapacityConfig::paced(pace),
             ..LiveConfig::default()

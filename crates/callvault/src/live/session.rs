@@ -104,8 +104,12 @@ impl SessionRunner {
     /// Runs the job and settles it in the queue (complete, snooze, or fail);
     /// an `Err` (ledger or RingCentral trouble) leaves the lease for the
     /// caller to retry with backoff.
-    pub async fn run(&self, job: &LeasedJob) -> anyhow::Result<SessionOutcome> {
-        let outcome = self.attempt(job).await?;
+    pub async fn run(
+        &self,
+        tsid: &TelephonySessionId,
+        job: &LeasedJob,
+    ) -> anyhow::Result<SessionOutcome> {
+        let outcome = self.attempt(tsid).await?;
         let c = &self.catalog;
         match &outcome {
             SessionOutcome::StillOpen { next } => {
@@ -131,21 +135,13 @@ impl SessionRunner {
         Ok(outcome)
     }
 
-    async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<SessionOutcome> {
-        let tsid = match Job::session_of(job) {
-            Ok(tsid) => tsid,
-            Err(e) => {
-                return Ok(SessionOutcome::Invalid {
-                    reason: e.to_string(),
-                });
-            }
-        };
+    async fn attempt(&self, tsid: &TelephonySessionId) -> anyhow::Result<SessionOutcome> {
         // Event times are RingCentral's: deadlines and the call-log ladder
         // are measured on its clock and turned into local moments for the
         // queue; rechecks are plain local delays.
         let clock = self.client.server_clock();
         let now = clock.now();
-        let fold = load_fold(&self.catalog, &tsid).await?;
+        let fold = load_fold(&self.catalog, tsid).await?;
         if fold.parties.is_empty() {
             return Ok(SessionOutcome::Invalid {
                 reason: format!("no notifications for session {tsid}"),
@@ -192,7 +188,7 @@ impl SessionRunner {
             let schedule = &self.config.schedule;
             let look_at = if clock.rate_known() {
                 schedule
-                    .first_look(call_end)
+                    .first_try(call_end)
                     .clamp(now, now + schedule.max_gap.max(schedule.min_gap))
             } else {
                 now

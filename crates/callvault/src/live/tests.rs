@@ -18,12 +18,12 @@ use vault::{
 };
 
 use super::lossy_network::LossyNetwork;
-use super::schedule::RetrySchedule;
 use super::subscription::{Ensured, ensure_subscription, telephony_filters};
 use super::workers::{GATEWAY, SubscriptionPlan, Workers, run_workers};
 use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
 use crate::sync::Downloader;
 pub(super) use crate::test_wait::{PATIENCE, eventually};
+use rc_api::ladder::Ladder;
 
 /// One test's world: sandbox, catalog, blobs, receiver.
 pub(super) struct Rig {
@@ -39,10 +39,11 @@ pub(super) struct Rig {
 pub(super) fn fast_config() -> LiveConfig {
     LiveConfig {
         session_delay: chrono::Duration::zero(),
-        schedule: RetrySchedule {
+        schedule: Ladder {
             steps: vec![chrono::Duration::seconds(1)],
             min_gap: chrono::Duration::milliseconds(50),
             max_gap: chrono::Duration::milliseconds(200),
+            give_up_after: None,
         },
         recheck: chrono::Duration::milliseconds(100),
         download_backstop: chrono::Duration::milliseconds(500),
@@ -52,8 +53,10 @@ pub(super) fn fast_config() -> LiveConfig {
         gateway_lease: Duration::from_secs(3),
         safety_net_backfill: chrono::Duration::hours(1),
         shutdown_grace: Duration::from_secs(2),
-        retry_base: Duration::from_millis(50),
-        retry_cap: Duration::from_millis(500),
+        retry: crate::jobs::Backoff {
+            base: Duration::from_millis(50),
+            cap: Duration::from_millis(500),
+        },
         ..LiveConfig::default()
     }
 }
@@ -150,6 +153,7 @@ impl Rig {
             blobs: self.blobs.clone(),
             layout: vault::KeyLayout::default(),
             schedule: self.state.config.not_ready.clone(),
+            backoff: self.state.config.retry,
         };
         let mut w = Workers::new(self.state.clone(), downloader);
         w.subscription = Some(SubscriptionPlan {
@@ -859,27 +863,24 @@ async fn a_conversation_settled_single_on_one_listed_leg_is_stitched_when_the_sy
     ]);
     let id = ConversationId::from(call.sessions[0].clone());
     let workers = rig.workers();
-    let sessions = super::session::SessionRunner {
-        client: rig.client.clone(),
-        catalog: rig.catalog.clone(),
-        config: rig.state.config.clone(),
-    };
-    // Runs every due job of `kind` through the workers' own path.
-    let drain = |kind: &'static str| {
-        let (workers, sessions) = (workers.clone(), sessions.clone());
+    // Runs every due job of `kind` through the workers' own handler, in a
+    // runner that drains.
+    let drain = |kind: &'static [&'static str]| {
+        let runner = crate::runner::Runner {
+            catalog: rig.catalog.clone(),
+            holder: "t".into(),
+            settings: super::workers::runner_settings(&workers.state.config),
+            kinds: crate::runner::fixed_kinds(kind),
+            wake: Default::default(),
+            handler: std::sync::Arc::new(super::handler::LiveJobs::new(workers.clone())),
+            stop: Default::default(),
+        };
         async move {
-            let lease = Duration::from_secs(60);
-            while let Some(job) = workers
-                .state
-                .catalog
-                .claim("t", &[kind], lease)
-                .await
-                .unwrap()
-            {
-                super::workers::execute(&workers, &sessions, &job)
-                    .await
-                    .unwrap();
-            }
+            let mode = crate::runner::Mode::Drain {
+                max_wait: chrono::Duration::zero(),
+                producing: None,
+            };
+            runner.run(mode).await.unwrap();
         }
     };
     let list = |to: DateTime<Utc>| {
@@ -897,15 +898,15 @@ async fn a_conversation_settled_single_on_one_listed_leg_is_stitched_when_the_sy
     // A sync whose range ends between the legs' starts lists the first leg
     // only: backed up, the conversation looks like one recording.
     list(start + chrono::Duration::seconds(20)).await;
-    drain(crate::jobs::JobKind::Download.as_str()).await;
+    drain(&["download"]).await;
     let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Single);
 
     // The next sync lists the second leg: once it is stored, the
     // conversation is stitched from both.
     list(rig.sandbox.state().clock().now()).await;
-    drain(crate::jobs::JobKind::Download.as_str()).await;
-    drain(crate::jobs::JobKind::Stitch.as_str()).await;
+    drain(&["download"]).await;
+    drain(&["stitch"]).await;
     assert!(all_stored(&rig.catalog, &call.recordings).await);
     let conv = rig.catalog.conversation(&id).await.unwrap().unwrap();
     assert_eq!(conv.state, ConversationState::Stitched, "{conv:?}");
@@ -918,10 +919,11 @@ async fn a_conversation_settled_single_on_one_listed_leg_is_stitched_when_the_sy
 /// the hour-long `max_gap`), without looking in a busy loop.
 async fn backed_up_despite_the_clocks(offset: chrono::Duration, speed: f64) {
     let config = LiveConfig {
-        schedule: RetrySchedule {
+        schedule: Ladder {
             steps: vec![chrono::Duration::seconds(2), chrono::Duration::seconds(4)],
             min_gap: chrono::Duration::seconds(1),
             max_gap: chrono::Duration::minutes(60),
+            give_up_after: None,
         },
         ..fast_config()
     };

@@ -76,10 +76,11 @@ impl Stitcher {
     /// fails.
     pub async fn run_job(
         &self,
+        id: &ConversationId,
         job: &LeasedJob,
         options: &StitchOptions,
     ) -> anyhow::Result<Outcome> {
-        let session = match self.job_session(job).await {
+        let session = match self.job_session(id).await {
             Ok(JobTarget::Session(s)) => s,
             Ok(JobTarget::Merged(outcome)) => {
                 // Whoever merged it (a stitch following a transfer, or a
@@ -170,9 +171,8 @@ impl Stitcher {
 
     /// The first session of the job's conversation, or how it was merged
     /// away while the job waited.
-    async fn job_session(&self, job: &LeasedJob) -> anyhow::Result<JobTarget> {
-        let id = Job::conversation_of(job)?;
-        let Some(conversation) = self.catalog.conversation(&id).await? else {
+    async fn job_session(&self, id: &ConversationId) -> anyhow::Result<JobTarget> {
+        let Some(conversation) = self.catalog.conversation(id).await? else {
             // A conversation is named after its first session; when that
             // session now belongs to another conversation, this one was
             // merged into it (an attended transfer joined) and is gone.

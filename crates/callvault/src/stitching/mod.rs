@@ -473,7 +473,8 @@ impl Stitcher {
             catalog: self.catalog.clone(),
             blobs: self.blobs.clone(),
             layout: KeyLayout::default(),
-            schedule: Default::default(),
+            schedule: rc_api::ladder::Ladder::recording_content(),
+            backoff: crate::jobs::Backoff::DEFAULT,
         };
         let mut report = crate::sync::Report::default();
         crate::sync::drain(

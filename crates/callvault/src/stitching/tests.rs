@@ -553,6 +553,17 @@ async fn claim_stitch(s: &Stitcher) -> vault::LeasedJob {
         .expect("a stitch job is due")
 }
 
+/// Runs a claimed stitch job as the job runner would: its conversation
+/// parsed from the payload.
+async fn run_claimed(
+    s: &Stitcher,
+    job: &vault::LeasedJob,
+    options: &StitchOptions,
+) -> anyhow::Result<Outcome> {
+    let conversation = crate::jobs::Job::conversation_of(job)?;
+    s.run_job(&conversation, job, options).await
+}
+
 #[tokio::test]
 async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_missing() {
     let sandbox = sandbox(AudioFormat::Wav).await;
@@ -585,7 +596,9 @@ async fn a_stitch_job_completes_when_stitched_and_sleeps_while_recordings_are_mi
 
     for _ in 0..2 {
         let job = claim_stitch(&s).await;
-        s.run_job(&job, &StitchOptions::default()).await.unwrap();
+        run_claimed(&s, &job, &StitchOptions::default())
+            .await
+            .unwrap();
     }
     let done = s.catalog.job(ready_job).await.unwrap().unwrap();
     assert_eq!(done.state, vault::JobState::Done);
@@ -644,7 +657,9 @@ async fn a_stitch_job_of_a_conversation_merged_away_completes_naming_the_survivo
     assert!(s.catalog.conversation(&merged).await.unwrap().is_none());
 
     let job = claim_stitch(&s).await;
-    let outcome = s.run_job(&job, &StitchOptions::default()).await.unwrap();
+    let outcome = run_claimed(&s, &job, &StitchOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         Outcome::Merged {
@@ -663,8 +678,7 @@ async fn a_stitch_job_of_an_unknown_conversation_fails_with_its_reason() {
     let ghost = vault::ConversationId::parse("s-ghost-3").unwrap();
     let queued = super::job::enqueue(&s.catalog, &ghost).await.unwrap().id();
     let job = claim_stitch(&s).await;
-    let err = s
-        .run_job(&job, &StitchOptions::default())
+    let err = run_claimed(&s, &job, &StitchOptions::default())
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("not in the catalog"), "{err:#}");
@@ -704,10 +718,14 @@ async fn a_second_stitch_job_of_unchanged_legs_joins_nothing_again() {
 
     // Two paths queued it a moment apart: the second job runs after the first is done.
     super::job::enqueue(&s.catalog, &id).await.unwrap();
-    let first = s.run_job(&claim_stitch(&s).await, &options).await.unwrap();
+    let first = run_claimed(&s, &claim_stitch(&s).await, &options)
+        .await
+        .unwrap();
     let stitched = s.catalog.conversation(&id).await.unwrap().unwrap();
     super::job::enqueue(&s.catalog, &id).await.unwrap();
-    let second = s.run_job(&claim_stitch(&s).await, &options).await.unwrap();
+    let second = run_claimed(&s, &claim_stitch(&s).await, &options)
+        .await
+        .unwrap();
 
     assert!(matches!(first, Outcome::Stitched { .. }), "{first:?}");
     let key = stitched.stitched_key.clone().unwrap();
@@ -761,8 +779,7 @@ async fn a_queued_stitch_waits_for_a_session_the_catalog_lacks_then_gives_up_wit
     let job_id = super::job::enqueue(&s.catalog, &id).await.unwrap().id();
 
     // Within its deadline the job sleeps (news wakes it), it does not die.
-    let waiting = s
-        .run_job(&claim_stitch(&s).await, &queued(1))
+    let waiting = run_claimed(&s, &claim_stitch(&s).await, &queued(1))
         .await
         .unwrap();
     assert!(matches!(waiting, Outcome::Waiting { .. }), "{waiting:?}");
@@ -771,8 +788,7 @@ async fn a_queued_stitch_waits_for_a_session_the_catalog_lacks_then_gives_up_wit
 
     // Past it, the conversation says what it lacked.
     super::job::enqueue(&s.catalog, &id).await.unwrap();
-    let gave_up = s
-        .run_job(&claim_stitch(&s).await, &queued(-1))
+    let gave_up = run_claimed(&s, &claim_stitch(&s).await, &queued(-1))
         .await
         .unwrap();
     assert!(matches!(gave_up, Outcome::Incomplete { .. }), "{gave_up:?}");

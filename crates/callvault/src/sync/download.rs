@@ -8,14 +8,14 @@ use std::io;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use rc_api::availability::{NotReadySchedule, Verdict};
+use rc_api::ladder::{Ladder, Verdict};
 use vault::{
     BlobStore, Catalog, KeyLayout, LeasedJob, RecordingId, RecordingState, StorageKey, StoredBlob,
 };
 
 use super::bridge;
 use super::sniff::{self, Container};
-use crate::jobs::{Backoff, Job};
+use crate::jobs::Backoff;
 
 /// What a download job came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +61,12 @@ pub struct Downloader {
     pub blobs: BlobStore,
     /// Key layout for recordings.
     pub layout: KeyLayout,
-    /// When to try again a recording that is not available yet.
-    pub schedule: NotReadySchedule,
+    /// When to try again a recording that is not available yet
+    /// ([`Ladder::recording_content`] in production).
+    pub schedule: Ladder,
+    /// When to try again after a transient failure: the job runner's
+    /// backoff, so a download retries like every other job.
+    pub backoff: Backoff,
 }
 
 /// Why a body could not become a blob.
@@ -77,23 +81,16 @@ enum PutError {
 }
 
 impl Downloader {
-    /// Runs the job and records its outcome in the ledger and the queue.
-    pub async fn run(&self, job: &LeasedJob) -> anyhow::Result<Outcome> {
-        let outcome = self.attempt(job).await?;
-        self.settle(job, &outcome).await?;
+    /// Downloads `id` (the job claimed as `job`) and records the outcome in
+    /// the ledger and the queue.
+    pub async fn run(&self, id: &RecordingId, job: &LeasedJob) -> anyhow::Result<Outcome> {
+        let outcome = self.attempt(id, job).await?;
+        self.settle(id, job, &outcome).await?;
         Ok(outcome)
     }
 
-    async fn attempt(&self, job: &LeasedJob) -> anyhow::Result<Outcome> {
-        let id = match Job::recording_of(job) {
-            Ok(id) => id,
-            Err(e) => {
-                return Ok(Outcome::Failed {
-                    reason: e.to_string(),
-                });
-            }
-        };
-        let Some(rec) = self.catalog.recording(&id).await? else {
+    async fn attempt(&self, id: &RecordingId, job: &LeasedJob) -> anyhow::Result<Outcome> {
+        let Some(rec) = self.catalog.recording(id).await? else {
             return Ok(Outcome::Failed {
                 reason: format!("recording {id} is not in the ledger"),
             });
@@ -134,12 +131,12 @@ impl Downloader {
             }
             result
         };
-        let store = self.store(body, |c| self.layout.recording(start, &tsid, &id, c.ext()));
+        let store = self.store(body, |c| self.layout.recording(start, &tsid, id, c.ext()));
         let (fetched, stored) = tokio::join!(fetch, store);
 
         let downloaded = match fetched {
             Ok(d) => d,
-            Err(e) => return Ok(self.classify(&id, end, e)),
+            Err(e) => return Ok(self.classify(id, end, e)),
         };
         let (key, container, blob) = match stored {
             Ok(v) => v,
@@ -188,7 +185,7 @@ impl Downloader {
             .catalog
             .complete_with_recording_stored(
                 &job.lease,
-                &id,
+                id,
                 &key,
                 &blob.sha256,
                 blob.size,
@@ -288,39 +285,37 @@ impl Downloader {
         }
     }
 
-    async fn settle(&self, job: &LeasedJob, outcome: &Outcome) -> anyhow::Result<()> {
-        let id = Job::recording_of(job).ok();
+    async fn settle(
+        &self,
+        id: &RecordingId,
+        job: &LeasedJob,
+        outcome: &Outcome,
+    ) -> anyhow::Result<()> {
         let c = &self.catalog;
-        match (outcome, &id) {
-            (Outcome::Stored { .. }, _) => {}
-            (Outcome::AlreadyStored, _) => {
+        match outcome {
+            Outcome::Stored { .. } => {}
+            Outcome::AlreadyStored => {
                 c.complete(&job.lease).await?;
             }
-            (Outcome::NotReady { next }, Some(id)) => {
+            Outcome::NotReady { next } => {
                 c.mark_recording_not_ready(id, *next, "content not available yet")
                     .await?;
                 c.snooze(&job.lease, *next, "content not available yet")
                     .await?;
             }
-            (Outcome::Gone { reason }, Some(id)) => {
+            Outcome::Gone { reason } => {
                 c.mark_recording_gone(id, reason).await?;
                 c.complete(&job.lease).await?;
             }
-            (Outcome::Failed { reason }, id) => {
-                if let Some(id) = id {
-                    c.mark_recording_failed(id, reason).await?;
-                }
+            Outcome::Failed { reason } => {
+                c.mark_recording_failed(id, reason).await?;
                 c.fail(&job.lease, reason).await?;
             }
-            (Outcome::Retry { reason }, id) => {
-                let state = crate::jobs::retry_failed(c, job, reason, Backoff::DEFAULT).await?;
-                if let (Some(vault::JobState::Dead), Some(id)) = (state, id) {
+            Outcome::Retry { reason } => {
+                let state = crate::jobs::retry_failed(c, job, reason, self.backoff).await?;
+                if state == Some(vault::JobState::Dead) {
                     c.mark_recording_failed(id, reason).await?;
                 }
-            }
-            (_, None) => {
-                c.fail(&job.lease, "download job payload has no valid \"id\"")
-                    .await?;
             }
         }
         Ok(())

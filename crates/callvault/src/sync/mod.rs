@@ -13,6 +13,7 @@
 
 pub mod bridge;
 pub mod download;
+mod drain;
 pub mod ledger;
 pub mod sniff;
 
@@ -25,7 +26,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
 use vault::{Catalog, Source};
 
-use crate::jobs::{Backoff, JobKind};
+use crate::jobs::JobKind;
 
 pub use download::{Downloader, Outcome};
 
@@ -41,12 +42,12 @@ const WINDOW: i64 = 7;
 pub const LEDGER_BATCH: usize = 250;
 
 /// How long a worker holds a download before another may take it over. A
-/// live worker extends it every [`HEARTBEAT`]; a killed one's job becomes
+/// live worker extends it every third of it; a killed one's job becomes
 /// claimable again this soon, so a restarted sync picks it up within the run.
 const LEASE: StdDuration = StdDuration::from_secs(15);
 
-/// How often a worker extends the lease of the download it is running.
-const HEARTBEAT: StdDuration = StdDuration::from_secs(5);
+/// The job kinds a sync runs.
+const DOWNLOADS: [&str; 1] = [JobKind::Download.as_str()];
 
 /// Staged partial blobs untouched this long belong to no live writer.
 const STALE_PARTIAL: StdDuration = StdDuration::from_secs(5);
@@ -275,9 +276,10 @@ impl Report {
     }
 }
 
-/// Runs `workers` download workers until no download is due within
-/// `max_wait` (transient failures retry within the run; recordings not
-/// available for longer are left for the next sync), and adds their
+/// Runs `workers` download workers (a draining [`crate::runner::Runner`])
+/// until no download is due within `max_wait` and the listing, if one is
+/// running, is done (transient failures retry within the run; recordings
+/// not available for longer are left for the next sync), and adds their
 /// outcomes to `report`.
 pub async fn drain(
     downloader: &Downloader,
@@ -286,19 +288,31 @@ pub async fn drain(
     progress: Arc<Progress>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let holder = format!("sync:{}:{}", hostname(), std::process::id());
     sweep_partials(downloader, LEASE).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..workers.max(1) {
-        let d = downloader.clone();
-        let p = progress.clone();
-        let holder = format!("{holder}:{n}");
-        tasks.spawn(async move { worker(d, holder, max_wait, p).await });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        let partial = joined.context("a download worker panicked")??;
-        report.add_downloads(&partial);
-    }
+    let handler = Arc::new(drain::Downloads::new(downloader.clone(), progress.clone()));
+    let runner = crate::runner::Runner {
+        catalog: downloader.catalog.clone(),
+        holder: format!("sync:{}:{}", hostname(), std::process::id()),
+        settings: crate::runner::Settings {
+            workers,
+            lease: LEASE,
+            poll_interval: StdDuration::from_secs(2),
+            shutdown_grace: StdDuration::ZERO,
+            backoff: downloader.backoff,
+        },
+        kinds: crate::runner::fixed_kinds(&DOWNLOADS),
+        wake: Default::default(),
+        handler: handler.clone(),
+        stop: Default::default(),
+    };
+    let ran = runner
+        .run(crate::runner::Mode::Drain {
+            max_wait,
+            producing: Some(progress.listing.subscribe()),
+        })
+        .await;
+    report.add_downloads(&handler.report());
+    ran?;
     sweep_partials_if_idle(downloader).await
 }
 
@@ -323,116 +337,6 @@ async fn sweep_partials(downloader: &Downloader, older_than: StdDuration) {
         ),
         Err(e) => tracing::warn!(error = %e, "sweeping partial files failed"),
     }
-}
-
-/// Runs one job while extending its lease every [`HEARTBEAT`]. A lost lease
-/// does not stop the download: its commit is fenced by the lease token.
-async fn run_with_heartbeat(d: &Downloader, job: &vault::LeasedJob) -> anyhow::Result<Outcome> {
-    let beat = async {
-        loop {
-            tokio::time::sleep(HEARTBEAT).await;
-            match d.catalog.heartbeat(&job.lease, LEASE).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(job = job.lease.job_id().get(), "download lease lost");
-                    return;
-                }
-                Err(e) => tracing::warn!(error = %e, "extending the download lease failed"),
-            }
-        }
-    };
-    tokio::pin!(beat);
-    let run = d.run(job);
-    tokio::pin!(run);
-    let mut beating = true;
-    loop {
-        tokio::select! {
-            outcome = &mut run => return outcome,
-            () = &mut beat, if beating => beating = false,
-        }
-    }
-}
-
-async fn worker(
-    d: Downloader,
-    holder: String,
-    max_wait: Duration,
-    progress: Arc<Progress>,
-) -> anyhow::Result<Report> {
-    let mut r = Report::default();
-    let mut listing = progress.listing.subscribe();
-    loop {
-        // Seen before the claim: an enqueue after it wakes the wait below.
-        let still_listing = *listing.borrow_and_update();
-        let Some(job) = d
-            .catalog
-            .claim(&holder, &[JobKind::Download.as_str()], LEASE)
-            .await?
-        else {
-            let now = Utc::now();
-            let nap = match d.catalog.next_run_at(&[JobKind::Download.as_str()]).await? {
-                Some(next) if still_listing || next - now <= max_wait => (next - now)
-                    .to_std()
-                    .unwrap_or_default()
-                    .clamp(StdDuration::from_millis(20), StdDuration::from_secs(2)),
-                None if still_listing => StdDuration::from_secs(2),
-                _ => break,
-            };
-            tokio::select! {
-                changed = listing.changed(), if still_listing => {
-                    if changed.is_err() {
-                        break;
-                    }
-                }
-                () = tokio::time::sleep(nap) => {}
-            }
-            continue;
-        };
-        let outcome = match run_with_heartbeat(&d, &job).await {
-            Ok(o) => o,
-            Err(e) => {
-                // A ledger or store failure: retried after a backoff, as the
-                // live workers retry it (or, when even that fails, once the
-                // lease expires).
-                let failure = format!("{e:#}");
-                tracing::error!(job = job.lease.job_id().get(), error = %failure, "download job failed");
-                if let Err(e) =
-                    crate::jobs::retry_failed(&d.catalog, &job, &failure, Backoff::DEFAULT).await
-                {
-                    tracing::error!(job = job.lease.job_id().get(), error = %e, "scheduling the retry failed");
-                }
-                r.retried += 1;
-                continue;
-            }
-        };
-        match &outcome {
-            Outcome::Stored { size } => {
-                r.stored += 1;
-                r.bytes += size;
-                progress.stored.fetch_add(1, Ordering::Relaxed);
-                progress.bytes.fetch_add(*size, Ordering::Relaxed);
-            }
-            Outcome::AlreadyStored => r.already_stored += 1,
-            Outcome::NotReady { next } => {
-                tracing::info!(job = job.lease.job_id().get(), %next, "recording not available yet");
-                r.not_ready += 1;
-            }
-            Outcome::Gone { reason } => {
-                tracing::warn!(job = job.lease.job_id().get(), %reason, "recording gone at the source");
-                r.gone += 1;
-            }
-            Outcome::Failed { reason } => {
-                tracing::error!(job = job.lease.job_id().get(), %reason, "recording failed");
-                r.failed += 1;
-            }
-            Outcome::Retry { reason } => {
-                tracing::warn!(job = job.lease.job_id().get(), %reason, "download will be retried");
-                r.retried += 1;
-            }
-        }
-        progress.finished.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(r)
 }
 
 fn hostname() -> String {

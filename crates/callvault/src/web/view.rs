@@ -51,6 +51,13 @@ pub fn time(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
+/// A timestamp as `<time datetime>` wants it (RFC 3339, UTC), for the
+/// script that shows it in the viewer's zone (`assets/time.js`).
+pub fn iso(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
 /// A duration in milliseconds as `m:ss` (or `h:mm:ss`).
 pub fn duration_ms(ms: Option<i64>) -> String {
     let Some(ms) = ms.filter(|ms| *ms >= 0) else {

@@ -79,7 +79,7 @@ on_both_backends! {
         })
         .await;
 
-        app.drain(&client, Default::default(), Duration::seconds(5), &mut report).await;
+        app.drain(&client, rc_api::ladder::Ladder::recording_content(), Duration::seconds(5), &mut report).await;
 
         assert_eq!(report.failed, 1, "{report:?}");
         assert_only_victim_failed(&app, &victim, &["host", "evil"]).await;
@@ -93,7 +93,7 @@ on_both_backends! {
         let platform = app.rc.server_url.trim_end_matches('/').to_owned();
         let victim = tamper_one(&app, |_| format!("{platform}/restapi/v1.0/account/~/call-log")).await;
 
-        app.drain(&client, Default::default(), Duration::seconds(5), &mut report).await;
+        app.drain(&client, rc_api::ladder::Ladder::recording_content(), Duration::seconds(5), &mut report).await;
 
         assert_eq!(report.failed, 1, "{report:?}");
         assert_only_victim_failed(&app, &victim, &["audio"]).await;
@@ -114,7 +114,7 @@ on_both_backends! {
         });
 
         // A negative wait: each job gets one attempt in this run.
-        let (cut, _) = app.sync_with(Default::default(), Duration::seconds(-1)).await;
+        let (cut, _) = app.sync_with(rc_api::ladder::Ladder::recording_content(), Duration::seconds(-1)).await;
 
         assert!(cut.recordings > 0 && cut.recordings <= 4, "{cut:?}");
         assert_eq!(cut.stored, 0, "{cut:?}");
@@ -134,7 +134,7 @@ on_both_backends! {
 
         // Once the bodies arrive whole, the next sync completes the backup.
         app.sandbox.state().faults().set(FaultConfig::default());
-        app.sync_with(Default::default(), Duration::seconds(15)).await;
+        app.sync_with(rc_api::ladder::Ladder::recording_content(), Duration::seconds(15)).await;
         app.assert_exact().await;
         app.finish().await;
     }

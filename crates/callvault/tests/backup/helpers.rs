@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock};
 use callvault::commands::sync::SyncArgs;
 use callvault::configuration::{RcArgs, StoreArgs};
 use callvault::sync::{self, Downloader, Progress, Report};
-use rc_api::availability::NotReadySchedule;
+use rc_api::ladder::Ladder;
 use rc_sandbox::{SandboxConfig, SandboxHandle};
 use sha2::Digest;
 use sqlx::Connection;
@@ -163,7 +163,7 @@ impl TestApp {
     /// test can read its rate-limit metrics.
     pub async fn sync_with(
         &self,
-        schedule: NotReadySchedule,
+        schedule: Ladder,
         max_wait: chrono::Duration,
     ) -> (Report, rc_api::RcClient) {
         let client = callvault::app::rc_client(&self.rc).unwrap();
@@ -207,7 +207,7 @@ impl TestApp {
     pub async fn drain(
         &self,
         client: &rc_api::RcClient,
-        schedule: NotReadySchedule,
+        schedule: Ladder,
         max_wait: chrono::Duration,
         report: &mut Report,
     ) {
@@ -223,17 +223,14 @@ impl TestApp {
     }
 
     /// A downloader over this app's ledger and store.
-    pub async fn downloader(
-        &self,
-        client: &rc_api::RcClient,
-        schedule: NotReadySchedule,
-    ) -> Downloader {
+    pub async fn downloader(&self, client: &rc_api::RcClient, schedule: Ladder) -> Downloader {
         Downloader {
             client: client.clone(),
             catalog: self.catalog().await,
             blobs: self.blobs(),
             layout: vault::KeyLayout::default(),
             schedule,
+            backoff: callvault::jobs::Backoff::DEFAULT,
         }
     }
 
@@ -374,10 +371,12 @@ impl TestApp {
 
 /// A schedule that calls a recording gone as soon as it answers 404 after
 /// its call ended more than a second ago (the default waits 24 h).
-pub fn impatient_schedule() -> NotReadySchedule {
-    NotReadySchedule {
+pub fn impatient_schedule() -> Ladder {
+    Ladder {
         steps: vec![chrono::Duration::milliseconds(500)],
-        give_up_after: chrono::Duration::seconds(1),
+        min_gap: chrono::Duration::zero(),
+        max_gap: chrono::Duration::seconds(1),
+        give_up_after: Some(chrono::Duration::seconds(1)),
     }
 }
 

@@ -7,8 +7,11 @@ mod support;
 
 mod backfill;
 mod bad_inputs;
+mod configuration;
 mod crash;
+mod doctor;
 mod faults;
+mod guide;
 mod not_ready;
 mod rate_limits;
 mod tokens;

@@ -1,7 +1,7 @@
 //! Recordings not downloadable yet, and recordings deleted at the source.
 
 use chrono::{Duration, Utc};
-use rc_api::availability::NotReadySchedule;
+use rc_api::ladder::Ladder;
 use rc_sandbox::model::CallScript;
 use vault::{RecordingId, RecordingState};
 
@@ -32,10 +32,12 @@ fn call_ending_now(app: &TestApp) -> String {
 
 /// Retry 10 s after the call's end, gone after 20 s (the client itself
 /// retries a 404 for about 8 s before calling it not ready).
-fn short_schedule() -> NotReadySchedule {
-    NotReadySchedule {
+fn short_schedule() -> Ladder {
+    Ladder {
         steps: vec![Duration::seconds(10)],
-        give_up_after: Duration::seconds(20),
+        min_gap: Duration::zero(),
+        max_gap: Duration::seconds(20),
+        give_up_after: Some(Duration::seconds(20)),
     }
 }
 

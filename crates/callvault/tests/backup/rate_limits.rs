@@ -11,7 +11,7 @@ on_both_backends! {
         .await else { return };
 
         let (report, client) = app
-            .sync_with(Default::default(), chrono::Duration::seconds(20))
+            .sync_with(rc_api::ladder::Ladder::recording_content(), chrono::Duration::seconds(20))
             .await;
 
         let truth = app.assert_exact().await;

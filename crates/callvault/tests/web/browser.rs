@@ -418,3 +418,80 @@ async fn a_viewer_cannot_reach_another_extensions_call_by_page_or_audio_url() {
     );
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn call_times_show_in_the_zone_the_viewer_chose_with_utc_on_hover() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app().await;
+    let (_driver, b) = start_driver().await;
+    b.goto(&app.url("/calls")).await.unwrap();
+    log_in(&b, &app, ADMIN).await;
+
+    // Choose Tokyo (UTC+9, no daylight saving) as this user's zone.
+    b.find(Locator::Css("#time-zone"))
+        .await
+        .unwrap()
+        .select_by_value("Asia/Tokyo")
+        .await
+        .unwrap();
+    let first = "tr.call time.local";
+    let read = |attr: &'static str| {
+        let b = b.clone();
+        async move {
+            let e = b.find(Locator::Css(first)).await.unwrap();
+            match attr {
+                "text" => e.text().await.unwrap(),
+                a => e.attr(a).await.unwrap().unwrap_or_default(),
+            }
+        }
+    };
+    let utc = chrono::DateTime::parse_from_rfc3339(&read("datetime").await).unwrap();
+    let tokyo = (utc + chrono::Duration::hours(9))
+        .format("%Y-%m-%d %H:%M:%S GMT+9")
+        .to_string();
+    let deadline = Instant::now() + PATIENCE;
+    while read("text").await != tokyo {
+        assert!(
+            Instant::now() < deadline,
+            "the time never showed as {tokyo}: {}",
+            read("text").await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        read("title").await,
+        utc.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    );
+
+    // The choice stays with the user across pages, and the date filter
+    // means that day in Tokyo: its midnight is sent as UTC+9.
+    let day = (utc + chrono::Duration::hours(9))
+        .format("%Y-%m-%d")
+        .to_string();
+    b.goto(&app.url("/calls")).await.unwrap();
+    let from = b.find(Locator::Css("#from")).await.unwrap();
+    b.execute(
+        "arguments[0].value = arguments[1];",
+        vec![serde_json::to_value(&from).unwrap(), json!(day)],
+    )
+    .await
+    .unwrap();
+    b.find(Locator::Css("#apply-filters"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrived(&b, "the filtered calls", |_, q| {
+        q.contains("from_offset=540")
+    })
+    .await;
+    assert_eq!(
+        read("text").await,
+        tokyo,
+        "still in Tokyo time after a reload"
+    );
+    b.close().await.unwrap();
+}

@@ -8,6 +8,8 @@ mod login_support;
 mod auth;
 // Who may see and hear what.
 mod access;
+// The deploy/ files, run by their real tools.
+mod deploy;
 // Audio delivery: Range, headers, downloads, the audit log.
 mod audio;
 // The sealed audit trail: logins, CLI seal, verify, export, tampering.

@@ -346,11 +346,11 @@ async fn a_recording_deleted_at_the_source_answers_not_ready_and_the_schedule_ca
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotReady { .. }), "{err}");
-    let schedule = rc_api::availability::NotReadySchedule::default();
+    let schedule = rc_api::ladder::Ladder::recording_content();
     let long_ago = sandbox.state().clock().now() - chrono::Duration::days(2);
     assert_eq!(
         schedule.verdict(long_ago, sandbox.state().clock().now()),
-        rc_api::availability::Verdict::Gone
+        rc_api::ladder::Verdict::Gone
     );
 }
 

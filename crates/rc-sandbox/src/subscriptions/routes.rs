@@ -18,6 +18,7 @@ use super::registry::NewSubscription;
 use crate::auth::TokenOwner;
 use crate::errors::ApiError;
 use crate::gate::{self, Admitted, RateHeaders};
+use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
@@ -132,10 +133,16 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let admitted = gate::admit(&state, &headers, None, Group::Medium)?;
+    // A WebHook needs SubscriptionWebhook; telephony-session events (the
+    // only filters the sandbox has) need CallControl (API.md §1.4).
+    admitted.require(Permission::SubscriptionWebhook)?;
+    admitted.require(Permission::CallControl)?;
     let Admitted {
         owner,
         rate_headers,
-    } = gate::admit(&state, &headers, None, Group::Medium)?;
+        ..
+    } = admitted;
     Ok(respond(
         rate_headers,
         create_inner(&state, owner, &body).await.map(Some),
@@ -225,6 +232,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
     let Admitted {
         owner,
         rate_headers,
+        ..
     } = gate::admit(&state, &headers, None, Group::Light)?;
     let now = state.clock().now();
     let base = &state.urls().platform;
@@ -267,6 +275,7 @@ async fn read(
     let Admitted {
         owner,
         rate_headers,
+        ..
     } = gate::admit(&state, &headers, None, Group::Light)?;
     Ok(respond(
         rate_headers,
@@ -282,6 +291,7 @@ async fn renew(
     let Admitted {
         owner,
         rate_headers,
+        ..
     } = gate::admit(&state, &headers, None, Group::Light)?;
     let now = state.clock().now();
     let outcome = with_record(&state, &owner, &id, |r| {
@@ -299,6 +309,7 @@ async fn update(
     let Admitted {
         owner,
         rate_headers,
+        ..
     } = gate::admit(&state, &headers, None, Group::Medium)?;
     Ok(respond(
         rate_headers,
@@ -340,6 +351,7 @@ async fn remove(
     let Admitted {
         owner,
         rate_headers,
+        ..
     } = gate::admit(&state, &headers, None, Group::Medium)?;
     let removed = {
         let mut records = state.subscriptions().lock();

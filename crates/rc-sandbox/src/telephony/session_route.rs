@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::{rc_time, timeline};
 use crate::errors::ApiError;
 use crate::gate::{self, Admitted};
+use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
@@ -34,7 +35,9 @@ async fn read_session(
     headers: HeaderMap,
     Path((account_id, tsid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let Admitted { rate_headers, .. } = gate::admit(&state, &headers, None, Group::Light)?;
+    let admitted = gate::admit(&state, &headers, None, Group::Light)?;
+    admitted.require(Permission::CallControl)?;
+    let Admitted { rate_headers, .. } = admitted;
     if account_id != "~" && account_id != state.account_id().to_string() {
         return Err(ApiError::not_found("accountId", &account_id));
     }

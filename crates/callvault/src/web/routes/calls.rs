@@ -27,6 +27,11 @@ pub struct CallsQuery {
     pub from: String,
     /// Last day, YYYY-MM-DD.
     pub to: String,
+    /// Minutes east of UTC at the `from` day's midnight in the viewer's
+    /// zone (sent by `assets/time.js`; absent: UTC).
+    pub from_offset: String,
+    /// The same at the midnight that ends the `to` day.
+    pub to_offset: String,
     /// An extension id.
     pub extension: String,
     /// A party's number or name.
@@ -43,6 +48,7 @@ pub struct CallsQuery {
 struct Row {
     id: String,
     started: String,
+    started_iso: String,
     from: String,
     to: String,
     direction: String,
@@ -86,15 +92,24 @@ fn non_empty(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
+/// The largest UTC offset a zone has (UTC+14), with room; anything larger
+/// is not an offset and is ignored.
+const MAX_OFFSET_MINUTES: i64 = 18 * 60;
+
 /// Turns the typed query into a catalog filter; unusable values are
 /// dropped with a note shown above the results.
 pub fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter {
-    let mut date = |text: &str, label: &str, end_of_day: bool| {
+    let mut date = |text: &str, offset: &str, label: &str, end_of_day: bool| {
         let text = non_empty(text)?;
+        let offset_minutes = match offset.trim().parse::<i64>() {
+            Ok(m) if m.abs() <= MAX_OFFSET_MINUTES => m,
+            _ => 0,
+        };
         match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
             Ok(d) => {
                 let d = if end_of_day { d.succ_opt()? } else { d };
-                Some(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?))
+                let midnight = Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?);
+                Some(midnight - chrono::Duration::minutes(offset_minutes))
             }
             Err(_) => {
                 notes.push(format!(
@@ -104,8 +119,8 @@ pub fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter 
             }
         }
     };
-    let from = date(&q.from, "from", false);
-    let to = date(&q.to, "to", true);
+    let from = date(&q.from, &q.from_offset, "from", false);
+    let to = date(&q.to, &q.to_offset, "to", true);
     let state = match q.state.as_str() {
         "" => None,
         "failed" => Some(StateFilter::HasFailedRecording),
@@ -158,6 +173,8 @@ fn page_url(q: &CallsQuery, page: u64) -> String {
         ("q", &q.q),
         ("from", &q.from),
         ("to", &q.to),
+        ("from_offset", &q.from_offset),
+        ("to_offset", &q.to_offset),
         ("extension", &q.extension),
         ("party", &q.party),
         ("direction", &q.direction),
@@ -193,6 +210,7 @@ pub async fn list(
             Row {
                 id: c.id.to_string(),
                 started: view::time(c.started_at.or(r.map(|r| r.start_time))),
+                started_iso: view::iso(c.started_at.or(r.map(|r| r.start_time))),
                 from: r
                     .map(|r| view::party(r.from_number.as_deref(), r.from_name.as_deref()))
                     .unwrap_or_else(|| "—".into()),
@@ -247,5 +265,29 @@ mod tests {
         let f = to_filter(&q, &mut notes);
         assert_eq!((f.from, f.state), (None, None));
         assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn dates_are_days_in_the_viewers_zone_when_its_offsets_are_sent() {
+        // Tokyo (UTC+9) from 1 November; New York's 2 November ends at
+        // midnight EST (UTC-5, after the change from EDT on that day).
+        let q = CallsQuery {
+            from: "2026-11-01".into(),
+            from_offset: "540".into(),
+            to: "2026-11-01".into(),
+            to_offset: "-300".into(),
+            ..CallsQuery::default()
+        };
+        let f = to_filter(&q, &mut vec![]);
+        assert_eq!(f.from.unwrap().to_rfc3339(), "2026-10-31T15:00:00+00:00");
+        assert_eq!(f.to.unwrap().to_rfc3339(), "2026-11-02T05:00:00+00:00");
+        // Not an offset: the day is taken in UTC.
+        let q = CallsQuery {
+            from: "2026-11-01".into(),
+            from_offset: "99999".into(),
+            ..CallsQuery::default()
+        };
+        let f = to_filter(&q, &mut vec![]);
+        assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
     }
 }

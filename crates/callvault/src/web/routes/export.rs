@@ -71,6 +71,7 @@ pub async fn export(
         direction: form.direction,
         state: form.state,
         page: None,
+        ..CallsQuery::default()
     };
     filter_of(&query).map_err(|notes| AppError::BadRequest(notes.join(" ")))?;
     let signer = state.audit_signer.clone().ok_or_else(|| {

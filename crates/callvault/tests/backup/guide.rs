@@ -1,0 +1,159 @@
+//! The README's "Connect a real RingCentral account" guide
+//! (`docs/connect-guide.md`), run as written against the sandbox: its `sh`
+//! blocks are read from the file, the production values swapped for the
+//! sandbox's, and run in order as one shell script; the last block (`sh
+//! serve`) must come up and answer `/healthz` with its webhook subscription
+//! live.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::doctor::sandbox;
+
+/// The guide's fenced blocks: (info string, body).
+fn blocks(markdown: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.strip_prefix("```")) {
+            (None, Some(info)) => current = Some((info.trim().to_owned(), String::new())),
+            (Some(_), Some(_)) => out.extend(current.take()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
+    // Arrange: the sandbox, and what the guide's placeholders stand for.
+    let s = sandbox(|_| {}).await;
+    let env: std::collections::HashMap<_, _> = s.client_env().into_iter().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("data");
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/connect-guide.md"
+    ))
+    .unwrap();
+    let swap = |text: &str| {
+        text.replace("https://platform.ringcentral.com", &env["RC_SERVER_URL"])
+            .replace("your-client-id", &env["RC_CLIENT_ID"])
+            .replace("/var/lib/callvault", &data.display().to_string())
+            .replace(
+                "https://callvault.example.com",
+                &format!("http://127.0.0.1:{port}"),
+            )
+            .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+    };
+    let blocks = blocks(&guide);
+    let (serve, steps): (Vec<_>, Vec<_>) = blocks
+        .iter()
+        .filter(|(info, _)| info.starts_with("sh"))
+        .partition(|(info, _)| info == "sh serve");
+    assert!(
+        steps.len() >= 5 && serve.len() == 1,
+        "the guide's blocks changed: {blocks:?}"
+    );
+    let mut script = String::from("set -euo pipefail\n");
+    for (_, body) in &steps {
+        script.push_str(&swap(body));
+    }
+    script.push_str("echo GUIDE-STEPS-DONE\nexec ");
+    script.push_str(&swap(&serve[0].1));
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_callvault"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    // Act: run it.
+    let mut guide = Guide(
+        Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .env_clear()
+            .env("PATH", path)
+            .env("RUST_LOG", "warn")
+            .env("RC_MEDIA_URL", &env["RC_MEDIA_URL"])
+            .env("CREDENTIALS", dir.path().join("credentials"))
+            .env("JWT_FROM_THE_CONSOLE", &env["RC_JWT"])
+            .env("CLIENT_SECRET_FROM_THE_CONSOLE", &env["RC_CLIENT_SECRET"])
+            .env("ADMIN_PASSWORD", "a-long-admin-password")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut guide.0;
+    let mut out = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("CallVault listening on") => break true,
+            Some(Ok(line)) => out.push(line),
+            _ => break false,
+        }
+    };
+    let said = |child: &mut std::process::Child| {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        format!("stdout:\n{}\nstderr:\n{err}", out.join("\n"))
+    };
+    if !listening {
+        let _ = child.wait();
+        panic!("the guide stopped before serve listened:\n{}", said(child));
+    }
+
+    // Assert: doctor passed (set -e), the backfill stored recordings, and
+    // serve answers /healthz once RingCentral's subscription is live.
+    assert!(out.iter().any(|l| l == "GUIDE-STEPS-DONE"));
+    assert!(
+        out.iter().any(|l| l.starts_with("ok   credentials")),
+        "{out:?}"
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await;
+        if r.as_ref().is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve never became healthy: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The guide's shell (by then `exec`ed into `callvault serve`), ended on drop.
+struct Guide(std::process::Child);
+
+impl Drop for Guide {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
