@@ -10,13 +10,17 @@
 //! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
 //! - [`health`]: `GET /healthz` and `GET /metrics` (Prometheus text).
 //! - [`capacity`] and [`alerts`]: whether the call volume fits RingCentral's Heavy budget, and the alert webhook.
+//! - [`audit`]: the sealed audit trail's key, checkpoint task and JSON Lines export.
+//! - [`ediscovery`]: signed, streamed eDiscovery bundles (`export`) and their verification.
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
 
 pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod capacity;
 pub mod commands;
 pub mod configuration;
+pub mod ediscovery;
 pub mod health;
 pub mod jobs;
 pub mod live;

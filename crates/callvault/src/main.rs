@@ -3,7 +3,8 @@
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
 //! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
-//! jobs, requeue dead ones), `worker` and `subscription`. Each command
+//! jobs, requeue dead ones), `audit` (the sealed trail), `export` (eDiscovery
+//! bundles), `worker` and `subscription`. Each command
 //! lives in the library's `commands/`.
 
 use callvault::configuration::layers::{self, Layered};
@@ -46,6 +47,10 @@ enum Command {
     User(commands::user::UserArgs),
     /// List jobs (`jobs ls`) and requeue dead ones (`jobs retry`).
     Jobs(commands::jobs::JobsArgs),
+    /// The sealed audit trail: keygen, checkpoint, verify, export.
+    Audit(commands::audit::AuditArgs),
+    /// eDiscovery: export conversations as a signed bundle, or verify one.
+    Export(commands::export::ExportArgs),
 }
 
 /// Parses the command line over the environment, `callvault.toml` and the
@@ -152,6 +157,8 @@ async fn run(command: Command, layered: Layered) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::User(args) => commands::user::run(args).await,
         Command::Jobs(args) => commands::jobs::run(args).await,
+        Command::Audit(args) => commands::audit::run(args).await,
+        Command::Export(args) => commands::export::run(args).await,
     }
 }
 

@@ -86,6 +86,13 @@ impl Application {
         self
     }
 
+    /// Signs eDiscovery bundles with the audit key (without one, the web
+    /// export answers that no key is configured).
+    pub fn with_audit_signer(mut self, signer: std::sync::Arc<vault::audit::AuditSigner>) -> Self {
+        self.state.audit_signer = Some(signer);
+        self
+    }
+
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port

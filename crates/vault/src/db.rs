@@ -171,6 +171,7 @@ impl Catalog {
         };
         catalog.migrate().await?;
         catalog.rebuild_search_index_if_pending().await?;
+        catalog.chain_legacy_audit_log().await?;
         Ok(catalog)
     }
 

@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod demo;
 pub mod doctor;
+pub mod export;
 pub mod jobs;
 pub mod join;
 pub mod ls;

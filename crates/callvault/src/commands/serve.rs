@@ -1,13 +1,16 @@
 //! `callvault serve`: the web UI over the catalog and the blob store, the
 //! probes `GET /healthz` and `GET /metrics` ([`crate::health`]) and, when
 //! RingCentral is configured, the webhook receiver and the workers
-//! (downloads, sessions, stitching, the subscription and the safety-net sync).
+//! (downloads, sessions, stitching, the subscription and the safety-net sync),
+//! and with `--audit-key` the audit trail's periodic signed checkpoints.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
+use crate::audit::AuditKeyArgs;
 use crate::configuration::{LiveTiming, Monitoring, RcArgs, StoreArgs};
 use crate::health::{self, Health, LiveProbe};
 use crate::startup::{Application, Settings};
@@ -54,6 +57,15 @@ pub struct ServeArgs {
     /// Capacity monitoring and alerts.
     #[command(flatten)]
     pub monitoring: Monitoring,
+    /// The audit trail's signing key (checkpoints, export manifests).
+    #[command(flatten)]
+    pub audit_key: AuditKeyArgs,
+    /// Minutes between signed audit checkpoints.
+    #[arg(long, env = "CALLVAULT_AUDIT_CHECKPOINT_MINUTES", default_value_t = 5)]
+    pub audit_checkpoint_minutes: u64,
+    /// Seconds instead of `--audit-checkpoint-minutes` (for tests).
+    #[arg(long, env = "CALLVAULT_AUDIT_CHECKPOINT_SECS", hide = true)]
+    pub audit_checkpoint_secs: Option<u64>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -78,6 +90,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
     let stop = tokio_util::sync::CancellationToken::new();
+    let checkpoints = match args.audit_key.signer()? {
+        Some(signer) => {
+            let signer = Arc::new(signer);
+            app = app.with_audit_signer(signer.clone());
+            let every = Duration::from_secs(
+                args.audit_checkpoint_secs
+                    .unwrap_or(args.audit_checkpoint_minutes.saturating_mul(60))
+                    .max(1),
+            );
+            Some(tokio::spawn(crate::audit::run_checkpoints(
+                app.state().catalog.clone(),
+                signer,
+                every,
+                stop.clone(),
+            )))
+        }
+        None => {
+            tracing::warn!(
+                "no --audit-key: the audit trail is chained but not sealed by signed checkpoints"
+            );
+            None
+        }
+    };
     let mut workers = None;
     let mut probes = Health::new(app.state().catalog.clone());
     if args.no_workers || args.rc.client_id.is_empty() {
@@ -107,6 +142,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("CallVault listening on http://{host}:{}", app.port());
     let served = app.run_until_stopped().await;
     stop.cancel();
+    if let Some(c) = checkpoints {
+        c.await.context("the audit checkpoint task panicked")?;
+    }
     if let Some(w) = workers {
         w.await.context("the workers panicked")??;
     }

@@ -5,8 +5,10 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use vault::Catalog;
+use vault::audit::{AuditAction, AuditEvent, SubjectKind};
 use vault::users::{NewUser, Role};
 
+use crate::audit::AuditKeyArgs;
 use crate::configuration::StoreArgs;
 use crate::web::auth::password::hash_password;
 
@@ -35,6 +37,9 @@ pub enum UserAction {
         /// Where the catalog lives.
         #[command(flatten)]
         store: StoreArgs,
+        /// The audit key, to seal the change in a checkpoint at once.
+        #[command(flatten)]
+        audit: AuditKeyArgs,
         /// Login name: 1–64 of A–Z a–z 0–9 . _ @ -
         name: String,
         /// What the user may see.
@@ -58,6 +63,9 @@ pub enum UserAction {
         /// Where the catalog lives.
         #[command(flatten)]
         store: StoreArgs,
+        /// The audit key, to seal the change in a checkpoint at once.
+        #[command(flatten)]
+        audit: AuditKeyArgs,
         /// Login name.
         name: String,
     },
@@ -66,6 +74,9 @@ pub enum UserAction {
         /// Where the catalog lives.
         #[command(flatten)]
         store: StoreArgs,
+        /// The audit key, to seal the change in a checkpoint at once.
+        #[command(flatten)]
+        audit: AuditKeyArgs,
         /// Login name.
         name: String,
         /// Read the password from the first line of standard input.
@@ -155,14 +166,37 @@ pub async fn open_catalog(store: &StoreArgs) -> anyhow::Result<Catalog> {
 
 /// Runs a `user` subcommand.
 pub async fn run(args: UserArgs) -> anyhow::Result<()> {
-    let store = match &args.action {
-        UserAction::Add { store, .. }
-        | UserAction::List { store }
-        | UserAction::Remove { store, .. }
-        | UserAction::Passwd { store, .. } => store.clone(),
+    let (store, audit) = match &args.action {
+        UserAction::Add { store, audit, .. }
+        | UserAction::Remove { store, audit, .. }
+        | UserAction::Passwd { store, audit, .. } => (store.clone(), audit.clone()),
+        UserAction::List { store } => (store.clone(), AuditKeyArgs::default()),
     };
+    let signer = audit.signer()?;
     let catalog = open_catalog(&store).await?;
-    match args.action {
+    let changed = change(&catalog, args.action).await;
+    if let Ok(Some(event)) = &changed {
+        catalog.append_audit_event(event).await?;
+        if let Some(signer) = &signer {
+            crate::audit::checkpoint(&catalog, signer).await;
+        }
+    }
+    catalog.close().await;
+    changed.map(drop)
+}
+
+/// Does what `action` asks; returns the audit entry of a change.
+async fn change(catalog: &Catalog, action: UserAction) -> anyhow::Result<Option<AuditEvent>> {
+    let event = |action, name: &str, details| {
+        Some(AuditEvent {
+            actor: crate::audit::cli_actor(),
+            action,
+            subject_kind: SubjectKind::User,
+            subject_id: name.to_owned(),
+            details,
+        })
+    };
+    match action {
         UserAction::Add {
             name,
             role,
@@ -185,13 +219,15 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
                     name: name.clone(),
                     password_hash,
                     role,
-                    extensions,
+                    extensions: extensions.clone(),
                 })
                 .await?;
             if created.is_none() {
                 bail!("a user called {name:?} already exists");
             }
             println!("added {name} ({})", role.as_str());
+            let details = serde_json::json!({ "role": role.as_str(), "extensions": extensions });
+            Ok(event(AuditAction::UserAdded, &name, details))
         }
         UserAction::List { .. } => {
             for u in catalog.list_users().await? {
@@ -206,12 +242,18 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
                     }
                 );
             }
+            Ok(None)
         }
         UserAction::Remove { name, .. } => {
             if !catalog.remove_user(&name).await? {
                 bail!("no user called {name:?}");
             }
             println!("removed {name}");
+            Ok(event(
+                AuditAction::UserRemoved,
+                &name,
+                serde_json::json!({}),
+            ))
         }
         UserAction::Passwd {
             name,
@@ -224,10 +266,10 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
             let phc = hash(read_password(password_stdin)?).await?;
             catalog.set_password_hash(&name, &phc).await?;
             println!("password of {name} changed; their sessions ended");
+            let details = serde_json::json!({ "changed": "password" });
+            Ok(event(AuditAction::UserChanged, &name, details))
         }
     }
-    catalog.close().await;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub struct AppState {
     pub session_idle: Duration,
     /// Counters `/metrics` shows.
     pub metrics: Arc<WebMetrics>,
+    /// The audit key, which signs eDiscovery bundles exported from the web.
+    pub audit_signer: Option<Arc<vault::audit::AuditSigner>>,
 }
 
 /// Tunables of the web UI's protections.
@@ -76,6 +78,7 @@ impl AppState {
             passwords: PasswordGate::new(options.password_gate),
             session_idle: options.session_idle,
             metrics: Arc::default(),
+            audit_signer: None,
         })
     }
 }

@@ -48,6 +48,13 @@ pub struct TestApp {
     pub _dir: tempfile::TempDir,
     /// (admin URL, schema) of a PostgreSQL test schema.
     pub pg: Option<(String, String)>,
+    /// The audit signing key the server signs bundles with (its public
+    /// key is beside it, `.pub`).
+    pub audit_key: std::path::PathBuf,
+    /// The catalog's URL.
+    pub database_url: String,
+    /// The blob store's location.
+    pub storage_url: String,
 }
 
 /// MP3 bytes of a recording whose DTMF marker is `marker`, `ms` long.
@@ -83,6 +90,16 @@ const PG_SCHEMA_PREFIX: &str = "web_t_";
 /// `CALLVAULT_TEST_POSTGRES`, or `None` (with a note) when it is unset.
 /// Call [`TestApp::finish`] to drop the schema.
 pub async fn spawn_app_postgres() -> Option<TestApp> {
+    let (admin, url, schema) = postgres_schema().await?;
+    let mut app = spawn_app_at(tempfile::tempdir().unwrap(), url, |_| {}).await;
+    app.pg = Some((admin, schema));
+    Some(app)
+}
+
+/// A fresh schema in the PostgreSQL named by `CALLVAULT_TEST_POSTGRES`:
+/// (admin URL, URL inside the schema, schema), or `None` (with a note) when
+/// the variable is unset. Drop it with [`drop_postgres_schema`].
+pub async fn postgres_schema() -> Option<(String, String, String)> {
     use sqlx::Connection;
     let Ok(admin) = std::env::var("CALLVAULT_TEST_POSTGRES") else {
         eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
@@ -96,9 +113,17 @@ pub async fn spawn_app_postgres() -> Option<TestApp> {
         .unwrap();
     let sep = if admin.contains('?') { '&' } else { '?' };
     let url = format!("{admin}{sep}options[search_path]={schema}");
-    let mut app = spawn_app_at(tempfile::tempdir().unwrap(), url, |_| {}).await;
-    app.pg = Some((admin, schema));
-    Some(app)
+    Some((admin, url, schema))
+}
+
+/// Drops a schema made by [`postgres_schema`].
+pub async fn drop_postgres_schema(admin: &str, schema: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
 
 async fn spawn_app_at(
@@ -116,7 +141,18 @@ async fn spawn_app_at(
         connections: Default::default(),
     };
     tune(&mut settings);
-    let app = Application::build(settings).await.unwrap();
+    let (database_url, storage_url) = (settings.database_url.clone(), settings.storage_url.clone());
+    let audit_key = dir.path().join("audit.key");
+    let signer = vault::audit::AuditSigner::generate(&audit_key).unwrap();
+    std::fs::write(
+        dir.path().join("audit.key.pub"),
+        signer.public_key().to_hex(),
+    )
+    .unwrap();
+    let app = Application::build(settings)
+        .await
+        .unwrap()
+        .with_audit_signer(std::sync::Arc::new(signer));
     let base = format!("http://127.0.0.1:{}", app.port());
     let catalog = app.state().catalog.clone();
     let blobs = app.state().blobs.clone();
@@ -137,6 +173,9 @@ async fn spawn_app_at(
         server: Some(server),
         _dir: dir,
         pg: None,
+        audit_key,
+        database_url,
+        storage_url,
     }
 }
 
@@ -417,14 +456,9 @@ pub use crate::login_support::csrf_field;
 impl TestApp {
     /// Drops the PostgreSQL schema, if any.
     pub async fn finish(self) {
-        use sqlx::Connection;
         self.catalog.close().await;
         if let Some((admin, schema)) = &self.pg {
-            let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            drop_postgres_schema(admin, schema).await;
         }
     }
 
@@ -454,6 +488,20 @@ impl TestApp {
         password: &str,
     ) -> reqwest::Response {
         crate::login_support::post_login(client, &self.base, user, password, "/calls").await
+    }
+
+    /// Logs `client` out with its session's CSRF token (taken from the
+    /// calls page).
+    pub async fn logout(&self, client: &reqwest::Client) -> reqwest::Response {
+        let page = client.get(self.url("/calls")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let csrf = csrf_field(&page.text().await.unwrap());
+        client
+            .post(self.url("/logout"))
+            .form(&[("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A logged-in client.

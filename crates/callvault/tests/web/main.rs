@@ -12,6 +12,10 @@ mod access;
 mod deploy;
 // Audio delivery: Range, headers, downloads, the audit log.
 mod audio;
+// The sealed audit trail: logins, CLI seal, verify, export, tampering.
+mod audit_trail;
+// eDiscovery bundles from the CLI and the web; tampering caught.
+mod ediscovery;
 // The calls list's filters, the conversation page, the status page.
 mod pages;
 // The same on PostgreSQL.

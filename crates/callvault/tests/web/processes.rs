@@ -150,25 +150,12 @@ async fn on_sqlite_two_serve_processes_share_the_login_limit() {
 
 #[tokio::test]
 async fn on_postgresql_two_serve_processes_share_the_login_limit() {
-    use sqlx::Connection;
-    let Ok(admin) = std::env::var("CALLVAULT_TEST_POSTGRES") else {
-        eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+    let Some((admin, database, schema)) = postgres_schema().await else {
         return;
     };
-    let schema = format!("web_t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let sep = if admin.contains('?') { '&' } else { '?' };
-    let database = format!("{admin}{sep}options[search_path]={schema}");
     let dir = tempfile::tempdir().unwrap();
     two_processes_hold_the_limit(dir.path(), &database).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    drop_postgres_schema(&admin, &schema).await;
 }
 
 #[tokio::test]

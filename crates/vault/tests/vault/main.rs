@@ -12,6 +12,8 @@ mod catalog;
 mod queue;
 // Notifications, settings, singleton leases.
 mod live;
+// The sealed audit trail: chain, checkpoints, tamper detection.
+mod audit;
 // The blob store: atomic streamed writes, hashes, ranges.
 mod blobs;
 // The blob store on an S3-compatible server.

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use chrono::{NaiveDate, TimeZone, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use vault::ConversationState;
 use vault::search::{ConversationFilter, StateFilter};
 
@@ -17,22 +17,32 @@ use crate::web::view::{self, Nav};
 pub const PAGE_SIZE: u32 = 25;
 
 /// The calls page's query string, as typed (empty fields mean "any").
-#[derive(Debug, Default, Clone, Deserialize)]
+/// The eDiscovery export takes the same fields, from its form or flags.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CallsQuery {
-    q: String,
-    from: String,
-    to: String,
+    /// Search box: a number, a name or an id.
+    pub q: String,
+    /// First day, YYYY-MM-DD.
+    pub from: String,
+    /// Last day, YYYY-MM-DD.
+    pub to: String,
     /// Minutes east of UTC at the `from` day's midnight in the viewer's
     /// zone (sent by `assets/time.js`; absent: UTC).
-    from_offset: String,
+    pub from_offset: String,
     /// The same at the midnight that ends the `to` day.
-    to_offset: String,
-    extension: String,
-    party: String,
-    direction: String,
-    state: String,
-    page: Option<u64>,
+    pub to_offset: String,
+    /// An extension id.
+    pub extension: String,
+    /// A party's number or name.
+    pub party: String,
+    /// `Inbound` or `Outbound`.
+    pub direction: String,
+    /// A state name (`stitched`, `failed`, …).
+    pub state: String,
+    /// Page number (the export ignores it).
+    #[serde(skip_serializing)]
+    pub page: Option<u64>,
 }
 
 struct Row {
@@ -88,7 +98,7 @@ const MAX_OFFSET_MINUTES: i64 = 18 * 60;
 
 /// Turns the typed query into a catalog filter; unusable values are
 /// dropped with a note shown above the results.
-fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter {
+pub fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter {
     let mut date = |text: &str, offset: &str, label: &str, end_of_day: bool| {
         let text = non_empty(text)?;
         let offset_minutes = match offset.trim().parse::<i64>() {

@@ -16,6 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use vault::audit::{AuditAction, AuditEvent, SubjectKind};
 use vault::login_throttle::AttemptReservation;
 
 use crate::web::auth::login_csrf::TOKEN_TTL;
@@ -153,6 +154,7 @@ pub async fn submit(
     };
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(user = ?form.username, client = ?address, "login failed");
+        audit_login(catalog, AuditAction::LoginFailed, &form.username, &address).await?;
         return form_page(
             &state,
             &next,
@@ -176,6 +178,7 @@ pub async fn submit(
         )
         .await?;
     tracing::info!(user = ?user.name, client = ?address, "logged in");
+    audit_login(catalog, AuditAction::Login, &user.name, &address).await?;
     let mut response = Redirect::to(next.as_str()).into_response();
     let headers = response.headers_mut();
     for cookie in [
@@ -204,6 +207,7 @@ pub struct LogoutForm {
 pub async fn logout(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
+    client: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, AppError> {
@@ -214,6 +218,13 @@ pub async fn logout(
             .delete_web_session(&tokens::token_hash(&token))
             .await?;
     }
+    audit_login(
+        &state.catalog,
+        AuditAction::Logout,
+        &session.user.name,
+        &client.ip_text(),
+    )
+    .await?;
     Ok((
         [(
             header::SET_COOKIE,
@@ -222,4 +233,24 @@ pub async fn logout(
         Redirect::to("/login"),
     )
         .into_response())
+}
+
+/// Puts a login, failed login or logout on the audit trail. A failure to
+/// record it fails the request: an unaudited login is worse than none.
+async fn audit_login(
+    catalog: &vault::Catalog,
+    action: AuditAction,
+    name: &str,
+    client: &str,
+) -> Result<(), AppError> {
+    catalog
+        .append_audit_event(&AuditEvent {
+            actor: name.to_owned(),
+            action,
+            subject_kind: SubjectKind::User,
+            subject_id: name.to_owned(),
+            details: serde_json::json!({ "client": client }),
+        })
+        .await?;
+    Ok(())
 }

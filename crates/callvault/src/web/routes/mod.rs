@@ -11,6 +11,7 @@ pub mod audio;
 pub mod audit;
 pub mod calls;
 pub mod conversation;
+pub mod export;
 pub mod login;
 pub mod status;
 
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(status::page))
         .route("/status/retry", post(status::retry))
         .route("/audit", get(audit::page))
+        .route("/export", post(export::export))
         .route("/assets/{file}", get(assets::file))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
