@@ -10,6 +10,7 @@
 //! - [`startup`] and [`web`]: the web server (UI, audio with Range, per-user access).
 //! - [`health`]: `GET /healthz` and `GET /metrics` (Prometheus text).
 //! - [`capacity`] and [`alerts`]: whether the call volume fits RingCentral's Heavy budget, and the alert webhook.
+//! - [`retention`]: retention rules, disposal, legal holds and deletion at the source.
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
 
 pub mod alerts;
@@ -23,6 +24,7 @@ pub mod live;
 pub mod priority;
 pub mod published;
 pub mod rate_snapshot;
+pub mod retention;
 pub mod startup;
 pub mod stitching;
 pub mod sync;

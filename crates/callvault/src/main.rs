@@ -3,7 +3,8 @@
 //! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
 //! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
-//! jobs, requeue dead ones), `worker` and `subscription`. Each command
+//! jobs, requeue dead ones), `retention` and `hold` (records management),
+//! `worker` and `subscription`. Each command
 //! lives in the library's `commands/`.
 
 use callvault::{commands, live};
@@ -43,6 +44,10 @@ enum Command {
     User(commands::user::UserArgs),
     /// List jobs (`jobs ls`) and requeue dead ones (`jobs retry`).
     Jobs(commands::jobs::JobsArgs),
+    /// Retention rules, disposal (`plan`, `apply`) and deletion at RingCentral.
+    Retention(commands::retention::RetentionArgs),
+    /// Legal holds: place, release, list.
+    Hold(commands::hold::HoldArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -118,6 +123,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::User(args) => commands::user::run(args).await,
         Command::Jobs(args) => commands::jobs::run(args).await,
+        Command::Retention(args) => commands::retention::run(args).await,
+        Command::Hold(args) => commands::hold::run(args).await,
     }
 }
 

@@ -34,7 +34,7 @@ pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// The scope every token of the sandbox app carries.
 pub const SCOPE: &str =
-    "ReadAccounts ReadCallLog ReadCallRecording CallControl SubscriptionWebhook";
+    "ReadAccounts ReadCallLog ReadCallRecording CallControl SubscriptionWebhook EditCallLog";
 
 /// Token lifetimes (sandbox time).
 #[derive(Debug, Clone)]

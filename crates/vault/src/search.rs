@@ -187,6 +187,37 @@ impl Catalog {
         };
         let offset = i64::try_from(filter.offset)
             .map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
+        let page = self.matching_page(scope, filter, limit, offset).await?;
+        self.summaries(&page).await
+    }
+
+    /// Every conversation matching `filter` (its page fields ignored), in
+    /// the calls page's order, for a filter legal hold.
+    pub(crate) async fn all_matching_ids(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<String>, CatalogError> {
+        const PAGE: i64 = 1000;
+        let mut out = Vec::new();
+        loop {
+            let offset = i64::try_from(out.len()).unwrap_or(i64::MAX);
+            let page = self.matching_page(Scope::All, filter, PAGE, offset).await?;
+            let n = page.len();
+            out.extend(page.into_iter().map(|(id, _)| id));
+            if i64::try_from(n).unwrap_or(0) < PAGE {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One page of (conversation id, sort key) matching `filter`, newest first.
+    async fn matching_page(
+        &self,
+        scope: Scope,
+        filter: &ConversationFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, i64)>, CatalogError> {
         // Terms every match must have.
         let mut required: Vec<String> = Vec::new();
         if let Some(ext) = filter.extension_id.as_deref() {
@@ -239,7 +270,7 @@ impl Catalog {
                 self.page_ids(scope, filter, driver, limit, offset).await?
             }
         };
-        self.summaries(&page).await
+        Ok(page)
     }
 
     /// Orders `terms` (at least one) with the rarest first, so it leads.

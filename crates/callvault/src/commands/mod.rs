@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod hold;
 pub mod jobs;
 pub mod join;
 pub mod ls;
+pub mod retention;
 pub mod serve;
 pub mod status;
 pub mod stitch;

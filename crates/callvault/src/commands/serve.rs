@@ -1,7 +1,8 @@
 //! `callvault serve`: the web UI over the catalog and the blob store, the
 //! probes `GET /healthz` and `GET /metrics` ([`crate::health`]) and, when
 //! RingCentral is configured, the webhook receiver and the workers
-//! (downloads, sessions, stitching, the subscription and the safety-net sync).
+//! (downloads, sessions, stitching, the subscription and the safety-net sync),
+//! and the periodic retention run ([`crate::retention::run_periodically`]).
 
 use std::time::Duration;
 
@@ -54,6 +55,10 @@ pub struct ServeArgs {
     /// Capacity monitoring and alerts.
     #[command(flatten)]
     pub monitoring: Monitoring,
+    /// Minutes between retention runs (disposal of what the rules say is
+    /// due; one process of a cluster runs it). 0: never.
+    #[arg(long, env = "CALLVAULT_RETENTION_EVERY_MINUTES", default_value_t = 60)]
+    pub retention_every_minutes: u64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -78,6 +83,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     })
     .await?;
     let stop = tokio_util::sync::CancellationToken::new();
+    let retention = (args.retention_every_minutes > 0).then(|| {
+        tokio::spawn(crate::retention::run_periodically(
+            app.state().catalog.clone(),
+            app.state().blobs.clone(),
+            Duration::from_secs(args.retention_every_minutes * 60),
+            stop.clone(),
+        ))
+    });
     let mut workers = None;
     let mut probes = Health::new(app.state().catalog.clone());
     if args.no_workers || args.rc.client_id.is_empty() {
@@ -109,6 +122,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stop.cancel();
     if let Some(w) = workers {
         w.await.context("the workers panicked")??;
+    }
+    if let Some(r) = retention {
+        r.await.context("the retention run panicked")?;
     }
     served?;
     Ok(())

@@ -11,5 +11,6 @@ mod crash;
 mod faults;
 mod not_ready;
 mod rate_limits;
+mod retention;
 mod tokens;
 mod verify;

@@ -93,7 +93,16 @@ pub async fn recording(
         .ok_or(AppError::NotFound)?;
     let key = match (&recording.state, recording.storage_key) {
         (RecordingState::Stored, Some(key)) => key,
-        _ => return Err(AppError::NotFound),
+        _ => {
+            return Err(match state.catalog.disposal(&id).await? {
+                Some(d) => AppError::Gone(format!(
+                    "Recording {id} was disposed of under retention rule \"{}\" on {}.",
+                    d.rule_name,
+                    crate::web::view::time(Some(d.disposed_at))
+                )),
+                None => AppError::NotFound,
+            });
+        }
     };
     let audio = Audio {
         content_type: content_type_for(&key, recording.content_type.as_deref()),

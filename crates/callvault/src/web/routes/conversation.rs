@@ -39,6 +39,16 @@ struct RecordingView {
     sha256: Option<String>,
     last_error: Option<String>,
     playable: bool,
+    /// "Disposed of on … under rule …", for a tombstoned recording.
+    disposed: Option<String>,
+}
+
+struct HoldView {
+    id: i64,
+    matter: String,
+    reason: String,
+    placed: String,
+    released: Option<String>,
 }
 
 struct LegView {
@@ -76,6 +86,7 @@ struct ConversationPage {
     chapters: Vec<Chapter>,
     recordings: Vec<RecordingView>,
     records: Vec<RecordView>,
+    holds: Vec<HoldView>,
 }
 
 /// Parses the path id; an id that cannot exist is simply not found.
@@ -216,6 +227,37 @@ pub async fn page(
         _ => Vec::new(),
     };
 
+    let holds = state
+        .catalog
+        .conversation_holds(&id)
+        .await?
+        .into_iter()
+        .map(|h| HoldView {
+            id: h.id,
+            matter: h.matter,
+            reason: h.reason,
+            placed: format!("{} by {}", view::time(Some(h.placed_at)), h.placed_by),
+            released: h.released_at.map(|t| {
+                format!(
+                    "{} by {}: {}",
+                    view::time(Some(t)),
+                    h.released_by.unwrap_or_default(),
+                    h.release_reason.unwrap_or_default()
+                )
+            }),
+        })
+        .collect();
+    let mut disposed = std::collections::HashMap::new();
+    for d in state.catalog.disposals(Some(&id), false).await? {
+        disposed.insert(
+            d.recording_id.to_string(),
+            format!(
+                "disposed of on {} under retention rule \"{}\"",
+                view::time(Some(d.disposed_at)),
+                d.rule_name
+            ),
+        );
+    }
     let template = ConversationPage {
         nav: Some(Nav::new(&user.0, "calls")),
         id: id.to_string(),
@@ -236,9 +278,11 @@ pub async fn page(
                 sha256: r.sha256.as_ref().map(|s| s.to_hex()),
                 last_error: r.last_error.clone(),
                 playable: r.state == RecordingState::Stored && r.storage_key.is_some(),
+                disposed: disposed.remove(r.id.as_str()),
             })
             .collect(),
         records: record_views,
+        holds,
     };
     super::render(&template)
 }
