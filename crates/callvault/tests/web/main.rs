@@ -12,6 +12,8 @@ mod access;
 mod audio;
 // The calls list's filters, the conversation page, the status page.
 mod pages;
+// Retention rules, legal holds, disposed recordings.
+mod records;
 // The same on PostgreSQL.
 mod postgres;
 // Handlers in-process through oneshot.

@@ -9,6 +9,7 @@ use vault::{Conversation, ConversationId, Recording, RecordingState};
 
 use crate::web::auth::CurrentUser;
 use crate::web::error::AppError;
+use crate::web::routes::records::HoldView;
 use crate::web::state::AppState;
 use crate::web::view::{self, Nav};
 
@@ -41,14 +42,6 @@ struct RecordingView {
     playable: bool,
     /// "Disposed of on … under rule …", for a tombstoned recording.
     disposed: Option<String>,
-}
-
-struct HoldView {
-    id: i64,
-    matter: String,
-    reason: String,
-    placed: String,
-    released: Option<String>,
 }
 
 struct LegView {
@@ -232,20 +225,7 @@ pub async fn page(
         .conversation_holds(&id)
         .await?
         .into_iter()
-        .map(|h| HoldView {
-            id: h.id,
-            matter: h.matter,
-            reason: h.reason,
-            placed: format!("{} by {}", view::time(Some(h.placed_at)), h.placed_by),
-            released: h.released_at.map(|t| {
-                format!(
-                    "{} by {}: {}",
-                    view::time(Some(t)),
-                    h.released_by.unwrap_or_default(),
-                    h.release_reason.unwrap_or_default()
-                )
-            }),
-        })
+        .map(HoldView::of)
         .collect();
     let mut disposed = std::collections::HashMap::new();
     for d in state.catalog.disposals(Some(&id), false).await? {

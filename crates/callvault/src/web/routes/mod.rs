@@ -12,6 +12,7 @@ pub mod audit;
 pub mod calls;
 pub mod conversation;
 pub mod login;
+pub mod records;
 pub mod status;
 
 /// Every route of the web UI, over `state`. Also what router tests drive
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/status/retry", post(status::retry))
         .route("/audit", get(audit::page))
         .route("/assets/{file}", get(assets::file))
+        .merge(records::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
