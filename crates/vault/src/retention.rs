@@ -398,18 +398,14 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         with_pool!(self, pool, backend => {
             let mut tx = crate::db::begin_write!(pool, backend);
-            sqlx::query("DELETE FROM extension_groups WHERE name = $1")
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-            for ext in extension_ids {
-                sqlx::query("INSERT INTO extension_groups (name, extension_id) VALUES ($1, $2)
-                             ON CONFLICT (name, extension_id) DO NOTHING")
-                    .bind(name)
-                    .bind(ext.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            crate::db::replace_set!(
+                tx,
+                "DELETE FROM extension_groups WHERE name = $1",
+                "INSERT INTO extension_groups (name, extension_id) VALUES ($1, $2)
+                 ON CONFLICT (name, extension_id) DO NOTHING",
+                name,
+                extension_ids
+            );
             tx.commit().await?;
         });
         Ok(())

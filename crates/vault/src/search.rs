@@ -4,8 +4,9 @@
 //!
 //! Access is decided in SQL, in the same statement that finds the row: a
 //! viewer sees a conversation only when one of their extensions (table
-//! `user_extensions`) owns one of its call records or one of those records'
-//! legs. A row the user may not see is indistinguishable from a missing row.
+//! `user_extensions`, or an extension group named in `user_extension_groups`)
+//! owns one of its call records or one of those records' legs. A row the
+//! user may not see is indistinguishable from a missing row.
 
 use chrono::{DateTime, Utc};
 
@@ -145,16 +146,34 @@ enum Driver<'a> {
 /// that leads (the rarest); a term this common leads fast anyway.
 const TERM_COUNT_CAP: i64 = 10_000;
 
+/// The extensions each user may see: those listed for them and those of
+/// the extension groups named in their scope. One definition, used by every
+/// scoped statement.
+macro_rules! user_extensions {
+    () => {
+        "(SELECT user_id, extension_id FROM user_extensions
+          UNION SELECT ug.user_id, eg.extension_id FROM user_extension_groups ug
+          JOIN extension_groups eg ON eg.name = ug.group_name)"
+    };
+}
+
+/// [`user_extensions!`] as a constant, for `format!`.
+const USER_EXTENSIONS: &str = user_extensions!();
+
 /// `c` (a conversation row) is visible to the user bound at `$1`, or `$1`
 /// is NULL (everything visible).
-const VISIBLE: &str = "($1 IS NULL OR EXISTS (
+const VISIBLE: &str = concat!(
+    "($1 IS NULL OR EXISTS (
     SELECT 1 FROM conversation_sessions vs
     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
-    JOIN user_extensions ue ON ue.user_id = $1
+    JOIN ",
+    user_extensions!(),
+    " ue ON ue.user_id = $1
     WHERE vs.conversation_id = c.id
       AND (vr.extension_id = ue.extension_id
            OR EXISTS (SELECT 1 FROM legs vl
-                      WHERE vl.call_record_id = vr.id AND vl.extension_id = ue.extension_id))))";
+                      WHERE vl.call_record_id = vr.id AND vl.extension_id = ue.extension_id))))"
+);
 
 fn corrupt(what: impl std::fmt::Display) -> CatalogError {
     CatalogError::CorruptRow {
@@ -376,9 +395,9 @@ impl Catalog {
                 }
             }
             if let Scope::User(user) = scope {
-                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
+                q.push(concat!(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
                     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
-                    JOIN user_extensions ue ON ue.user_id = ");
+                    JOIN ", user_extensions!(), " ue ON ue.user_id = "));
                 q.push_bind(user.get());
                 q.push(" WHERE vs.conversation_id = c.id
                       AND (vr.extension_id = ue.extension_id
@@ -496,7 +515,7 @@ impl Catalog {
                                JOIN conversations c ON c.id = rs.conversation_id
                                WHERE rs.telephony_session_id = r.telephony_session_id AND {VISIBLE})
                     OR EXISTS (SELECT 1 FROM call_records rr
-                               JOIN user_extensions rue ON rue.user_id = $1
+                               JOIN {USER_EXTENSIONS} rue ON rue.user_id = $1
                                WHERE rr.id = r.call_record_id
                                  AND (rr.extension_id = rue.extension_id
                                       OR EXISTS (SELECT 1 FROM legs rl WHERE rl.call_record_id = rr.id

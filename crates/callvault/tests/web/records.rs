@@ -130,3 +130,104 @@ async fn admins_hold_and_rule_on_the_records_page_and_a_disposed_recording_answe
     );
     app.finish().await;
 }
+
+/// A viewer of extension 101 who may only listen, and one whose scope
+/// names the group `dept-201` instead of an extension.
+pub async fn finer_users(
+    app: &TestApp,
+) -> ((&'static str, &'static str), (&'static str, &'static str)) {
+    let listener = ("listener", "listener-password");
+    let grouped = ("grouped", "grouped-password");
+    for (name, pw, exts) in [
+        (listener.0, listener.1, vec!["101".to_string()]),
+        (grouped.0, grouped.1, vec![]),
+    ] {
+        app.catalog
+            .create_user(&vault::users::NewUser {
+                name: name.into(),
+                password_hash: callvault::web::auth::password::hash_password(pw).unwrap(),
+                role: vault::users::Role::Viewer,
+                extensions: exts,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert!(app.catalog.set_listen_only(listener.0, true).await.unwrap());
+    app.catalog
+        .set_extension_group("dept-201", &["201".to_string()])
+        .await
+        .unwrap();
+    assert!(
+        app.catalog
+            .set_user_extension_groups(grouped.0, &["dept-201".to_string()])
+            .await
+            .unwrap()
+    );
+    (listener, grouped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_only_user_plays_but_has_no_download_route_and_a_group_scope_sees_its_extensions()
+{
+    let app = spawn_app().await;
+    let (listener, grouped) = finer_users(&app).await;
+
+    let c = app.logged_in(listener).await;
+    let (status, html) = page(&app, &c, &format!("/conversations/{CONV_A}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(&format!("/audio/conversation/{CONV_A}")),
+        "a player"
+    );
+    assert!(
+        !html.contains("download=1") && !html.contains("download-main"),
+        "no download link: {html}"
+    );
+    assert_eq!(
+        page(&app, &c, &format!("/audio/conversation/{CONV_A}"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        page(&app, &c, &format!("/audio/recording/{REC_A1}"))
+            .await
+            .0,
+        200
+    );
+    for path in [
+        format!("/audio/conversation/{CONV_A}?download=1"),
+        format!("/audio/recording/{REC_A1}?download=1"),
+        format!("/audio/recording/{REC_A1}?download=true"),
+    ] {
+        assert_eq!(page(&app, &c, &path).await.0, 404, "{path}");
+    }
+
+    // The group names extension 201: B is visible, A (101 only) is not.
+    let g = app.logged_in(grouped).await;
+    let (_, calls) = page(&app, &g, "/calls").await;
+    assert!(calls.contains(CONV_B) && !calls.contains(CONV_A), "{calls}");
+    assert_eq!(
+        page(&app, &g, &format!("/audio/recording/{REC_B}?download=1"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        page(&app, &g, &format!("/audio/recording/{REC_A1}"))
+            .await
+            .0,
+        404
+    );
+    // Emptying the group takes the access away, in the same SQL.
+    app.catalog
+        .set_extension_group("dept-201", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        page(&app, &g, &format!("/conversations/{CONV_B}")).await.0,
+        404
+    );
+    app.finish().await;
+}

@@ -1,6 +1,7 @@
 //! `GET /audio/recording/{id}` and `GET /audio/conversation/{id}`: audio
 //! streamed from the blob store with `Range` support, so seeking works and
-//! Safari plays. `?download=1` adds `Content-Disposition: attachment`.
+//! Safari plays. `?download=1` adds `Content-Disposition: attachment`;
+//! for a listen-only user it answers 404, as a route that does not exist.
 //!
 //! Before a byte is sent, every download (`?download=1`) is written to the
 //! audit log, and so is a session's first access to each recording or
@@ -149,6 +150,10 @@ async fn serve(
     download: bool,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
+    // A listen-only user has no download route at all.
+    if download && user.0.user.listen_only {
+        return Err(AppError::NotFound);
+    }
     let Some(meta) = state.blobs.head(&audio.key).await? else {
         tracing::error!(key = %audio.key, "catalog names a blob that is missing");
         return Err(AppError::NotFound);

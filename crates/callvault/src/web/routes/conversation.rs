@@ -17,7 +17,8 @@ struct Player {
     heading: String,
     what: &'static str,
     src: String,
-    download: String,
+    /// `None` for a listen-only user: no download link at all.
+    download: Option<String>,
     vtt: Option<String>,
     sha256: Option<String>,
 }
@@ -80,6 +81,7 @@ struct ConversationPage {
     recordings: Vec<RecordingView>,
     records: Vec<RecordView>,
     holds: Vec<HoldView>,
+    may_download: bool,
 }
 
 /// Parses the path id; an id that cannot exist is simply not found.
@@ -192,12 +194,13 @@ pub async fn page(
         .iter()
         .filter(|r| r.state == RecordingState::Stored && r.storage_key.is_some())
         .collect();
+    let may_download = !user.0.user.listen_only;
     let player = if conversation.stitched_key.is_some() {
         Some(Player {
             heading: "Whole conversation".into(),
             what: "conversation",
             src: format!("/audio/conversation/{id}"),
-            download: format!("/audio/conversation/{id}?download=1"),
+            download: may_download.then(|| format!("/audio/conversation/{id}?download=1")),
             vtt: manifest
                 .as_ref()
                 .map(|_| format!("/conversations/{id}/chapters.vtt")),
@@ -208,7 +211,7 @@ pub async fn page(
             heading: "Recording".into(),
             what: "recording",
             src: format!("/audio/recording/{}", only.id),
-            download: format!("/audio/recording/{}?download=1", only.id),
+            download: may_download.then(|| format!("/audio/recording/{}?download=1", only.id)),
             vtt: None,
             sha256: only.sha256.as_ref().map(|s| s.to_hex()),
         })
@@ -263,6 +266,7 @@ pub async fn page(
             .collect(),
         records: record_views,
         holds,
+        may_download,
     };
     super::render(&template)
 }
