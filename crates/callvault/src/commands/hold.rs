@@ -128,8 +128,8 @@ pub async fn place(catalog: &Catalog, hold: &NewHold) -> anyhow::Result<i64> {
     audit::record(
         catalog,
         &hold.placed_by,
-        "hold_place",
-        "legal_hold",
+        audit::Action::HoldPlaced,
+        audit::Subject::Hold,
         &id.to_string(),
         serde_json::json!({
             "matter": hold.matter, "reason": hold.reason,
@@ -155,8 +155,8 @@ pub async fn release(catalog: &Catalog, id: i64, by: &str, reason: &str) -> anyh
     audit::record(
         catalog,
         by,
-        "hold_release",
-        "legal_hold",
+        audit::Action::HoldReleased,
+        audit::Subject::Hold,
         &id.to_string(),
         serde_json::json!({ "reason": reason }),
     )

@@ -191,11 +191,11 @@ pub async fn add_rule(catalog: &Catalog, rule: &NewRetentionRule) -> anyhow::Res
     audit::record(
         catalog,
         &rule.created_by,
-        "retention_rule_add",
-        "retention_rule",
+        audit::Action::RuleChanged,
+        audit::Subject::RetentionRule,
         &rule.name,
         serde_json::json!({
-            "id": id, "position": rule.position, "extension": rule.extension_id,
+            "change": "added", "id": id, "position": rule.position, "extension": rule.extension_id,
             "group": rule.extension_group, "direction": rule.direction,
             "kind": rule.recording_kind, "minKeepDays": rule.min_keep_days,
             "maxKeepDays": rule.max_keep_days,
@@ -218,10 +218,10 @@ pub async fn remove_rule(catalog: &Catalog, name: &str, by: &str) -> anyhow::Res
     audit::record(
         catalog,
         by,
-        "retention_rule_remove",
-        "retention_rule",
+        audit::Action::RuleChanged,
+        audit::Subject::RetentionRule,
         name,
-        serde_json::json!({}),
+        serde_json::json!({ "change": "removed" }),
     )
     .await
 }
@@ -308,10 +308,10 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
                 audit::record(
                     &catalog,
                     &actor.by,
-                    "extension_group_set",
-                    "extension_group",
-                    &name,
-                    serde_json::json!({ "extensions": extensions }),
+                    audit::Action::RuleChanged,
+                    audit::Subject::RetentionRule,
+                    &format!("group:{name}"),
+                    serde_json::json!({ "change": "group set", "extensions": extensions }),
                 )
                 .await
             }

@@ -281,8 +281,8 @@ pub async fn apply_plan(
                 audit::record(
                     catalog,
                     audit::SYSTEM,
-                    "dispose",
-                    "recording",
+                    audit::Action::Disposed,
+                    audit::Subject::Recording,
                     id.as_str(),
                     serde_json::json!({
                         "rule": d.rule, "ruleId": d.rule_id, "due": d.due,

@@ -244,15 +244,17 @@ async fn settle(
             .settle_source_deletion(id, state, answer)
             .await
             .with_context(|| format!("recording the deletion of {id}"))?;
-        let action = match state {
-            SourceDeletionState::Deleted => "delete_at_source",
-            SourceDeletionState::Failed => "delete_at_source_failed",
-        };
+        if state == SourceDeletionState::Failed {
+            // Not a deletion: nothing to put on the record; the answer is
+            // kept with the claim, which the next run retries.
+            tracing::warn!(recording = %id, answer, "RingCentral did not delete a recording");
+            continue;
+        }
         audit::record(
             catalog,
             audit::SYSTEM,
-            action,
-            "recording",
+            audit::Action::DeletedAtSource,
+            audit::Subject::Recording,
             id.as_str(),
             serde_json::json!({ "ringcentral": answer }),
         )
