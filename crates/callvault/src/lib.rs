@@ -12,6 +12,7 @@
 //! - [`capacity`] and [`alerts`]: whether the call volume fits RingCentral's Heavy budget, and the alert webhook.
 //! - [`audit`]: the sealed audit trail's key, checkpoint task and JSON Lines export.
 //! - [`ediscovery`]: signed, streamed eDiscovery bundles (`export`) and their verification.
+//! - [`retention`]: retention rules, disposal, legal holds and deletion at the source.
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
 
 pub mod alerts;
@@ -28,6 +29,7 @@ pub mod priority;
 pub mod published;
 pub mod rate_snapshot;
 pub mod runner;
+pub mod retention;
 pub mod startup;
 pub mod stitching;
 pub mod sync;

@@ -4,7 +4,8 @@
 //! (back up recordings), `stitch` and `join` (one file per conversation),
 //! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
 //! jobs, requeue dead ones), `audit` (the sealed trail), `export` (eDiscovery
-//! bundles), `worker` and `subscription`. Each command
+//! bundles), `retention` and `hold` (records management), `worker` and
+//! `subscription`. Each command
 //! lives in the library's `commands/`.
 
 use callvault::configuration::layers::{self, Layered};
@@ -51,6 +52,10 @@ enum Command {
     Audit(commands::audit::AuditArgs),
     /// eDiscovery: export conversations as a signed bundle, or verify one.
     Export(commands::export::ExportArgs),
+    /// Retention rules, disposal (`plan`, `apply`) and deletion at RingCentral.
+    Retention(commands::retention::RetentionArgs),
+    /// Legal holds: place, release, list.
+    Hold(commands::hold::HoldArgs),
 }
 
 /// Parses the command line over the environment, `callvault.toml` and the
@@ -159,6 +164,8 @@ async fn run(command: Command, layered: Layered) -> anyhow::Result<()> {
         Command::Jobs(args) => commands::jobs::run(args).await,
         Command::Audit(args) => commands::audit::run(args).await,
         Command::Export(args) => commands::export::run(args).await,
+        Command::Retention(args) => commands::retention::run(args).await,
+        Command::Hold(args) => commands::hold::run(args).await,
     }
 }
 

@@ -20,7 +20,8 @@
 //!   [`RcClient::call_log_by_session`] gathers one telephony session's records.
 //! - Recordings: [`RcClient::download_recording`] streams into any
 //!   `AsyncWrite`, checks `Content-Length`, hashes SHA-256, resumes with
-//!   `Range`; [`RcClient::recording_metadata`].
+//!   `Range`; [`RcClient::recording_metadata`]; [`RcClient::delete_recordings`]
+//!   deletes them at the source in Heavy batches of at most 100, bisecting a 404.
 //! - Subscriptions: [`RcClient::create_subscription`] and friends.
 //! - Ids ([`ids`]) parse into a path-safe alphabet; [`Error`] says what
 //!   callers branch on; [`ladder::Ladder`] turns repeated
@@ -71,6 +72,7 @@ pub mod ids;
 pub mod ladder;
 pub mod models;
 pub mod ratelimit;
+mod recording_delete;
 mod retry;
 mod secret;
 mod server_clock;
@@ -83,6 +85,7 @@ pub use config::Config;
 pub use download::Downloaded;
 pub use error::{Error, Result};
 pub use ratelimit::{GroupMetrics, RateGroup, Scheduler, SchedulerConfig};
+pub use recording_delete::{BatchDeletion, MAX_DELETE_BATCH};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use server_clock::ServerClock;

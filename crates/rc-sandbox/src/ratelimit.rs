@@ -117,12 +117,24 @@ struct Bucket {
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     buckets: Mutex<HashMap<(TokenOwner, Group), Bucket>>,
+    /// Requests answered 429, for tests that must draw none.
+    refused: std::sync::atomic::AtomicU64,
 }
 
 impl RateLimiter {
     /// Counts one request of `owner` in `group` now.
     pub fn check(&self, cfg: &RateLimitConfig, owner: &TokenOwner, group: Group) -> Decision {
-        self.check_at(cfg, owner, group, Instant::now())
+        let decision = self.check_at(cfg, owner, group, Instant::now());
+        if matches!(decision, Decision::Limited { .. }) {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        decision
+    }
+
+    /// How many requests were answered 429 so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// [`RateLimiter::check`] at a given instant (for unit tests).

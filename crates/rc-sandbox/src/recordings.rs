@@ -1,5 +1,6 @@
 //! Recording metadata (platform base) and content (media base) with Range,
-//! lag and deletion (API.md §3).
+//! lag and deletion (API.md §3); deletion at the source by the account
+//! ([`delete`]).
 //!
 //! Availability (sandbox clock):
 //! - metadata answers once the conversation has ended (`now >= end`);
@@ -12,6 +13,8 @@
 //!
 //! Content is served from the cached [`Bytes`] of the audio cache without
 //! copying (`Bytes::slice`); the body faults stream it in chunks.
+
+pub mod delete;
 
 use std::time::Duration;
 
@@ -33,12 +36,17 @@ use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
-/// Metadata route on the platform base.
+/// Metadata and delete routes on the platform base.
 pub fn platform_routes() -> Router<AppState> {
-    Router::new().route(
-        "/restapi/v1.0/account/{account_id}/recording/{recording_id}",
-        get(metadata),
-    )
+    Router::new()
+        .route(
+            "/restapi/v1.0/account/{account_id}/recording/{recording_id}",
+            get(metadata),
+        )
+        .route(
+            "/restapi/v1.0/account/{account_id}/call-recordings",
+            axum::routing::delete(delete::delete_recordings),
+        )
 }
 
 /// Content route on the media base.

@@ -23,6 +23,7 @@ struct Inner {
     urls: BaseUrls,
     telephony: crate::telephony::Engine,
     live: crate::control::LiveTraffic,
+    deletions: crate::recordings::delete::DeleteLog,
 }
 
 /// Where the two listeners are reachable.
@@ -56,6 +57,7 @@ impl AppState {
             urls,
             telephony: Default::default(),
             live,
+            deletions: Default::default(),
         }))
     }
 
@@ -112,6 +114,11 @@ impl AppState {
     /// The live-traffic switch.
     pub fn live(&self) -> &crate::control::LiveTraffic {
         &self.0.live
+    }
+
+    /// Batches accepted by the recordings' delete endpoint.
+    pub fn deletions(&self) -> &crate::recordings::delete::DeleteLog {
+        &self.0.deletions
     }
 
     /// The two base URLs.

@@ -432,3 +432,86 @@ async fn our_shapes_agree_with_the_official_samples() {
     };
     assert_eq!(keys(&meta), keys(&meta_sample));
 }
+
+const DELETE_RECORDINGS: &str = "/restapi/v1.0/account/{accountId}/call-recordings";
+
+/// The ids of every recording of the populated world.
+fn recording_ids(h: &SandboxHandle) -> Vec<String> {
+    let w = h.state().world();
+    w.conversations
+        .iter()
+        .flat_map(|c| c.legs.iter())
+        .filter_map(|l| l.recording.as_ref().map(|r| r.id.clone()))
+        .collect()
+}
+
+async fn delete_recordings(
+    c: &reqwest::Client,
+    h: &SandboxHandle,
+    token: &str,
+    body: &Value,
+) -> reqwest::Response {
+    c.delete(format!(
+        "{}/restapi/v1.0/account/~/call-recordings",
+        h.platform_url()
+    ))
+    .bearer_auth(token)
+    .json(body)
+    .send()
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn deleting_recordings_answers_204_and_its_errors_match_the_spec() {
+    let spec = spec();
+    let (h, c, t) = populated().await;
+    let ids = recording_ids(&h);
+    assert!(!ids.is_empty());
+
+    // 400: an empty batch, more than 100 ids, a body without `records`.
+    let hundred_one: Vec<String> = (0..101).map(|i| format!("9{i:05}")).collect();
+    for body in [
+        serde_json::json!({"records": []}),
+        serde_json::json!({ "records": hundred_one }),
+        serde_json::json!({"ids": [ids[0]]}),
+    ] {
+        let r = delete_recordings(&c, &h, &t, &body).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(code(&b), "CMN-101");
+        assert_conforms(&spec, DELETE_RECORDINGS, "delete", "400", &b);
+    }
+    // 404: a batch naming an unknown id deletes nothing.
+    let r = delete_recordings(&c, &h, &t, &serde_json::json!({"records": [ids[0], "1"]})).await;
+    assert_eq!(r.status(), 404);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(code(&b), "CMN-102");
+    assert_conforms(&spec, DELETE_RECORDINGS, "delete", "404", &b);
+    let meta = format!(
+        "{}/restapi/v1.0/account/~/recording/{}",
+        h.platform_url(),
+        ids[0]
+    );
+    assert_eq!(get(&c, &meta, &t).await.status(), 200, "nothing deleted");
+
+    // 204, Heavy; then metadata and content answer 404 CMN-102.
+    let r = delete_recordings(&c, &h, &t, &serde_json::json!({"records": [ids[0]]})).await;
+    assert_eq!(r.status(), 204);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = get(&c, &meta, &t).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(code(&r.json().await.unwrap()), "CMN-102");
+    let content = format!(
+        "{}/restapi/v1.0/account/~/recording/{}/content",
+        h.media_url(),
+        ids[0]
+    );
+    let r = get(&c, &content, &t).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(code(&r.json().await.unwrap()), "CMN-102");
+    // Deleting it again: it is unknown now.
+    let r = delete_recordings(&c, &h, &t, &serde_json::json!({"records": [ids[0]]})).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(h.state().deletions().batches(), vec![vec![ids[0].clone()]]);
+}

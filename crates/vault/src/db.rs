@@ -97,6 +97,22 @@ macro_rules! begin_write {
 }
 pub(crate) use begin_write;
 
+/// Inside `$tx`, replaces the members of one set: runs `$delete` with
+/// `$key`, then `$insert` with (`$key`, member) for each of `$members`.
+macro_rules! replace_set {
+    ($tx:ident, $delete:literal, $insert:literal, $key:expr, $members:expr) => {{
+        sqlx::query($delete).bind($key).execute(&mut *$tx).await?;
+        for member in $members {
+            sqlx::query($insert)
+                .bind($key)
+                .bind(member.as_str())
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use replace_set;
+
 /// The connection pool of one backend.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {

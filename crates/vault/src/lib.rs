@@ -95,6 +95,7 @@ mod conversations;
 mod db;
 mod digest;
 mod error;
+mod holds;
 mod ids;
 mod key;
 mod ledger;
@@ -103,6 +104,7 @@ pub mod login_throttle;
 mod queue;
 mod recordings;
 mod records;
+mod retention;
 pub mod search;
 mod search_index;
 mod shared_setting;
@@ -117,6 +119,7 @@ pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
 pub use digest::{BadDigest, Sha256Digest};
 pub use error::CatalogError;
+pub use holds::{HoldFilter, HoldTarget, LegalHold, NewHold};
 pub use ids::{CallRecordId, ConversationId, IdError, MAX_ID_LEN, RecordingId, TelephonySessionId};
 pub use key::{
     BlobExt, DEFAULT_CONVERSATION_TEMPLATE, DEFAULT_RECORDING_TEMPLATE, KeyError, KeyLayout,
@@ -130,3 +133,6 @@ pub use queue::{
 };
 pub use recordings::{Backlog, NewRecording, Recording, RecordingCounts, RecordingState};
 pub use records::{ArrivedBy, CallRecord, CallRecordRow, CallSearch, LegRow, Source};
+pub use retention::{
+    Disposal, DisposeOutcome, NewRetentionRule, RetentionFacts, RetentionRule, SourceDeletionState,
+};

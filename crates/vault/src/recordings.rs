@@ -420,12 +420,14 @@ impl Catalog {
             .await
     }
 
-    /// Puts a `failed` or `gone` recording back to `listed` (a person's retry).
+    /// Puts a `failed` or `gone` recording back to `listed` (a person's
+    /// retry); never one disposed of under a retention rule.
     pub async fn relist_recording(&self, id: &RecordingId) -> Result<bool, CatalogError> {
         let done = with_pool!(self, pool, backend => {
             sqlx::query(sql!(backend,
                 "UPDATE recordings SET state = 'listed', next_attempt_at = NULL, updated_at = {now}
-                 WHERE id = $1 AND state IN ('failed', 'gone')"))
+                 WHERE id = $1 AND state IN ('failed', 'gone')
+                   AND NOT EXISTS (SELECT 1 FROM recording_disposals d WHERE d.recording_id = recordings.id)"))
                 .bind(id.as_str())
                 .execute(pool)
                 .await?

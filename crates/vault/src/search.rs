@@ -4,8 +4,9 @@
 //!
 //! Access is decided in SQL, in the same statement that finds the row: a
 //! viewer sees a conversation only when one of their extensions (table
-//! `user_extensions`) owns one of its call records or one of those records'
-//! legs. A row the user may not see is indistinguishable from a missing row.
+//! `user_extensions`, or an extension group named in `user_extension_groups`)
+//! owns one of its call records or one of those records' legs. A row the
+//! user may not see is indistinguishable from a missing row.
 
 use chrono::{DateTime, Utc};
 
@@ -145,16 +146,34 @@ enum Driver<'a> {
 /// that leads (the rarest); a term this common leads fast anyway.
 const TERM_COUNT_CAP: i64 = 10_000;
 
+/// The extensions each user may see: those listed for them and those of
+/// the extension groups named in their scope. One definition, used by every
+/// scoped statement.
+macro_rules! user_extensions {
+    () => {
+        "(SELECT user_id, extension_id FROM user_extensions
+          UNION SELECT ug.user_id, eg.extension_id FROM user_extension_groups ug
+          JOIN extension_groups eg ON eg.name = ug.group_name)"
+    };
+}
+
+/// [`user_extensions!`] as a constant, for `format!`.
+const USER_EXTENSIONS: &str = user_extensions!();
+
 /// `c` (a conversation row) is visible to the user bound at `$1`, or `$1`
 /// is NULL (everything visible).
-const VISIBLE: &str = "($1 IS NULL OR EXISTS (
+const VISIBLE: &str = concat!(
+    "($1 IS NULL OR EXISTS (
     SELECT 1 FROM conversation_sessions vs
     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
-    JOIN user_extensions ue ON ue.user_id = $1
+    JOIN ",
+    user_extensions!(),
+    " ue ON ue.user_id = $1
     WHERE vs.conversation_id = c.id
       AND (vr.extension_id = ue.extension_id
            OR EXISTS (SELECT 1 FROM legs vl
-                      WHERE vl.call_record_id = vr.id AND vl.extension_id = ue.extension_id))))";
+                      WHERE vl.call_record_id = vr.id AND vl.extension_id = ue.extension_id))))"
+);
 
 fn corrupt(what: impl std::fmt::Display) -> CatalogError {
     CatalogError::CorruptRow {
@@ -187,6 +206,37 @@ impl Catalog {
         };
         let offset = i64::try_from(filter.offset)
             .map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
+        let page = self.matching_page(scope, filter, limit, offset).await?;
+        self.summaries(&page).await
+    }
+
+    /// Every conversation matching `filter` (its page fields ignored), in
+    /// the calls page's order, for a filter legal hold.
+    pub(crate) async fn all_matching_ids(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<String>, CatalogError> {
+        const PAGE: i64 = 1000;
+        let mut out = Vec::new();
+        loop {
+            let offset = i64::try_from(out.len()).unwrap_or(i64::MAX);
+            let page = self.matching_page(Scope::All, filter, PAGE, offset).await?;
+            let n = page.len();
+            out.extend(page.into_iter().map(|(id, _)| id));
+            if i64::try_from(n).unwrap_or(0) < PAGE {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One page of (conversation id, sort key) matching `filter`, newest first.
+    async fn matching_page(
+        &self,
+        scope: Scope,
+        filter: &ConversationFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, i64)>, CatalogError> {
         // Terms every match must have.
         let mut required: Vec<String> = Vec::new();
         if let Some(ext) = filter.extension_id.as_deref() {
@@ -239,7 +289,7 @@ impl Catalog {
                 self.page_ids(scope, filter, driver, limit, offset).await?
             }
         };
-        self.summaries(&page).await
+        Ok(page)
     }
 
     /// Orders `terms` (at least one) with the rarest first, so it leads.
@@ -345,9 +395,9 @@ impl Catalog {
                 }
             }
             if let Scope::User(user) = scope {
-                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
+                q.push(concat!(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
                     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
-                    JOIN user_extensions ue ON ue.user_id = ");
+                    JOIN ", user_extensions!(), " ue ON ue.user_id = "));
                 q.push_bind(user.get());
                 q.push(" WHERE vs.conversation_id = c.id
                       AND (vr.extension_id = ue.extension_id
@@ -465,7 +515,7 @@ impl Catalog {
                                JOIN conversations c ON c.id = rs.conversation_id
                                WHERE rs.telephony_session_id = r.telephony_session_id AND {VISIBLE})
                     OR EXISTS (SELECT 1 FROM call_records rr
-                               JOIN user_extensions rue ON rue.user_id = $1
+                               JOIN {USER_EXTENSIONS} rue ON rue.user_id = $1
                                WHERE rr.id = r.call_record_id
                                  AND (rr.extension_id = rue.extension_id
                                       OR EXISTS (SELECT 1 FROM legs rl WHERE rl.call_record_id = rr.id

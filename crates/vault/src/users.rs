@@ -73,6 +73,10 @@ pub struct User {
     pub role: Role,
     /// RingCentral extension ids whose conversations a viewer may see.
     pub extensions: Vec<String>,
+    /// Extension groups whose conversations a viewer may see.
+    pub extension_groups: Vec<String>,
+    /// May play but never download.
+    pub listen_only: bool,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -110,6 +114,7 @@ struct UserSql {
     name: String,
     password_hash: String,
     role: String,
+    listen_only: bool,
     created_at: i64,
 }
 
@@ -132,12 +137,21 @@ impl Catalog {
                 .fetch_all(pool)
                 .await?
         });
+        let extension_groups: Vec<String> = with_pool!(self, pool, _b => {
+            sqlx::query_scalar(
+                "SELECT group_name FROM user_extension_groups WHERE user_id = $1 ORDER BY group_name")
+                .bind(row.id)
+                .fetch_all(pool)
+                .await?
+        });
         Ok(User {
             id: UserId(row.id),
             name: row.name,
             password_hash: row.password_hash,
             role,
             extensions,
+            extension_groups,
+            listen_only: row.listen_only,
             created_at: from_ms(TABLE, row.created_at)?,
         })
     }
@@ -177,7 +191,7 @@ impl Catalog {
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, CatalogError> {
         let row: Option<UserSql> = with_pool!(self, pool, _b => {
             sqlx::query_as(
-                "SELECT id, name, password_hash, role, created_at FROM users WHERE name = $1")
+                "SELECT id, name, password_hash, role, listen_only, created_at FROM users WHERE name = $1")
                 .bind(name)
                 .fetch_optional(pool)
                 .await?
@@ -191,7 +205,7 @@ impl Catalog {
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<User>, CatalogError> {
         let rows: Vec<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT id, name, password_hash, role, created_at FROM users ORDER BY name")
+            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, created_at FROM users ORDER BY name")
                 .fetch_all(pool)
                 .await?
         });
@@ -213,6 +227,54 @@ impl Catalog {
                 .rows_affected()
         });
         Ok(n == 1)
+    }
+
+    /// Makes `name` listen-only (play, never download) or not. Returns
+    /// whether the user exists.
+    pub async fn set_listen_only(
+        &self,
+        name: &str,
+        listen_only: bool,
+    ) -> Result<bool, CatalogError> {
+        let n = with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE users SET listen_only = $2, updated_at = {now} WHERE name = $1"))
+                .bind(name)
+                .bind(listen_only)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Replaces the extension groups in `name`'s scope. Returns whether
+    /// the user exists.
+    pub async fn set_user_extension_groups(
+        &self,
+        name: &str,
+        groups: &[String],
+    ) -> Result<bool, CatalogError> {
+        with_pool!(self, pool, backend => {
+            let mut tx = crate::db::begin_write!(pool, backend);
+            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(id) = id else {
+                return Ok(false);
+            };
+            crate::db::replace_set!(
+                tx,
+                "DELETE FROM user_extension_groups WHERE user_id = $1",
+                "INSERT INTO user_extension_groups (user_id, group_name) VALUES ($1, $2)
+                 ON CONFLICT (user_id, group_name) DO NOTHING",
+                id,
+                groups
+            );
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Replaces the password hash of `name` and ends all their sessions.
@@ -292,7 +354,7 @@ impl Catalog {
             });
         }
         let user: Option<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT id, name, password_hash, role, created_at FROM users WHERE id = $1")
+            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, created_at FROM users WHERE id = $1")
                 .bind(user_id)
                 .fetch_optional(pool)
                 .await?

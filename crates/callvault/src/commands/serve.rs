@@ -2,7 +2,8 @@
 //! probes `GET /healthz` and `GET /metrics` ([`crate::health`]) and, when
 //! RingCentral is configured, the webhook receiver and the workers
 //! (downloads, sessions, stitching, the subscription and the safety-net sync),
-//! and with `--audit-key` the audit trail's periodic signed checkpoints.
+//! with `--audit-key` the audit trail's periodic signed checkpoints, and
+//! the periodic retention run ([`crate::retention::run_periodically`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +67,10 @@ pub struct ServeArgs {
     /// Seconds instead of `--audit-checkpoint-minutes` (for tests).
     #[arg(long, env = "CALLVAULT_AUDIT_CHECKPOINT_SECS", hide = true)]
     pub audit_checkpoint_secs: Option<u64>,
+    /// Minutes between retention runs (disposal of what the rules say is
+    /// due; one process of a cluster runs it). 0: never.
+    #[arg(long, env = "CALLVAULT_RETENTION_EVERY_MINUTES", default_value_t = 60)]
+    pub retention_every_minutes: u64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -113,6 +118,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let retention = (args.retention_every_minutes > 0).then(|| {
+        tokio::spawn(crate::retention::run_periodically(
+            app.state().catalog.clone(),
+            app.state().blobs.clone(),
+            Duration::from_secs(args.retention_every_minutes * 60),
+            stop.clone(),
+        ))
+    });
     let mut workers = None;
     let mut probes = Health::new(app.state().catalog.clone());
     if args.no_workers || args.rc.client_id.is_empty() {
@@ -147,6 +160,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(w) = workers {
         w.await.context("the workers panicked")??;
+    }
+    if let Some(r) = retention {
+        r.await.context("the retention run panicked")?;
     }
     served?;
     Ok(())

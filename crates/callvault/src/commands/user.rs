@@ -48,6 +48,13 @@ pub enum UserAction {
         /// A RingCentral extension id whose conversations the user may see (repeatable).
         #[arg(long = "extension", value_name = "ID")]
         extensions: Vec<String>,
+        /// An extension group whose conversations the user may see
+        /// (repeatable; see `callvault retention groups set`).
+        #[arg(long = "group", value_name = "NAME")]
+        groups: Vec<String>,
+        /// May play recordings but never download them.
+        #[arg(long)]
+        listen_only: bool,
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
@@ -201,6 +208,8 @@ async fn change(catalog: &Catalog, action: UserAction) -> anyhow::Result<Option<
             name,
             role,
             extensions,
+            groups,
+            listen_only,
             password_stdin,
             ..
         } => {
@@ -225,20 +234,42 @@ async fn change(catalog: &Catalog, action: UserAction) -> anyhow::Result<Option<
             if created.is_none() {
                 bail!("a user called {name:?} already exists");
             }
-            println!("added {name} ({})", role.as_str());
-            let details = serde_json::json!({ "role": role.as_str(), "extensions": extensions });
+            if !groups.is_empty() {
+                catalog.set_user_extension_groups(&name, &groups).await?;
+            }
+            if listen_only {
+                catalog.set_listen_only(&name, true).await?;
+            }
+            println!(
+                "added {name} ({}{})",
+                role.as_str(),
+                if listen_only { ", listen-only" } else { "" }
+            );
+            let details = serde_json::json!({
+                "role": role.as_str(),
+                "extensions": extensions,
+                "groups": groups,
+                "listenOnly": listen_only,
+            });
             Ok(event(AuditAction::UserAdded, &name, details))
         }
         UserAction::List { .. } => {
             for u in catalog.list_users().await? {
+                let scope: Vec<String> = u
+                    .extensions
+                    .iter()
+                    .cloned()
+                    .chain(u.extension_groups.iter().map(|g| format!("group:{g}")))
+                    .collect();
                 println!(
-                    "{}\t{}\t{}",
+                    "{}\t{}{}\t{}",
                     u.name,
                     u.role.as_str(),
-                    if u.extensions.is_empty() {
+                    if u.listen_only { " (listen-only)" } else { "" },
+                    if scope.is_empty() {
                         "-".to_owned()
                     } else {
-                        u.extensions.join(",")
+                        scope.join(",")
                     }
                 );
             }

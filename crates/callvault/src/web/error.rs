@@ -24,6 +24,10 @@ pub enum AppError {
     /// The server is saturated (e.g. password checks): try again shortly.
     #[error("busy")]
     Busy,
+    /// Existed, but was disposed of under a retention rule; the text
+    /// (plain, escaped when shown) says when and why.
+    #[error("gone: {0}")]
+    Gone(String),
     /// The request itself was wrong; the text is shown to the user.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -89,6 +93,11 @@ impl IntoResponse for AppError {
                     "The server is busy. Try again in a moment.",
                 ),
                 "2",
+            ),
+            AppError::Gone(text) => page(
+                StatusCode::GONE,
+                "Disposed of",
+                &crate::web::view::html_escape(&text),
             ),
             AppError::BadRequest(text) => page(
                 StatusCode::BAD_REQUEST,

@@ -100,7 +100,7 @@ pub struct Nav {
     pub is_admin: bool,
     /// The session's CSRF token (for the logout form).
     pub csrf: String,
-    /// Which page is current (`calls`, `status`, `audit`).
+    /// Which page is current (`calls`, `status`, `audit`, `records`).
     pub current: &'static str,
 }
 

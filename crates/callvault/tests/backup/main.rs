@@ -14,5 +14,6 @@ mod faults;
 mod guide;
 mod not_ready;
 mod rate_limits;
+mod retention;
 mod tokens;
 mod verify;

@@ -495,3 +495,58 @@ async fn call_times_show_in_the_zone_the_viewer_chose_with_utc_on_hover() {
     );
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_listen_only_user_plays_a_call_but_sees_no_download_button_and_gets_404_on_download() {
+    if !browser_available() {
+        return;
+    }
+    let app = spawn_app().await;
+    let (listener, _) = crate::records::finer_users(&app).await;
+    let (_driver, b) = start_driver().await;
+    b.goto(&app.url(&format!("/conversations/{CONV_A}")))
+        .await
+        .unwrap();
+    log_in(&b, &app, listener).await;
+    assert_eq!(path(&b).await, format!("/conversations/{CONV_A}"));
+    b.wait().for_element(Locator::Css("#player")).await.unwrap();
+
+    // It plays ...
+    b.find(Locator::Css("#chapter-1"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_time(&b, "playing", |t| t > 0.5).await;
+    b.execute("document.getElementById('player').pause();", vec![])
+        .await
+        .unwrap();
+    // ... but nothing on the page offers a download,
+    assert!(
+        b.find_all(Locator::Css("#download-main"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let links = b
+        .execute(
+            "return [...document.querySelectorAll('a')].filter(a => a.hasAttribute('download') || a.href.includes('download=')).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(links, json!(0), "download links on the page");
+    // and the download routes do not exist for this user.
+    for url in [
+        format!("/audio/conversation/{CONV_A}?download=1"),
+        format!("/audio/recording/{REC_A1}?download=1"),
+    ] {
+        assert_eq!(fetch(&b, &url).await.0, 404, "{url}");
+    }
+    assert_eq!(
+        fetch(&b, &format!("/audio/recording/{REC_A1}")).await.0,
+        200
+    );
+    b.close().await.unwrap();
+}

@@ -18,6 +18,8 @@ mod audit_trail;
 mod ediscovery;
 // The calls list's filters, the conversation page, the status page.
 mod pages;
+// Retention rules, legal holds, disposed recordings.
+mod records;
 // The same on PostgreSQL.
 mod postgres;
 // Handlers in-process through oneshot.

@@ -70,6 +70,8 @@ pub enum Endpoint {
     RecordingMetadata,
     /// `GET <media>/…/recording/{id}/content`.
     RecordingContent,
+    /// `DELETE …/call-recordings` (deletion at the source).
+    RecordingDelete,
     /// `POST /subscription`.
     SubscriptionCreate,
     /// `PUT /subscription/{id}`.
@@ -92,9 +94,10 @@ impl Endpoint {
     /// The documented group (API.md §4.2).
     pub fn documented_group(self) -> RateGroup {
         match self {
-            Endpoint::CallLogList | Endpoint::RecordingMetadata | Endpoint::RecordingContent => {
-                RateGroup::heavy()
-            }
+            Endpoint::CallLogList
+            | Endpoint::RecordingMetadata
+            | Endpoint::RecordingContent
+            | Endpoint::RecordingDelete => RateGroup::heavy(),
             Endpoint::SubscriptionCreate
             | Endpoint::SubscriptionUpdate
             | Endpoint::SubscriptionDelete => RateGroup::medium(),

@@ -1,6 +1,7 @@
 //! `GET /audio/recording/{id}` and `GET /audio/conversation/{id}`: audio
 //! streamed from the blob store with `Range` support, so seeking works and
-//! Safari plays. `?download=1` adds `Content-Disposition: attachment`.
+//! Safari plays. `?download=1` adds `Content-Disposition: attachment`;
+//! for a listen-only user it answers 404, as a route that does not exist.
 //!
 //! Before a byte is sent, every download (`?download=1`) is written to the
 //! audit log, and so is a session's first access to each recording or
@@ -93,7 +94,16 @@ pub async fn recording(
         .ok_or(AppError::NotFound)?;
     let key = match (&recording.state, recording.storage_key) {
         (RecordingState::Stored, Some(key)) => key,
-        _ => return Err(AppError::NotFound),
+        _ => {
+            return Err(match state.catalog.disposal(&id).await? {
+                Some(d) => AppError::Gone(format!(
+                    "Recording {id} was disposed of under retention rule \"{}\" on {}.",
+                    d.rule_name,
+                    crate::web::view::time(Some(d.disposed_at))
+                )),
+                None => AppError::NotFound,
+            });
+        }
     };
     let audio = Audio {
         content_type: content_type_for(&key, recording.content_type.as_deref()),
@@ -140,6 +150,10 @@ async fn serve(
     download: bool,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
+    // A listen-only user has no download route at all.
+    if download && user.0.user.listen_only {
+        return Err(AppError::NotFound);
+    }
     let Some(meta) = state.blobs.head(&audio.key).await? else {
         tracing::error!(key = %audio.key, "catalog names a blob that is missing");
         return Err(AppError::NotFound);

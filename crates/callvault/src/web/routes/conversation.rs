@@ -9,6 +9,7 @@ use vault::{Conversation, ConversationId, Recording, RecordingState};
 
 use crate::web::auth::CurrentUser;
 use crate::web::error::AppError;
+use crate::web::routes::records::HoldView;
 use crate::web::state::AppState;
 use crate::web::view::{self, Nav};
 
@@ -16,7 +17,8 @@ struct Player {
     heading: String,
     what: &'static str,
     src: String,
-    download: String,
+    /// `None` for a listen-only user: no download link at all.
+    download: Option<String>,
     vtt: Option<String>,
     sha256: Option<String>,
 }
@@ -39,6 +41,8 @@ struct RecordingView {
     sha256: Option<String>,
     last_error: Option<String>,
     playable: bool,
+    /// "Disposed of on … under rule …", for a tombstoned recording.
+    disposed: Option<String>,
 }
 
 struct LegView {
@@ -77,6 +81,8 @@ struct ConversationPage {
     chapters: Vec<Chapter>,
     recordings: Vec<RecordingView>,
     records: Vec<RecordView>,
+    holds: Vec<HoldView>,
+    may_download: bool,
 }
 
 /// Parses the path id; an id that cannot exist is simply not found.
@@ -189,12 +195,13 @@ pub async fn page(
         .iter()
         .filter(|r| r.state == RecordingState::Stored && r.storage_key.is_some())
         .collect();
+    let may_download = !user.0.user.listen_only;
     let player = if conversation.stitched_key.is_some() {
         Some(Player {
             heading: "Whole conversation".into(),
             what: "conversation",
             src: format!("/audio/conversation/{id}"),
-            download: format!("/audio/conversation/{id}?download=1"),
+            download: may_download.then(|| format!("/audio/conversation/{id}?download=1")),
             vtt: manifest
                 .as_ref()
                 .map(|_| format!("/conversations/{id}/chapters.vtt")),
@@ -205,7 +212,7 @@ pub async fn page(
             heading: "Recording".into(),
             what: "recording",
             src: format!("/audio/recording/{}", only.id),
-            download: format!("/audio/recording/{}?download=1", only.id),
+            download: may_download.then(|| format!("/audio/recording/{}?download=1", only.id)),
             vtt: None,
             sha256: only.sha256.as_ref().map(|s| s.to_hex()),
         })
@@ -217,6 +224,24 @@ pub async fn page(
         _ => Vec::new(),
     };
 
+    let holds = state
+        .catalog
+        .conversation_holds(&id)
+        .await?
+        .into_iter()
+        .map(HoldView::of)
+        .collect();
+    let mut disposed = std::collections::HashMap::new();
+    for d in state.catalog.disposals(Some(&id), false).await? {
+        disposed.insert(
+            d.recording_id.to_string(),
+            format!(
+                "disposed of on {} under retention rule \"{}\"",
+                view::time(Some(d.disposed_at)),
+                d.rule_name
+            ),
+        );
+    }
     let template = ConversationPage {
         nav: Some(Nav::new(&user.0, "calls")),
         id: id.to_string(),
@@ -238,9 +263,12 @@ pub async fn page(
                 sha256: r.sha256.as_ref().map(|s| s.to_hex()),
                 last_error: r.last_error.clone(),
                 playable: r.state == RecordingState::Stored && r.storage_key.is_some(),
+                disposed: disposed.remove(r.id.as_str()),
             })
             .collect(),
         records: record_views,
+        holds,
+        may_download,
     };
     super::render(&template)
 }

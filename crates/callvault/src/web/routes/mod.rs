@@ -13,6 +13,7 @@ pub mod calls;
 pub mod conversation;
 pub mod export;
 pub mod login;
+pub mod records;
 pub mod status;
 
 /// Every route of the web UI, over `state`. Also what router tests drive
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit::page))
         .route("/export", post(export::export))
         .route("/assets/{file}", get(assets::file))
+        .merge(records::routes())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

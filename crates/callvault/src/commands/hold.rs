@@ -1,0 +1,246 @@
+//! `callvault hold place|release|ls`: legal holds.
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use vault::{Catalog, ConversationId, HoldFilter, HoldTarget, NewHold};
+
+use crate::commands::retention::Actor;
+use crate::configuration::StoreArgs;
+use crate::retention::audit;
+
+/// Options of `callvault hold`.
+#[derive(Debug, Clone, Args)]
+pub struct HoldArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: HoldAction,
+}
+
+/// The calls-page filter of a filter hold.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Calls started at or after (RFC 3339).
+    #[arg(long)]
+    pub from: Option<DateTime<Utc>>,
+    /// Calls started before (RFC 3339).
+    #[arg(long)]
+    pub to: Option<DateTime<Utc>>,
+    /// An extension that took part.
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// A party's number (or its last 4+ digits) or name.
+    #[arg(long)]
+    pub party: Option<String>,
+    /// `Inbound` or `Outbound`.
+    #[arg(long)]
+    pub direction: Option<String>,
+    /// The search box: a number, a name or an exact id.
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+impl FilterArgs {
+    fn to_filter(&self) -> HoldFilter {
+        HoldFilter {
+            from: self.from,
+            to: self.to,
+            extension_id: self.extension.clone(),
+            party: self.party.clone(),
+            direction: self.direction.clone(),
+            text: self.text.clone(),
+        }
+    }
+}
+
+/// `hold` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum HoldAction {
+    /// Place a hold on conversations by id, or on every call matching a
+    /// filter (now and in future).
+    Place {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who places it.
+        #[command(flatten)]
+        actor: Actor,
+        /// The matter (case) name.
+        #[arg(long)]
+        matter: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// A conversation id (repeatable); or give a filter instead.
+        #[arg(long = "conversation", value_name = "ID")]
+        conversations: Vec<String>,
+        /// The filter.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Release a hold.
+    Release {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Who releases it.
+        #[command(flatten)]
+        actor: Actor,
+        /// The hold's id.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List holds (active ones unless --all).
+    Ls {
+        /// Where the catalog lives.
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Released holds too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Places a hold (after checking it) and audits it.
+pub async fn place(catalog: &Catalog, hold: &NewHold) -> anyhow::Result<i64> {
+    if hold.matter.trim().is_empty() || hold.reason.trim().is_empty() {
+        bail!("a hold needs a matter and a reason");
+    }
+    match &hold.target {
+        HoldTarget::Conversations(ids) if ids.is_empty() => {
+            bail!("name at least one conversation, or a filter")
+        }
+        HoldTarget::Filter(f) if f.is_empty() => {
+            bail!("a filter hold needs at least one filter")
+        }
+        _ => {}
+    }
+    let id = catalog.place_hold(hold).await.context("placing the hold")?;
+    let placed = catalog
+        .legal_hold(id)
+        .await?
+        .context("the hold just placed")?;
+    audit::record(
+        catalog,
+        &hold.placed_by,
+        audit::Action::HoldPlaced,
+        audit::Subject::Hold,
+        &id.to_string(),
+        serde_json::json!({
+            "matter": hold.matter, "reason": hold.reason,
+            "filter": placed.filter, "conversations": placed.conversations,
+        }),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Releases a hold and audits it.
+pub async fn release(catalog: &Catalog, id: i64, by: &str, reason: &str) -> anyhow::Result<()> {
+    if reason.trim().is_empty() {
+        bail!("releasing a hold needs a reason");
+    }
+    if !catalog
+        .release_hold(id, by, reason)
+        .await
+        .context("releasing the hold")?
+    {
+        bail!("no active hold {id}");
+    }
+    audit::record(
+        catalog,
+        by,
+        audit::Action::HoldReleased,
+        audit::Subject::Hold,
+        &id.to_string(),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await
+}
+
+/// Runs `callvault hold …`.
+pub async fn run(args: HoldArgs) -> anyhow::Result<()> {
+    match args.action {
+        HoldAction::Place {
+            store,
+            actor,
+            matter,
+            reason,
+            conversations,
+            filter,
+        } => {
+            let catalog = crate::app::catalog(&store).await?;
+            let target = if conversations.is_empty() {
+                HoldTarget::Filter(filter.to_filter())
+            } else {
+                if !filter.to_filter().is_empty() {
+                    bail!("give conversation ids or a filter, not both");
+                }
+                HoldTarget::Conversations(
+                    conversations
+                        .iter()
+                        .map(|c| {
+                            ConversationId::parse(c)
+                                .with_context(|| format!("conversation id {c:?}"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                )
+            };
+            let hold = NewHold {
+                matter,
+                reason,
+                placed_by: actor.by,
+                target,
+            };
+            let id = place(&catalog, &hold).await?;
+            let placed = catalog
+                .legal_hold(id)
+                .await?
+                .context("the hold just placed")?;
+            println!(
+                "placed hold {id} ({}) on {} conversations",
+                placed.matter, placed.conversations
+            );
+            Ok(())
+        }
+        HoldAction::Release {
+            store,
+            actor,
+            id,
+            reason,
+        } => {
+            let catalog = crate::app::catalog(&store).await?;
+            release(&catalog, id, &actor.by, &reason).await?;
+            println!("released hold {id}");
+            Ok(())
+        }
+        HoldAction::Ls { store, all, json } => {
+            let catalog = crate::app::catalog(&store).await?;
+            let holds = catalog.legal_holds(!all).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&holds)?);
+            } else {
+                for h in holds {
+                    println!(
+                        "{}  {}  {} conversations  placed by {} at {}{}  — {}",
+                        h.id,
+                        h.matter,
+                        h.conversations,
+                        h.placed_by,
+                        h.placed_at,
+                        h.released_at
+                            .map(|t| format!(", released {t}"))
+                            .unwrap_or_default(),
+                        h.reason
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! Retention: the rules admins keep, the facts a rule is matched against,
+//! and the two destructive steps (disposal of our copy, deletion at the
+//! source), each claimed in ONE statement that also checks legal holds.
+//!
+//! Which rule governs a recording, and when it is due, is policy and lives
+//! in the binary; this module only stores and re-checks. The guard that
+//! matters is in SQL: [`Catalog::dispose_recording`] and
+//! [`Catalog::claim_source_deletion`] refuse a recording whose conversation
+//! is on an active hold in the same statement that changes it, so a hold
+//! placed after a plan was made still wins, on both backends.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{Catalog, sql, with_pool};
+use crate::digest::Sha256Digest;
+use crate::error::CatalogError;
+use crate::ids::{CallRecordId, ConversationId, RecordingId, TelephonySessionId};
+use crate::key::StorageKey;
+use crate::time::{from_ms, from_opt_ms, to_ms};
+
+/// A retention rule as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionRule {
+    /// Row id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Evaluation order (lower first, then id).
+    pub position: i64,
+    /// Only recordings an extension took part in (record owner or leg).
+    pub extension_id: Option<String>,
+    /// Only recordings an extension of this group took part in.
+    pub extension_group: Option<String>,
+    /// Only `Inbound` or `Outbound` calls.
+    pub direction: Option<String>,
+    /// Only recordings of this kind (`Automatic`, `OnDemand`, …).
+    pub recording_kind: Option<String>,
+    /// Nothing may delete our copy before this many days.
+    pub min_keep_days: u32,
+    /// Our copy is disposed of after this many days; `None`: kept for ever.
+    pub max_keep_days: Option<u32>,
+    /// Opt-in: delete RingCentral's copy after this many days.
+    pub delete_at_source_after_days: Option<u32>,
+    /// Who added it.
+    pub created_by: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A rule to add with [`Catalog::add_retention_rule`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewRetentionRule {
+    /// Unique name.
+    pub name: String,
+    /// Evaluation order (lower first).
+    pub position: i64,
+    /// See [`RetentionRule::extension_id`].
+    pub extension_id: Option<String>,
+    /// See [`RetentionRule::extension_group`].
+    pub extension_group: Option<String>,
+    /// See [`RetentionRule::direction`].
+    pub direction: Option<String>,
+    /// See [`RetentionRule::recording_kind`].
+    pub recording_kind: Option<String>,
+    /// See [`RetentionRule::min_keep_days`].
+    pub min_keep_days: u32,
+    /// See [`RetentionRule::max_keep_days`].
+    pub max_keep_days: Option<u32>,
+    /// See [`RetentionRule::delete_at_source_after_days`].
+    pub delete_at_source_after_days: Option<u32>,
+    /// Who adds it.
+    pub created_by: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RuleSql {
+    id: i64,
+    name: String,
+    position: i64,
+    extension_id: Option<String>,
+    extension_group: Option<String>,
+    direction: Option<String>,
+    recording_kind: Option<String>,
+    min_keep_days: i64,
+    max_keep_days: Option<i64>,
+    delete_at_source_after_days: Option<i64>,
+    created_by: String,
+    created_at: i64,
+}
+
+fn days(column: &'static str, v: i64) -> Result<u32, CatalogError> {
+    u32::try_from(v).map_err(|_| CatalogError::CorruptRow {
+        table: "retention_rules",
+        what: format!("{column} {v} out of range"),
+    })
+}
+
+impl TryFrom<RuleSql> for RetentionRule {
+    type Error = CatalogError;
+    fn try_from(r: RuleSql) -> Result<Self, CatalogError> {
+        Ok(RetentionRule {
+            id: r.id,
+            name: r.name,
+            position: r.position,
+            extension_id: r.extension_id,
+            extension_group: r.extension_group,
+            direction: r.direction,
+            recording_kind: r.recording_kind,
+            min_keep_days: days("min_keep_days", r.min_keep_days)?,
+            max_keep_days: r
+                .max_keep_days
+                .map(|d| days("max_keep_days", d))
+                .transpose()?,
+            delete_at_source_after_days: r
+                .delete_at_source_after_days
+                .map(|d| days("delete_at_source_after_days", d))
+                .transpose()?,
+            created_by: r.created_by,
+            created_at: from_ms("retention_rules", r.created_at)?,
+        })
+    }
+}
+
+/// What a stored recording looks like to a retention rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionFacts {
+    /// The recording.
+    pub id: RecordingId,
+    /// Its call record.
+    pub call_record_id: Option<CallRecordId>,
+    /// Its telephony session.
+    pub telephony_session_id: Option<TelephonySessionId>,
+    /// Its conversation, if attached to one.
+    pub conversation_id: Option<ConversationId>,
+    /// The record owner's extension and every leg's.
+    pub extension_ids: Vec<String>,
+    /// The call record's direction.
+    pub direction: Option<String>,
+    /// `recording.type` in the call record (`Automatic`, `OnDemand`, …).
+    pub recording_kind: Option<String>,
+    /// When the call started.
+    pub call_start_time: Option<DateTime<Utc>>,
+    /// When our copy was stored.
+    pub stored_at: Option<DateTime<Utc>>,
+    /// Where the blob is.
+    pub storage_key: Option<StorageKey>,
+    /// The catalog's sha256 of it.
+    pub sha256: Option<Sha256Digest>,
+    /// Its size.
+    pub size: Option<u64>,
+    /// Whether an active legal hold covers its conversation now.
+    pub held: bool,
+    /// Whether RingCentral's copy was deleted by us.
+    pub deleted_at_source: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct FactsSql {
+    id: String,
+    call_record_id: Option<String>,
+    telephony_session_id: Option<String>,
+    conversation_id: Option<String>,
+    extension_id: Option<String>,
+    direction: Option<String>,
+    raw: Option<String>,
+    call_start_time: Option<i64>,
+    stored_at: Option<i64>,
+    storage_key: Option<String>,
+    sha256: Option<String>,
+    size_bytes: Option<i64>,
+    held: i64,
+    deleted_at_source: i64,
+}
+
+/// SQL true when the recording row `r` belongs to a conversation on an
+/// active legal hold. The one definition of "held", used by every guard.
+macro_rules! held_sql {
+    ($r:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM conversation_sessions hs
+               JOIN legal_hold_conversations hc ON hc.conversation_id = hs.conversation_id
+               JOIN legal_holds h ON h.id = hc.hold_id
+              WHERE hs.telephony_session_id = ",
+            $r,
+            ".telephony_session_id AND h.released_at IS NULL)"
+        )
+    };
+}
+
+const FACTS: &str = concat!(
+    "SELECT r.id, r.call_record_id, r.telephony_session_id,
+        (SELECT cs.conversation_id FROM conversation_sessions cs
+          WHERE cs.telephony_session_id = r.telephony_session_id) AS conversation_id,
+        cr.extension_id, cr.direction, cr.raw, r.call_start_time, r.stored_at,
+        r.storage_key, r.sha256, r.size_bytes,
+        CAST(CASE WHEN ",
+    held_sql!("r"),
+    " THEN 1 ELSE 0 END AS BIGINT) AS held,
+        CAST(CASE WHEN EXISTS (SELECT 1 FROM source_deletions sd
+                           WHERE sd.recording_id = r.id AND sd.state = 'deleted')
+             THEN 1 ELSE 0 END AS BIGINT) AS deleted_at_source
+     FROM recordings r LEFT JOIN call_records cr ON cr.id = r.call_record_id"
+);
+
+/// `recording.type` of recording `id` in a call record's JSON: the record's
+/// own `recording`, or a leg's.
+fn recording_kind(raw: &str, id: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let of = |r: &serde_json::Value| {
+        (r.get("id").and_then(|i| i.as_str()) == Some(id))
+            .then(|| r.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+            .flatten()
+    };
+    v.get("recording").and_then(of).or_else(|| {
+        v.get("legs")?
+            .as_array()?
+            .iter()
+            .find_map(|l| l.get("recording").and_then(of))
+    })
+}
+
+fn corrupt(what: impl std::fmt::Display) -> CatalogError {
+    CatalogError::CorruptRow {
+        table: "recordings",
+        what: what.to_string(),
+    }
+}
+
+/// Why [`Catalog::dispose_recording`] did not dispose of a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisposeOutcome {
+    /// Disposed: the tombstone is written; the blob is still to delete.
+    Disposed,
+    /// An active legal hold covers it; nothing changed.
+    Held,
+    /// It is no longer stored with that hash, or not yet due by the
+    /// database clock; nothing changed.
+    NotEligible,
+}
+
+/// A disposed recording's tombstone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Disposal {
+    /// The recording.
+    pub recording_id: RecordingId,
+    /// Its call record.
+    pub call_record_id: Option<String>,
+    /// Its telephony session.
+    pub telephony_session_id: Option<String>,
+    /// Its conversation at disposal.
+    pub conversation_id: Option<String>,
+    /// Where its blob was.
+    pub storage_key: Option<String>,
+    /// Its sha256.
+    pub sha256: Option<String>,
+    /// Its size.
+    pub size: Option<u64>,
+    /// When the call started.
+    pub call_start_time: Option<DateTime<Utc>>,
+    /// When the call ended.
+    pub call_end_time: Option<DateTime<Utc>>,
+    /// When our copy was stored.
+    pub stored_at: Option<DateTime<Utc>>,
+    /// The rule's id (the rule may be gone since).
+    pub rule_id: Option<i64>,
+    /// The rule's name at disposal.
+    pub rule_name: String,
+    /// When it was disposed of.
+    pub disposed_at: DateTime<Utc>,
+    /// When its blob was deleted (`None`: still to do).
+    pub blob_deleted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DisposalSql {
+    recording_id: String,
+    call_record_id: Option<String>,
+    telephony_session_id: Option<String>,
+    conversation_id: Option<String>,
+    storage_key: Option<String>,
+    sha256: Option<String>,
+    size_bytes: Option<i64>,
+    call_start_time: Option<i64>,
+    call_end_time: Option<i64>,
+    stored_at: Option<i64>,
+    rule_id: Option<i64>,
+    rule_name: String,
+    disposed_at: i64,
+    blob_deleted_at: Option<i64>,
+}
+
+const DISPOSAL_COLUMNS: &str = "recording_id, call_record_id, telephony_session_id, conversation_id, storage_key, sha256, size_bytes, call_start_time, call_end_time, stored_at, rule_id, rule_name, disposed_at, blob_deleted_at";
+
+impl TryFrom<DisposalSql> for Disposal {
+    type Error = CatalogError;
+    fn try_from(d: DisposalSql) -> Result<Self, CatalogError> {
+        const T: &str = "recording_disposals";
+        Ok(Disposal {
+            recording_id: RecordingId::parse(&d.recording_id).map_err(corrupt)?,
+            call_record_id: d.call_record_id,
+            telephony_session_id: d.telephony_session_id,
+            conversation_id: d.conversation_id,
+            storage_key: d.storage_key,
+            sha256: d.sha256,
+            size: d.size_bytes.and_then(|s| u64::try_from(s).ok()),
+            call_start_time: from_opt_ms(T, d.call_start_time)?,
+            call_end_time: from_opt_ms(T, d.call_end_time)?,
+            stored_at: from_opt_ms(T, d.stored_at)?,
+            rule_id: d.rule_id,
+            rule_name: d.rule_name,
+            disposed_at: from_ms(T, d.disposed_at)?,
+            blob_deleted_at: from_opt_ms(T, d.blob_deleted_at)?,
+        })
+    }
+}
+
+/// How a deletion at the source ended, for [`Catalog::settle_source_deletion`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceDeletionState {
+    /// RingCentral deleted it (or it was already gone there).
+    Deleted,
+    /// RingCentral refused; it may be claimed again.
+    Failed,
+}
+
+impl Catalog {
+    /// Adds a rule. Returns `None` when the name is taken.
+    pub async fn add_retention_rule(
+        &self,
+        rule: &NewRetentionRule,
+    ) -> Result<Option<i64>, CatalogError> {
+        let id: Option<i64> = with_pool!(self, pool, backend => {
+            sqlx::query_scalar(sql!(backend,
+                "INSERT INTO retention_rules (name, position, extension_id, extension_group,
+                    direction, recording_kind, min_keep_days, max_keep_days,
+                    delete_at_source_after_days, created_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now})
+                 ON CONFLICT (name) DO NOTHING RETURNING id"))
+                .bind(rule.name.as_str())
+                .bind(rule.position)
+                .bind(rule.extension_id.as_deref())
+                .bind(rule.extension_group.as_deref())
+                .bind(rule.direction.as_deref())
+                .bind(rule.recording_kind.as_deref())
+                .bind(i64::from(rule.min_keep_days))
+                .bind(rule.max_keep_days.map(i64::from))
+                .bind(rule.delete_at_source_after_days.map(i64::from))
+                .bind(rule.created_by.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(id)
+    }
+
+    /// Every rule, in evaluation order.
+    pub async fn retention_rules(&self) -> Result<Vec<RetentionRule>, CatalogError> {
+        let rows: Vec<RuleSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(
+                "SELECT id, name, position, extension_id, extension_group, direction,
+                    recording_kind, min_keep_days, max_keep_days, delete_at_source_after_days,
+                    created_by, created_at
+                 FROM retention_rules ORDER BY position, id")
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(RetentionRule::try_from).collect()
+    }
+
+    /// Removes the rule called `name`; returns whether it existed.
+    pub async fn remove_retention_rule(&self, name: &str) -> Result<bool, CatalogError> {
+        let n = with_pool!(self, pool, _b => {
+            sqlx::query("DELETE FROM retention_rules WHERE name = $1")
+                .bind(name)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// The members of every extension group, as (group, extension id).
+    pub async fn extension_group_members(&self) -> Result<Vec<(String, String)>, CatalogError> {
+        Ok(with_pool!(self, pool, _b => {
+            sqlx::query_as("SELECT name, extension_id FROM extension_groups ORDER BY name, extension_id")
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Replaces the members of extension group `name` (an empty list
+    /// removes the group).
+    pub async fn set_extension_group(
+        &self,
+        name: &str,
+        extension_ids: &[String],
+    ) -> Result<(), CatalogError> {
+        with_pool!(self, pool, backend => {
+            let mut tx = crate::db::begin_write!(pool, backend);
+            crate::db::replace_set!(
+                tx,
+                "DELETE FROM extension_groups WHERE name = $1",
+                "INSERT INTO extension_groups (name, extension_id) VALUES ($1, $2)
+                 ON CONFLICT (name, extension_id) DO NOTHING",
+                name,
+                extension_ids
+            );
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Stored recordings in id order after `after`, with what a rule
+    /// matches on, for the retention planner to page through.
+    pub async fn retention_facts(
+        &self,
+        after: Option<&RecordingId>,
+        limit: u32,
+    ) -> Result<Vec<RetentionFacts>, CatalogError> {
+        let rows: Vec<FactsSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{FACTS} WHERE r.state = 'stored' AND ($1 IS NULL OR r.id > $1)
+                 ORDER BY r.id LIMIT $2")))
+                .bind(after.map(|a| a.as_str()))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        self.facts_from_rows(rows).await
+    }
+
+    /// [`Self::retention_facts`] of one recording, whatever its state.
+    pub async fn recording_retention_facts(
+        &self,
+        id: &RecordingId,
+    ) -> Result<Option<RetentionFacts>, CatalogError> {
+        let rows: Vec<FactsSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{FACTS} WHERE r.id = $1")))
+                .bind(id.as_str())
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(self.facts_from_rows(rows).await?.into_iter().next())
+    }
+
+    async fn facts_from_rows(
+        &self,
+        rows: Vec<FactsSql>,
+    ) -> Result<Vec<RetentionFacts>, CatalogError> {
+        let records: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.call_record_id.as_deref())
+            .collect();
+        let legs: Vec<(String, String)> = if records.is_empty() {
+            Vec::new()
+        } else {
+            with_pool!(self, pool, _b => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT call_record_id, extension_id FROM legs
+                     WHERE extension_id IS NOT NULL AND call_record_id IN (");
+                let mut ids = q.separated(", ");
+                for id in &records {
+                    ids.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await?
+            })
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut extension_ids: Vec<String> = r.extension_id.iter().cloned().collect();
+            if let Some(cr) = r.call_record_id.as_deref() {
+                extension_ids.extend(legs.iter().filter(|(c, _)| c == cr).map(|(_, e)| e.clone()));
+            }
+            extension_ids.sort();
+            extension_ids.dedup();
+            out.push(RetentionFacts {
+                recording_kind: r.raw.as_deref().and_then(|raw| recording_kind(raw, &r.id)),
+                id: RecordingId::parse(&r.id).map_err(corrupt)?,
+                call_record_id: r
+                    .call_record_id
+                    .as_deref()
+                    .map(CallRecordId::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                telephony_session_id: r
+                    .telephony_session_id
+                    .as_deref()
+                    .map(TelephonySessionId::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                conversation_id: r
+                    .conversation_id
+                    .as_deref()
+                    .map(ConversationId::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
+                extension_ids,
+                direction: r.direction,
+                call_start_time: from_opt_ms("recordings", r.call_start_time)?,
+                stored_at: from_opt_ms("recordings", r.stored_at)?,
+                storage_key: r
+                    .storage_key
+                    .as_deref()
+                    .map(StorageKey::from_stored)
+                    .transpose()
+                    .map_err(corrupt)?,
+                sha256: r
+                    .sha256
+                    .as_deref()
+                    .map(Sha256Digest::parse_hex)
+                    .transpose()
+                    .map_err(corrupt)?,
+                size: r.size_bytes.and_then(|s| u64::try_from(s).ok()),
+                held: r.held != 0,
+                deleted_at_source: r.deleted_at_source != 0,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Disposes of recording `id` under rule (`rule_id`, `rule_name`): in ONE
+    /// transaction, marks it `gone` and writes its tombstone, but only if it
+    /// is still `stored` with `sha256`, the database clock is at or past
+    /// `due`, and no active legal hold covers its conversation (checked in
+    /// the same UPDATE). The blob is deleted afterwards by the caller
+    /// ([`Self::mark_disposal_blob_deleted`]), so a failed transaction never
+    /// loses audio.
+    pub async fn dispose_recording(
+        &self,
+        id: &RecordingId,
+        sha256: &Sha256Digest,
+        due: DateTime<Utc>,
+        rule_id: Option<i64>,
+        rule_name: &str,
+    ) -> Result<DisposeOutcome, CatalogError> {
+        let reason = format!("disposed of under retention rule {rule_name:?}");
+        with_pool!(self, pool, backend => {
+            let mut tx = crate::db::begin_write!(pool, backend);
+            let done = sqlx::query(sql!(backend, concat!(
+                "UPDATE recordings SET state = 'gone', last_error = $4, updated_at = {now}
+                 WHERE id = $1 AND state = 'stored' AND sha256 = $2 AND {now} >= $3
+                   AND NOT ", held_sql!("recordings"))))
+                .bind(id.as_str())
+                .bind(sha256.to_hex())
+                .bind(to_ms(due))
+                .bind(reason.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done != 1 {
+                let held: bool = sqlx::query_scalar(concat!(
+                    "SELECT ", held_sql!("r"), " FROM recordings r WHERE r.id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .unwrap_or(false);
+                tx.rollback().await?;
+                return Ok(if held { DisposeOutcome::Held } else { DisposeOutcome::NotEligible });
+            }
+            sqlx::query(sql!(backend,
+                "INSERT INTO recording_disposals (recording_id, call_record_id, telephony_session_id,
+                    conversation_id, storage_key, sha256, size_bytes, content_type, call_start_time,
+                    call_end_time, stored_at, rule_id, rule_name, disposed_at)
+                 SELECT r.id, r.call_record_id, r.telephony_session_id,
+                    (SELECT cs.conversation_id FROM conversation_sessions cs
+                      WHERE cs.telephony_session_id = r.telephony_session_id),
+                    r.storage_key, r.sha256, r.size_bytes, r.content_type, r.call_start_time,
+                    r.call_end_time, r.stored_at, $2, $3, {now}
+                 FROM recordings r WHERE r.id = $1"))
+                .bind(id.as_str())
+                .bind(rule_id)
+                .bind(rule_name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(DisposeOutcome::Disposed)
+    }
+
+    /// Notes that a disposed recording's blob is deleted.
+    pub async fn mark_disposal_blob_deleted(&self, id: &RecordingId) -> Result<(), CatalogError> {
+        with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE recording_disposals SET blob_deleted_at = {now}
+                 WHERE recording_id = $1 AND blob_deleted_at IS NULL"))
+                .bind(id.as_str())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The tombstone of recording `id`, if it was disposed of.
+    pub async fn disposal(&self, id: &RecordingId) -> Result<Option<Disposal>, CatalogError> {
+        let row: Option<DisposalSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DISPOSAL_COLUMNS} FROM recording_disposals WHERE recording_id = $1")))
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(Disposal::try_from).transpose()
+    }
+
+    /// Tombstones: those of one conversation (`Some`), or all; with
+    /// `blob_pending` only those whose blob is still to delete.
+    pub async fn disposals(
+        &self,
+        conversation: Option<&ConversationId>,
+        blob_pending: bool,
+    ) -> Result<Vec<Disposal>, CatalogError> {
+        let rows: Vec<DisposalSql> = with_pool!(self, pool, _b => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {DISPOSAL_COLUMNS} FROM recording_disposals
+                 WHERE ($1 IS NULL OR conversation_id = $1)
+                   AND ($2 = 0 OR blob_deleted_at IS NULL)
+                 ORDER BY disposed_at, recording_id")))
+                .bind(conversation.map(|c| c.as_str()))
+                .bind(i64::from(blob_pending))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Disposal::try_from).collect()
+    }
+
+    /// Claims recording `id` for deletion at the source: records a
+    /// `pending` deletion, but only if the recording is stored with
+    /// `sha256` and no active legal hold covers it — in ONE statement. A
+    /// failed earlier attempt may be claimed again; a deleted one not.
+    /// Returns whether it was claimed.
+    pub async fn claim_source_deletion(
+        &self,
+        id: &RecordingId,
+        sha256: &Sha256Digest,
+    ) -> Result<bool, CatalogError> {
+        let n = with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend, concat!(
+                "INSERT INTO source_deletions (recording_id, state, sha256, claimed_at)
+                 SELECT r.id, 'pending', r.sha256, {now} FROM recordings r
+                 WHERE r.id = $1 AND r.state = 'stored' AND r.sha256 = $2
+                   AND NOT ", held_sql!("r"), "
+                 ON CONFLICT (recording_id) DO UPDATE SET state = 'pending',
+                    claimed_at = excluded.claimed_at, answered_at = NULL, answer = NULL
+                 WHERE source_deletions.state <> 'deleted'")))
+                .bind(id.as_str())
+                .bind(sha256.to_hex())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// Settles a claimed deletion with RingCentral's answer.
+    pub async fn settle_source_deletion(
+        &self,
+        id: &RecordingId,
+        state: SourceDeletionState,
+        answer: &str,
+    ) -> Result<(), CatalogError> {
+        let state = match state {
+            SourceDeletionState::Deleted => "deleted",
+            SourceDeletionState::Failed => "failed",
+        };
+        with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE source_deletions SET state = $2, answer = $3, answered_at = {now}
+                 WHERE recording_id = $1 AND state = 'pending'"))
+                .bind(id.as_str())
+                .bind(state)
+                .bind(answer)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// How many recordings were deleted at the source by us.
+    pub async fn source_deletion_count(&self) -> Result<u64, CatalogError> {
+        let n: i64 = with_pool!(self, pool, _b => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM source_deletions WHERE state = 'deleted'")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
