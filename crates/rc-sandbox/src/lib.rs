@@ -40,6 +40,7 @@ pub mod errors;
 pub mod faults;
 pub mod gate;
 pub mod model;
+pub mod observed;
 pub mod ratelimit;
 pub mod recordings;
 pub mod scenario;

@@ -23,6 +23,7 @@ struct Inner {
     urls: BaseUrls,
     telephony: crate::telephony::Engine,
     live: crate::control::LiveTraffic,
+    observed: crate::observed::Observed,
 }
 
 /// Where the two listeners are reachable.
@@ -56,7 +57,13 @@ impl AppState {
             urls,
             telephony: Default::default(),
             live,
+            observed: Default::default(),
         }))
+    }
+
+    /// What the platform saw of its callers ([`crate::observed`]).
+    pub fn observed(&self) -> &crate::observed::Observed {
+        &self.0.observed
     }
 
     /// The configuration the sandbox started with.

@@ -91,6 +91,7 @@
 
 pub mod audit;
 mod blob;
+mod blob_locks;
 mod conversations;
 mod db;
 mod digest;
@@ -109,10 +110,13 @@ mod shared_setting;
 mod time;
 pub mod users;
 mod watermarks;
+#[cfg(feature = "s3")]
+pub mod worm;
 
 #[cfg(feature = "s3")]
 pub use blob::S3Config;
 pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
+pub use blob_locks::BlobLock;
 pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
 pub use digest::{BadDigest, Sha256Digest};

@@ -134,7 +134,10 @@ impl Downloader {
             }
             result
         };
-        let store = self.store(body, |c| self.layout.recording(start, &tsid, &id, c.ext()));
+        let retain_until = crate::worm::retain_until(start);
+        let store = self.store(body, retain_until, |c| {
+            self.layout.recording(start, &tsid, &id, c.ext())
+        });
         let (fetched, stored) = tokio::join!(fetch, store);
 
         let downloaded = match fetched {
@@ -184,6 +187,7 @@ impl Downloader {
             .put_sidecar(&key, &sidecar)
             .await
             .context("writing the metadata sidecar")?;
+        crate::worm::record_lock(&self.catalog, &self.blobs, &key).await?;
         let committed = self
             .catalog
             .complete_with_recording_stored(
@@ -206,6 +210,7 @@ impl Downloader {
     async fn store<S>(
         &self,
         body: S,
+        retain_until: Option<chrono::DateTime<chrono::Utc>>,
         key_for: impl FnOnce(Container) -> StorageKey,
     ) -> Result<(StorageKey, Container, StoredBlob), PutError>
     where
@@ -236,7 +241,10 @@ impl Downloader {
         };
         let key = key_for(container);
         let source = futures::stream::iter(head.into_iter().map(Ok)).chain(body);
-        let blob = self.blobs.put_stream(&key, source).await?;
+        let blob = self
+            .blobs
+            .put_stream_retained(&key, source, retain_until)
+            .await?;
         Ok((key, container, blob))
     }
 

@@ -2,6 +2,8 @@
 //! the in-process RingCentral sandbox, on SQLite and on PostgreSQL.
 
 mod helpers;
+#[path = "../support/moto.rs"]
+mod moto;
 #[path = "../support/common.rs"]
 mod support;
 
@@ -11,5 +13,7 @@ mod crash;
 mod faults;
 mod not_ready;
 mod rate_limits;
+// `--storage s3://…` against moto: sync, then verify re-hashing the bucket.
+mod s3;
 mod tokens;
 mod verify;

@@ -170,6 +170,16 @@ impl Live {
         crate::support::partial_files(&self.data.join("recordings"))
     }
 
+    /// The catalog URL `serve` is given.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The test's temporary folder (logs, data).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The URL the sandbox delivers webhooks to (below `/webhook/ringcentral`).
     pub fn public_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
