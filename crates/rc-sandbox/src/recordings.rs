@@ -263,6 +263,7 @@ fn faulty_body(state: &AppState, body: Bytes, counted: Option<String>) -> Body {
         tracing::info!("fault: truncating the body");
         return broken_body(body.slice(..half), false);
     }
+    let total = body.len();
     let body = if faults.strikes(Fault::SlowBody) {
         let rate = faults.current().slow_bytes_per_sec();
         slow_body(body, rate)
@@ -270,19 +271,27 @@ fn faulty_body(state: &AppState, body: Bytes, counted: Option<String>) -> Body {
         Body::from(body)
     };
     match counted {
-        Some(id) => count_when_served(state.clone(), id, body),
+        Some(id) => count_when_served(state.clone(), id, total, body),
         None => body,
     }
 }
 
-/// `body`, telling [`crate::observed`] once its last byte was handed to
-/// the connection (never for a client that went away before).
-fn count_when_served(state: AppState, id: String, body: Body) -> Body {
-    let done = futures::stream::once(async move {
-        state.observed().downloaded(&id);
-        Ok::<Bytes, axum::Error>(Bytes::new())
-    });
-    Body::from_stream(body.into_data_stream().chain(done))
+/// `body`, telling [`crate::observed`] when its last byte is handed to the
+/// connection (never for a client that went away before). Counted on the
+/// last chunk itself: with a `Content-Length`, hyper stops polling a body
+/// once that many bytes are out.
+fn count_when_served(state: AppState, id: String, total: usize, body: Body) -> Body {
+    let mut sent = 0usize;
+    Body::from_stream(body.into_data_stream().map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            let before = sent;
+            sent = sent.saturating_add(bytes.len());
+            if before < total && sent >= total {
+                state.observed().downloaded(&id);
+            }
+        }
+        chunk
+    }))
 }
 
 /// Sends `head`, pauses so the headers and `head` reach the client, then
