@@ -63,6 +63,11 @@ impl Observed {
         }
     }
 
+    /// Bearer requests in flight now (any token).
+    pub fn in_flight(&self) -> usize {
+        lock(&self.in_flight).values().sum()
+    }
+
     /// Counts one 429.
     pub fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);

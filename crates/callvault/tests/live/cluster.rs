@@ -109,7 +109,7 @@ impl Cluster {
                 "--pace-ms",
                 &pace,
                 "--sync-every-secs",
-                "30",
+                "10",
             ],
         );
     }
@@ -221,8 +221,9 @@ async fn gateway(live: &Live) -> (String, i64) {
     .await
 }
 
-/// Waits until `holder` is downloading, and returns the download jobs it
-/// holds (their recordings may be fetched again after the kill).
+/// Waits until `holder` holds download jobs and RingCentral sees a request
+/// in flight, and returns those jobs (their recordings may be fetched again
+/// after the kill).
 async fn downloading(live: &Live, holder: &str) -> BTreeSet<String> {
     eventually("the gateway downloading", PATIENCE, || async {
         let held: BTreeSet<String> = live
@@ -240,7 +241,10 @@ async fn downloading(live: &Live, holder: &str) -> BTreeSet<String> {
             })
             .map(|j| j.dedupe_key)
             .collect();
-        (!held.is_empty()).then_some(held)
+        // Only the gateway talks to RingCentral: a request in flight there
+        // is one of its downloads (or the look that queues them).
+        let talking = live.sandbox.state().observed().in_flight() > 0;
+        (!held.is_empty() && talking).then_some(held)
     })
     .await
 }
@@ -249,10 +253,13 @@ async fn downloading(live: &Live, holder: &str) -> BTreeSet<String> {
 /// the next holder took to take over.
 async fn kill_the_gateway(live: &Live, cluster: &mut Cluster) -> (BTreeSet<String>, Duration) {
     let (holder, token) = gateway(live).await;
-    eprintln!("gateway: {holder}");
     let cut = downloading(live, &holder).await;
     let node = cluster.by_holder(&holder);
-    eprintln!("SIGKILL {} (the gateway) with {cut:?} in flight", node.name);
+    eprintln!(
+        "{:?}: SIGKILL {} (the gateway) with {cut:?} in flight",
+        live.elapsed(),
+        node.name
+    );
     node.kill();
     let killed = Instant::now();
     let (next, next_token) = eventually("another gateway", PATIENCE, || async {
@@ -342,10 +349,8 @@ async fn a_cluster_on_postgresql_and_s3_backs_everything_up_once_across_gateway_
     // RingCentral saw one process at a time, several in turn, and no 429.
     let seen = live.sandbox.state().observed().counts();
     assert_eq!(seen.overlapping_requests, 0, "{seen:?}");
-    assert!(
-        seen.tokens_used >= 3,
-        "three gateway holders in turn: {seen:?}"
-    );
+    // (The last holder may be done before its first call; two at least.)
+    assert!(seen.tokens_used >= 2, "gateway holders in turn: {seen:?}");
     assert_eq!(seen.rate_limited, 0, "{seen:?}");
     let lease = callvault::live::LiveConfig::paced(Duration::from_millis(PACE_MS)).gateway_lease;
     for took in &takeovers {
@@ -427,9 +432,15 @@ async fn run(
 ) -> (BTreeSet<String>, Vec<Duration>) {
     {
         live.active_subscription(None).await;
-        eprintln!("subscription active");
-        // Live calls over 12 s, and an attended transfer for certain.
-        let mut calls = live.random_calls(36, Duration::from_millis(330));
+        eprintln!("{:?}: subscription active", live.elapsed());
+        // Live calls over 5 s, short (a four-leg call lasts under 20 s),
+        // and an attended transfer for certain.
+        let brief = ScenarioConfig {
+            talk_ms: MIN_TALK_MS..3_600,
+            ring_ms: 300..600,
+            ..short_calls()
+        };
+        let mut calls = live.random_calls_like(30, Duration::from_millis(170), &brief);
         let now = live.sandbox.state().clock().now();
         calls.extend(live.add_calls(vec![scripted(
             now,
@@ -453,6 +464,7 @@ async fn run(
             .collect();
         truth.extend(live.truth(&calls).await);
         wait_settled(live, &truth, Duration::from_secs(90)).await;
+        eprintln!("{:?}: settled", live.elapsed());
         (cut, vec![first, second])
     }
 }
