@@ -102,3 +102,66 @@ on_both_backends! {
         app.finish().await;
     }
 }
+
+on_both_backends! {
+    async fn sync_in_worm_mode_locks_every_recording_and_keeps_its_version_in_the_catalog(backend) {
+        let Some(moto) = crate::moto::moto().await else { return };
+        let Some(app) = spawn_app(backend, 44, |c| c.scenario.calls = 6).await else { return };
+        let from = (chrono::Utc::now() - chrono::Duration::days(4)).to_rfc3339();
+        let worm = ["--worm", "governance", "--worm-retain-days", "3"];
+
+        // A bucket without Object Lock fails the startup self-check: nothing
+        // is written unlocked.
+        let plain = moto.bucket(false).await;
+        let refused = callvault(
+            &[&["sync", "--from", &from, "--json"][..], &worm[..]].concat(),
+            &app,
+            &moto.storage_url(&plain),
+        );
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("WORM self-check") && stderr.contains("Object Lock"), "{stderr}");
+        assert!(moto.versions(&plain).await.is_empty());
+
+        // Act: sync into an Object Lock bucket.
+        let bucket = moto.bucket(true).await;
+        let before = chrono::Utc::now();
+        let sync = callvault(
+            &[&["sync", "--from", &from, "--json"][..], &worm[..]].concat(),
+            &app,
+            &moto.storage_url(&bucket),
+        );
+        assert!(sync.status.success(), "{}", String::from_utf8_lossy(&sync.stderr));
+
+        // Assert: every recording locked GOVERNANCE for three days (read
+        // with HEAD), and the catalog holds the locked version.
+        let blobs = moto
+            .blob_store(&bucket)
+            .with_worm(vault::worm::WormConfig {
+                mode: vault::worm::LockMode::Governance,
+                default_keep: chrono::Duration::days(3),
+            })
+            .unwrap();
+        let catalog = app.catalog().await;
+        let stored = app.in_state(RecordingState::Stored).await;
+        assert_eq!(stored.len(), app.truth().present.len());
+        for rec in &stored {
+            let key = rec.storage_key.clone().unwrap();
+            let lock = blobs.lock_info(&key).await.unwrap().unwrap();
+            assert_eq!(lock.mode, Some(vault::worm::LockMode::Governance), "{key}");
+            let until = lock.retain_until.unwrap();
+            assert!(
+                until > before + chrono::Duration::days(3) - chrono::Duration::seconds(1)
+                    && until < chrono::Utc::now() + chrono::Duration::days(3) + chrono::Duration::seconds(1),
+                "{key} retained until {until}"
+            );
+            let recorded = catalog.blob_lock(&key).await.unwrap().expect("a recorded lock");
+            assert_eq!(Some(recorded.version_id), lock.version_id, "{key}");
+            assert_eq!((recorded.mode.as_str(), recorded.retain_until), ("GOVERNANCE", until));
+            // CallVault's own delete is refused and says so.
+            let err = blobs.delete(&key).await.unwrap_err();
+            assert!(matches!(err, vault::BlobError::Locked { .. }), "{err:?}");
+        }
+        app.finish().await;
+    }
+}
