@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::StreamExt;
@@ -147,8 +147,13 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     };
     let response = next.run(req).await;
     let (mut parts, body) = response.into_parts();
-    // The stream loses the body's exact size; keep it as the header.
+    // The stream loses the body's exact size; keep it as the header (never
+    // on the statuses that have no body).
+    let bodiless = parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED
+        || parts.status.is_informational();
     if let Some(len) = axum::body::HttpBody::size_hint(&body).exact()
+        && !bodiless
         && !parts.headers.contains_key(header::CONTENT_LENGTH)
     {
         parts.headers.insert(header::CONTENT_LENGTH, len.into());

@@ -363,40 +363,69 @@ impl BlobStore {
         let _ = retain_until;
         let path = object_path(key)?;
         let mut source = std::pin::pin!(source);
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
-        let mut first = BytesMut::new();
-
+        let mut hashing = Hashing::default();
         // Phase 1: fill the first chunk. A blob that fits is one atomic put.
+        let first = match self.fill_first(&mut source, &mut hashing).await? {
+            First::Whole(bytes) => {
+                self.store
+                    .put(&path, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| BlobError::from_store(e, key))?;
+                return Ok(hashing.finish());
+            }
+            First::Part(bytes) => bytes,
+        };
+        // Phase 2: a multipart upload, published atomically by `finish`.
+        self.upload_rest(key, &path, first, &mut source, &mut hashing)
+            .await?;
+        Ok(hashing.finish())
+    }
+
+    /// Reads `source` until the first chunk is full or the source ends.
+    async fn fill_first<S, E>(
+        &self,
+        source: &mut std::pin::Pin<&mut S>,
+        hashing: &mut Hashing,
+    ) -> Result<First, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut first = BytesMut::new();
         while first.len() < self.chunk_size {
             match source.next().await {
                 Some(Ok(bytes)) => {
-                    hasher.update(&bytes);
-                    size = size.saturating_add(bytes.len() as u64);
+                    hashing.update(&bytes);
                     first.extend_from_slice(&bytes);
                 }
                 Some(Err(e)) => return Err(BlobError::Source(Box::new(e))),
-                None => {
-                    self.store
-                        .put(&path, PutPayload::from(first.freeze()))
-                        .await
-                        .map_err(|e| BlobError::from_store(e, key))?;
-                    return Ok(StoredBlob {
-                        size,
-                        sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-                    });
-                }
+                None => return Ok(First::Whole(first.freeze())),
             }
         }
+        Ok(First::Part(first.freeze()))
+    }
 
-        // Phase 2: a multipart upload, published atomically by `finish`.
+    /// Uploads `first` and the rest of `source` as one multipart upload,
+    /// aborted on any failure, published when complete.
+    async fn upload_rest<S, E>(
+        &self,
+        key: &StorageKey,
+        path: &Path,
+        first: Bytes,
+        source: &mut std::pin::Pin<&mut S>,
+        hashing: &mut Hashing,
+    ) -> Result<object_store::PutResult, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let upload = self
             .store
-            .put_multipart(&path)
+            .put_multipart(path)
             .await
             .map_err(|e| BlobError::from_store(e, key))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, self.chunk_size);
-        writer.put(first.freeze());
+        writer.put(first);
         loop {
             if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 let _ = writer.abort().await; // best effort; the put error is what matters
@@ -404,8 +433,7 @@ impl BlobStore {
             }
             match source.next().await {
                 Some(Ok(bytes)) => {
-                    hasher.update(&bytes);
-                    size = size.saturating_add(bytes.len() as u64);
+                    hashing.update(&bytes);
                     writer.put(bytes);
                 }
                 Some(Err(e)) => {
@@ -420,11 +448,7 @@ impl BlobStore {
         writer
             .finish()
             .await
-            .map_err(|e| BlobError::from_store(e, key))?;
-        Ok(StoredBlob {
-            size,
-            sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-        })
+            .map_err(|e| BlobError::from_store(e, key))
     }
 
     /// Stores `bytes` at `key` atomically.
@@ -542,17 +566,11 @@ impl BlobStore {
     /// Re-reads the blob at `key` and hashes it.
     pub async fn hash(&self, key: &StorageKey) -> Result<StoredBlob, BlobError> {
         let mut stream = std::pin::pin!(self.get_stream(key).await?);
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
+        let mut hashing = Hashing::default();
         while let Some(bytes) = stream.next().await {
-            let bytes = bytes?;
-            hasher.update(&bytes);
-            size = size.saturating_add(bytes.len() as u64);
+            hashing.update(&bytes?);
         }
-        Ok(StoredBlob {
-            size,
-            sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-        })
+        Ok(hashing.finish())
     }
 
     /// Checks that the blob at `key` exists and hashes to `expected`.
@@ -608,69 +626,26 @@ impl BlobStore {
             return self.same_as_existing(key, ours).await;
         }
         let mut source = std::pin::pin!(source);
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
-        let mut first = BytesMut::new();
-        while first.len() < self.chunk_size {
-            match source.next().await {
-                Some(Ok(bytes)) => {
-                    hasher.update(&bytes);
-                    size = size.saturating_add(bytes.len() as u64);
-                    first.extend_from_slice(&bytes);
-                }
-                Some(Err(e)) => return Err(BlobError::Source(Box::new(e))),
-                None => {
-                    let ours = StoredBlob {
-                        size,
-                        sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-                    };
-                    return match worm.put_locked(&path, first.freeze(), until).await? {
-                        Some(_) => Ok(ours),
-                        // Written by someone else meanwhile.
-                        None => self.same_as_existing(key, ours).await,
-                    };
-                }
+        let mut hashing = Hashing::default();
+        let first = match self.fill_first(&mut source, &mut hashing).await? {
+            First::Whole(bytes) => {
+                let ours = hashing.finish();
+                return match worm.put_locked(&path, bytes, until).await? {
+                    Some(_) => Ok(ours),
+                    // Written by someone else meanwhile.
+                    None => self.same_as_existing(key, ours).await,
+                };
             }
-        }
-        let upload = self
-            .store
-            .put_multipart(&path)
-            .await
-            .map_err(|e| BlobError::from_store(e, key))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.chunk_size);
-        writer.put(first.freeze());
-        loop {
-            if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                let _ = writer.abort().await;
-                return Err(BlobError::from_store(e, key));
-            }
-            match source.next().await {
-                Some(Ok(bytes)) => {
-                    hasher.update(&bytes);
-                    size = size.saturating_add(bytes.len() as u64);
-                    writer.put(bytes);
-                }
-                Some(Err(e)) => {
-                    if let Err(abort) = writer.abort().await {
-                        tracing::warn!(key = %key, error = %abort, "aborting a failed upload failed");
-                    }
-                    return Err(BlobError::Source(Box::new(e)));
-                }
-                None => break,
-            }
-        }
-        let put = writer
-            .finish()
-            .await
-            .map_err(|e| BlobError::from_store(e, key))?;
+            First::Part(bytes) => bytes,
+        };
+        let put = self
+            .upload_rest(key, &path, first, &mut source, &mut hashing)
+            .await?;
         let version = put.version.ok_or_else(|| {
             BlobError::Worm(format!("no version id for {key}: is Object Lock on?"))
         })?;
         worm.set_retention(&path, &version, until).await?;
-        Ok(StoredBlob {
-            size,
-            sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-        })
+        Ok(hashing.finish())
     }
 
     /// `ours` when the blob at `key` holds exactly those bytes, else
@@ -802,6 +777,33 @@ impl BlobStore {
     }
 }
 
+/// The first chunk of a source: all of it, or the start of a longer one.
+enum First {
+    Whole(Bytes),
+    Part(Bytes),
+}
+
+/// sha256 and length of the bytes seen so far.
+#[derive(Default)]
+struct Hashing {
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl Hashing {
+    fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.size = self.size.saturating_add(bytes.len() as u64);
+    }
+
+    fn finish(self) -> StoredBlob {
+        StoredBlob {
+            size: self.size,
+            sha256: Sha256Digest::from_bytes(self.hasher.finalize().into()),
+        }
+    }
+}
+
 /// Hashes and counts a whole source without storing it.
 #[cfg(feature = "s3")]
 async fn hash_stream<S, E>(source: S) -> Result<StoredBlob, BlobError>
@@ -810,17 +812,11 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let mut source = std::pin::pin!(source);
-    let mut hasher = sha2::Sha256::new();
-    let mut size: u64 = 0;
+    let mut hashing = Hashing::default();
     while let Some(bytes) = source.next().await {
-        let bytes = bytes.map_err(|e| BlobError::Source(Box::new(e)))?;
-        hasher.update(&bytes);
-        size = size.saturating_add(bytes.len() as u64);
+        hashing.update(&bytes.map_err(|e| BlobError::Source(Box::new(e)))?);
     }
-    Ok(StoredBlob {
-        size,
-        sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-    })
+    Ok(hashing.finish())
 }
 
 /// Whether `name` is an `object_store` staging file name: `anything#digits`.

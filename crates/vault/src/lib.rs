@@ -10,6 +10,10 @@
 //! * [`BlobStore`] — recordings and stitched files through `object_store`: a
 //!   local folder by default, S3-compatible with the `s3` feature. Writes
 //!   stream in, are hashed on the way ([`StoredBlob`]) and appear atomically.
+//!   On an S3 bucket with Object Lock, WORM mode (`worm`, with the `s3`
+//!   feature) writes each one locked, maps legal holds to S3's, refuses to
+//!   report a locked delete as done, and proves enforcement at startup; the
+//!   catalog keeps each locked version ([`BlobLock`]).
 //! * Ids ([`RecordingId`], [`CallRecordId`], [`TelephonySessionId`],
 //!   [`ConversationId`]) are parsed once; a [`StorageKey`] is rendered only from
 //!   them and a validated [`KeyLayout`], so no input can escape the store root.

@@ -399,6 +399,23 @@ async fn a_cluster_on_postgresql_and_s3_backs_everything_up_once_across_gateway_
         .await;
     }
 
+    // Every recording byte-exact in the bucket (re-read and re-hashed
+    // there; `settled` compared the catalog with the sandbox's bytes).
+    for t in &truth {
+        for r in &t.recordings {
+            let rec = live.catalog.recording(&r.id).await.unwrap().unwrap();
+            let (key, sha) = (rec.storage_key.unwrap(), rec.sha256.unwrap());
+            assert_eq!(sha.to_hex(), r.sha256, "recording {}", r.id);
+            assert!(
+                matches!(
+                    live.blobs.verify(&key, &sha).await.unwrap(),
+                    vault::Verified::Intact { .. }
+                ),
+                "{key} in the bucket"
+            );
+        }
+    }
+
     // The bucket holds exactly each recording and its sidecar, and per
     // stitched conversation its file, manifest and chapters: nothing partial,
     // one version each, no open upload.
