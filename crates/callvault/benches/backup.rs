@@ -80,6 +80,7 @@ async fn callvault_run(s: &SandboxHandle, dir: &std::path::Path) -> (Report, rc_
         data_dir: dir.to_owned(),
         database: None,
         storage: None,
+        worm: Default::default(),
     };
     let client = callvault::app::rc_client(&rc).expect("client");
     let catalog = callvault::app::catalog(&store).await.expect("catalog");

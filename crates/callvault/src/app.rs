@@ -42,7 +42,13 @@ pub async fn catalog(store: &StoreArgs) -> anyhow::Result<vault::Catalog> {
     Ok(catalog)
 }
 
-/// Opens the blob store.
+/// Opens the blob store, for reading.
 pub fn blobs(store: &StoreArgs) -> anyhow::Result<vault::BlobStore> {
     vault::BlobStore::open(&store.storage_url()).context("opening the blob store")
+}
+
+/// Opens the blob store for a process that writes recordings or stitched
+/// files: in WORM mode, with its locks on and their enforcement proved.
+pub async fn writable_blobs(store: &StoreArgs) -> anyhow::Result<vault::BlobStore> {
+    crate::worm::enable(blobs(store)?, &store.worm).await
 }

@@ -76,6 +76,9 @@ pub struct StoreArgs {
     /// Blob store URL (a folder or `s3://…`); overrides `--data` for the recordings.
     #[arg(long, env = "CALLVAULT_STORAGE")]
     pub storage: Option<String>,
+    /// WORM storage (S3 Object Lock).
+    #[command(flatten)]
+    pub worm: crate::worm::WormArgs,
 }
 
 /// When the live flow does what: the safety-net interval, and (hidden, for

@@ -38,3 +38,4 @@ mod test_catalog;
 #[cfg(test)]
 mod test_wait;
 pub mod web;
+pub mod worm;

@@ -149,6 +149,7 @@ pub fn limit(state: &AppState, owner: &TokenOwner, group: Group) -> Result<RateH
             window_secs,
             retry_after_secs,
         } => {
+            state.observed().rate_limited();
             let mut e = ApiError::rate_exceeded();
             e.headers.push((
                 axum::http::header::RETRY_AFTER,

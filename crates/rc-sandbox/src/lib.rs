@@ -41,6 +41,7 @@ pub mod faults;
 pub mod gate;
 pub mod model;
 pub mod permissions;
+pub mod observed;
 pub mod ratelimit;
 pub mod recordings;
 pub mod scenario;

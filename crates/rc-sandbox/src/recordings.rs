@@ -181,7 +181,9 @@ async fn content(
         if let Some(d) = disposition {
             h.insert(header::CONTENT_DISPOSITION, d);
         }
-        *res.body_mut() = faulty_body(&state, body);
+        // Counted as a download only when its last byte goes out.
+        let to_end = range.is_none_or(|(_, end)| end.saturating_add(1) == total);
+        *res.body_mut() = faulty_body(&state, body, to_end.then(|| rec.id.clone()));
         Ok((admitted.rate_headers, res).into_response())
     };
     run().unwrap_or_else(IntoResponse::into_response)
@@ -261,7 +263,7 @@ pub fn parse_range(value: &str, total: u64) -> Result<Option<(u64, u64)>, ApiErr
 
 /// The body, with the content faults applied: reset half-way, truncated
 /// (ends early although `Content-Length` promised more), or slow.
-fn faulty_body(state: &AppState, body: Bytes) -> Body {
+fn faulty_body(state: &AppState, body: Bytes, counted: Option<String>) -> Body {
     let faults = state.faults();
     let half = body.len() / 2;
     if faults.strikes(Fault::ResetMidBody) {
@@ -272,11 +274,35 @@ fn faulty_body(state: &AppState, body: Bytes) -> Body {
         tracing::info!("fault: truncating the body");
         return broken_body(body.slice(..half), false);
     }
-    if faults.strikes(Fault::SlowBody) {
+    let total = body.len();
+    let body = if faults.strikes(Fault::SlowBody) {
         let rate = faults.current().slow_bytes_per_sec();
-        return slow_body(body, rate);
+        slow_body(body, rate)
+    } else {
+        Body::from(body)
+    };
+    match counted {
+        Some(id) => count_when_served(state.clone(), id, total, body),
+        None => body,
     }
-    Body::from(body)
+}
+
+/// `body`, telling [`crate::observed`] when its last byte is handed to the
+/// connection (never for a client that went away before). Counted on the
+/// last chunk itself: with a `Content-Length`, hyper stops polling a body
+/// once that many bytes are out.
+fn count_when_served(state: AppState, id: String, total: usize, body: Body) -> Body {
+    let mut sent = 0usize;
+    Body::from_stream(body.into_data_stream().map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            let before = sent;
+            sent = sent.saturating_add(bytes.len());
+            if before < total && sent >= total {
+                state.observed().downloaded(&id);
+            }
+        }
+        chunk
+    }))
 }
 
 /// Sends `head`, pauses so the headers and `head` reach the client, then

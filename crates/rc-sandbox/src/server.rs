@@ -108,6 +108,7 @@ pub fn build_world(config: &SandboxConfig, now: chrono::DateTime<Utc>) -> World 
 /// The platform (REST + OAuth + control) router.
 pub fn platform_router(state: AppState) -> Router {
     let stamp = axum::middleware::from_fn_with_state(state.clone(), stamp_date);
+    let track = axum::middleware::from_fn_with_state(state.clone(), crate::observed::track);
     Router::new()
         .merge(crate::auth::routes())
         .merge(crate::calllog::routes())
@@ -117,16 +118,19 @@ pub fn platform_router(state: AppState) -> Router {
         .merge(crate::control::routes())
         .fallback(|| async { ApiError::invalid_uri() })
         .layer(stamp)
+        .layer(track)
         .with_state(state)
 }
 
 /// The media (recording content) router.
 pub fn media_router(state: AppState) -> Router {
     let stamp = axum::middleware::from_fn_with_state(state.clone(), stamp_date);
+    let track = axum::middleware::from_fn_with_state(state.clone(), crate::observed::track);
     Router::new()
         .merge(crate::recordings::media_routes())
         .fallback(|| async { ApiError::invalid_uri() })
         .layer(stamp)
+        .layer(track)
         .with_state(state)
 }
 

@@ -24,6 +24,7 @@ struct Inner {
     telephony: crate::telephony::Engine,
     live: crate::control::LiveTraffic,
     deletions: crate::recordings::delete::DeleteLog,
+    observed: crate::observed::Observed,
 }
 
 /// Where the two listeners are reachable.
@@ -58,7 +59,13 @@ impl AppState {
             telephony: Default::default(),
             live,
             deletions: Default::default(),
+            observed: Default::default(),
         }))
+    }
+
+    /// What the platform saw of its callers ([`crate::observed`]).
+    pub fn observed(&self) -> &crate::observed::Observed {
+        &self.0.observed
     }
 
     /// The configuration the sandbox started with.

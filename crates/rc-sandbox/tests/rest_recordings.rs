@@ -257,3 +257,50 @@ async fn every_answer_is_dated_by_the_sandbox_clock_on_both_hosts() {
         assert_eq!(r.headers().get_all("date").iter().count(), 1, "{url}");
     }
 }
+
+#[tokio::test]
+async fn the_platform_counts_complete_downloads_and_requests_of_two_tokens_in_flight_at_once() {
+    // Slow bodies, so a request is surely in flight when the next arrives.
+    let h = spawn(|c| {
+        c.faults.slow_body = 1.0;
+        c.faults.slow_body_bytes_per_sec = 400_000;
+    })
+    .await;
+    let id = ended_call(&h);
+    let c = client();
+    let (a, b) = (token(&h, &c).await, token(&h, &c).await);
+    assert_ne!(a, b);
+
+    // One token at a time: whole bodies count as downloads, a range that
+    // stops short of the end does not, and nothing overlaps.
+    for t in [&a, &a, &b] {
+        let r = get(&c, &content_url(&h, &id), t).await;
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+    }
+    let partial = c
+        .get(content_url(&h, &id))
+        .bearer_auth(&a)
+        .header("Range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), 206);
+    partial.bytes().await.unwrap();
+    let seen = h.state().observed().counts();
+    assert_eq!(seen.downloads.get(&id), Some(&3), "{seen:?}");
+    assert_eq!(
+        (seen.tokens_used, seen.overlapping_requests),
+        (2, 0),
+        "{seen:?}"
+    );
+
+    // Two tokens at once: the second request overlaps the first.
+    let slow = get(&c, &content_url(&h, &id), &a).await;
+    let meanwhile = get(&c, &metadata_url(&h, &id), &b).await;
+    assert_eq!(meanwhile.status(), 200);
+    slow.bytes().await.unwrap();
+    let seen = h.state().observed().counts();
+    assert_eq!(seen.overlapping_requests, 1, "{seen:?}");
+    assert_eq!(seen.rate_limited, 0);
+}

@@ -85,6 +85,23 @@ pub enum BlobError {
     /// A JSON sidecar could not be encoded.
     #[error("JSON encoding failed")]
     Json(#[from] serde_json::Error),
+    /// The store refused to delete a blob because Object Lock (a retention
+    /// date or a legal hold) protects it: nothing was deleted.
+    #[error("{key} is locked (WORM) and was not deleted: {reason}")]
+    Locked {
+        /// The blob.
+        key: String,
+        /// The store's error code (`AccessDenied`).
+        reason: String,
+    },
+    /// A WORM (Object Lock) operation failed or the bucket does not
+    /// enforce locks.
+    #[error("WORM storage: {0}")]
+    Worm(String),
+    /// A locked blob already holds different bytes at this key; it is never
+    /// overwritten.
+    #[error("{0} already holds different bytes and is locked; not overwritten")]
+    Conflict(String),
 }
 
 impl BlobError {
@@ -181,6 +198,12 @@ impl std::fmt::Debug for S3Config {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// The S3 client itself (for presigned lock requests), on S3.
+    #[cfg(feature = "s3")]
+    s3: Option<object_store::aws::AmazonS3>,
+    /// Object Lock on every recording and stitched file, when enabled.
+    #[cfg(feature = "s3")]
+    worm: Option<crate::worm::Worm>,
     /// The folder of a local store (for sweeping staged files after a crash).
     local_root: Option<PathBuf>,
     /// Bytes buffered before a multipart upload starts, and the part size.
@@ -233,6 +256,10 @@ impl BlobStore {
             .with_automatic_cleanup(true);
         Ok(BlobStore {
             store: Arc::new(fs),
+            #[cfg(feature = "s3")]
+            s3: None,
+            #[cfg(feature = "s3")]
+            worm: None,
             local_root: Some(root.to_owned()),
             chunk_size: LOCAL_CHUNK,
         })
@@ -282,7 +309,9 @@ impl BlobStore {
         }
         let store = builder.build().map_err(BlobError::Store)?;
         Ok(BlobStore {
-            store: Arc::new(store),
+            store: Arc::new(store.clone()),
+            s3: Some(store),
+            worm: None,
             local_root: None,
             chunk_size: S3_CHUNK,
         })
@@ -296,7 +325,9 @@ impl BlobStore {
     /// file; on S3 the object exists only once the upload completes). On a
     /// source error the upload is aborted, nothing is left at `key`, and the
     /// error is returned as [`BlobError::Source`]. An existing blob at `key`
-    /// is replaced atomically.
+    /// is replaced atomically, except in WORM mode (see
+    /// [`BlobStore::put_stream_retained`]), where it is locked until the
+    /// configured default keep from now.
     pub async fn put_stream<S, E>(
         &self,
         key: &StorageKey,
@@ -306,42 +337,95 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::error::Error + Send + Sync + 'static,
     {
+        self.put_stream_retained(key, source, None).await
+    }
+
+    /// [`BlobStore::put_stream`], locked until `retain_until` in WORM mode
+    /// (`None`: the configured default keep from now; ignored otherwise).
+    /// In WORM mode a blob is never overwritten: when `key` already holds
+    /// the same bytes (a retried download) nothing new is written and the
+    /// put succeeds; different bytes are [`BlobError::Conflict`].
+    pub async fn put_stream_retained<S, E>(
+        &self,
+        key: &StorageKey,
+        source: S,
+        retain_until: Option<DateTime<Utc>>,
+    ) -> Result<StoredBlob, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        #[cfg(feature = "s3")]
+        if let Some(worm) = &self.worm {
+            let until = retain_until.unwrap_or_else(|| Utc::now() + worm.config.default_keep);
+            return self.put_worm(worm, key, source, until).await;
+        }
+        let _ = retain_until;
         let path = object_path(key)?;
         let mut source = std::pin::pin!(source);
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
-        let mut first = BytesMut::new();
-
+        let mut hashing = Hashing::default();
         // Phase 1: fill the first chunk. A blob that fits is one atomic put.
+        let first = match self.fill_first(&mut source, &mut hashing).await? {
+            First::Whole(bytes) => {
+                self.store
+                    .put(&path, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| BlobError::from_store(e, key))?;
+                return Ok(hashing.finish());
+            }
+            First::Part(bytes) => bytes,
+        };
+        // Phase 2: a multipart upload, published atomically by `finish`.
+        self.upload_rest(key, &path, first, &mut source, &mut hashing)
+            .await?;
+        Ok(hashing.finish())
+    }
+
+    /// Reads `source` until the first chunk is full or the source ends.
+    async fn fill_first<S, E>(
+        &self,
+        source: &mut std::pin::Pin<&mut S>,
+        hashing: &mut Hashing,
+    ) -> Result<First, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let mut first = BytesMut::new();
         while first.len() < self.chunk_size {
             match source.next().await {
                 Some(Ok(bytes)) => {
-                    hasher.update(&bytes);
-                    size = size.saturating_add(bytes.len() as u64);
+                    hashing.update(&bytes);
                     first.extend_from_slice(&bytes);
                 }
                 Some(Err(e)) => return Err(BlobError::Source(Box::new(e))),
-                None => {
-                    self.store
-                        .put(&path, PutPayload::from(first.freeze()))
-                        .await
-                        .map_err(|e| BlobError::from_store(e, key))?;
-                    return Ok(StoredBlob {
-                        size,
-                        sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-                    });
-                }
+                None => return Ok(First::Whole(first.freeze())),
             }
         }
+        Ok(First::Part(first.freeze()))
+    }
 
-        // Phase 2: a multipart upload, published atomically by `finish`.
+    /// Uploads `first` and the rest of `source` as one multipart upload,
+    /// aborted on any failure, published when complete.
+    async fn upload_rest<S, E>(
+        &self,
+        key: &StorageKey,
+        path: &Path,
+        first: Bytes,
+        source: &mut std::pin::Pin<&mut S>,
+        hashing: &mut Hashing,
+    ) -> Result<object_store::PutResult, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let upload = self
             .store
-            .put_multipart(&path)
+            .put_multipart(path)
             .await
             .map_err(|e| BlobError::from_store(e, key))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, self.chunk_size);
-        writer.put(first.freeze());
+        writer.put(first);
         loop {
             if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                 let _ = writer.abort().await; // best effort; the put error is what matters
@@ -349,8 +433,7 @@ impl BlobStore {
             }
             match source.next().await {
                 Some(Ok(bytes)) => {
-                    hasher.update(&bytes);
-                    size = size.saturating_add(bytes.len() as u64);
+                    hashing.update(&bytes);
                     writer.put(bytes);
                 }
                 Some(Err(e)) => {
@@ -365,11 +448,7 @@ impl BlobStore {
         writer
             .finish()
             .await
-            .map_err(|e| BlobError::from_store(e, key))?;
-        Ok(StoredBlob {
-            size,
-            sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-        })
+            .map_err(|e| BlobError::from_store(e, key))
     }
 
     /// Stores `bytes` at `key` atomically.
@@ -465,8 +544,19 @@ impl BlobStore {
     }
 
     /// Deletes the blob at `key`; deleting a missing blob is not an error.
+    /// In WORM mode the blob's version itself is deleted (a plain DELETE
+    /// would only hide it behind a delete marker), so a lock refuses it:
+    /// [`BlobError::Locked`], and the blob is still there.
     pub async fn delete(&self, key: &StorageKey) -> Result<(), BlobError> {
         let path = object_path(key)?;
+        #[cfg(feature = "s3")]
+        if let Some(worm) = &self.worm {
+            return match self.current_version(worm, key, &path).await {
+                Ok(version) => worm.delete_version(&path, &version, false).await,
+                Err(BlobError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
         match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(BlobError::Store(e)),
@@ -476,17 +566,11 @@ impl BlobStore {
     /// Re-reads the blob at `key` and hashes it.
     pub async fn hash(&self, key: &StorageKey) -> Result<StoredBlob, BlobError> {
         let mut stream = std::pin::pin!(self.get_stream(key).await?);
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
+        let mut hashing = Hashing::default();
         while let Some(bytes) = stream.next().await {
-            let bytes = bytes?;
-            hasher.update(&bytes);
-            size = size.saturating_add(bytes.len() as u64);
+            hashing.update(&bytes?);
         }
-        Ok(StoredBlob {
-            size,
-            sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-        })
+        Ok(hashing.finish())
     }
 
     /// Checks that the blob at `key` exists and hashes to `expected`.
@@ -521,6 +605,162 @@ impl BlobStore {
         Ok(keys)
     }
 
+    /// The WORM write: see [`crate::worm`]. A blob within the first chunk
+    /// is one PUT carrying its lock; a longer one is a multipart upload
+    /// locked the moment it completes.
+    #[cfg(feature = "s3")]
+    async fn put_worm<S, E>(
+        &self,
+        worm: &crate::worm::Worm,
+        key: &StorageKey,
+        source: S,
+        until: DateTime<Utc>,
+    ) -> Result<StoredBlob, BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let path = object_path(key)?;
+        if self.head(key).await?.is_some() {
+            let ours = hash_stream(source).await?;
+            return self.same_as_existing(key, ours).await;
+        }
+        let mut source = std::pin::pin!(source);
+        let mut hashing = Hashing::default();
+        let first = match self.fill_first(&mut source, &mut hashing).await? {
+            First::Whole(bytes) => {
+                let ours = hashing.finish();
+                return match worm.put_locked(&path, bytes, until).await? {
+                    Some(_) => Ok(ours),
+                    // Written by someone else meanwhile.
+                    None => self.same_as_existing(key, ours).await,
+                };
+            }
+            First::Part(bytes) => bytes,
+        };
+        let put = self
+            .upload_rest(key, &path, first, &mut source, &mut hashing)
+            .await?;
+        let version = put.version.ok_or_else(|| {
+            BlobError::Worm(format!("no version id for {key}: is Object Lock on?"))
+        })?;
+        worm.set_retention(&path, &version, until).await?;
+        Ok(hashing.finish())
+    }
+
+    /// `ours` when the blob at `key` holds exactly those bytes, else
+    /// [`BlobError::Conflict`].
+    #[cfg(feature = "s3")]
+    async fn same_as_existing(
+        &self,
+        key: &StorageKey,
+        ours: StoredBlob,
+    ) -> Result<StoredBlob, BlobError> {
+        if self.hash(key).await? == ours {
+            Ok(ours)
+        } else {
+            Err(BlobError::Conflict(key.to_string()))
+        }
+    }
+
+    /// Turns on WORM mode: every recording and stitched file is written
+    /// with an Object Lock ([`crate::worm`]). Only on S3; call
+    /// [`BlobStore::check_worm`] before trusting it.
+    #[cfg(feature = "s3")]
+    pub fn with_worm(mut self, config: crate::worm::WormConfig) -> Result<Self, BlobError> {
+        let Some(s3) = self.s3.clone() else {
+            return Err(BlobError::Worm(
+                "a local folder cannot be WORM; use an S3 bucket with Object Lock".into(),
+            ));
+        };
+        self.worm = Some(crate::worm::Worm::new(s3, config)?);
+        Ok(self)
+    }
+
+    /// The WORM settings, when WORM mode is on.
+    #[cfg(feature = "s3")]
+    pub fn worm(&self) -> Option<crate::worm::WormConfig> {
+        self.worm.as_ref().map(|w| w.config)
+    }
+
+    #[cfg(feature = "s3")]
+    fn worm_client(&self) -> Result<&crate::worm::Worm, BlobError> {
+        self.worm
+            .as_ref()
+            .ok_or_else(|| BlobError::Worm("WORM mode is off".into()))
+    }
+
+    #[cfg(feature = "s3")]
+    /// Proves the bucket enforces Object Lock, so a server that accepts the
+    /// headers and enforces nothing is caught at startup: `GET ?object-lock`
+    /// says `Enabled`; a canary written with a one-minute GOVERNANCE lock
+    /// refuses a version DELETE; the canary is then removed with the
+    /// governance bypass (if that is not allowed, it expires on its own).
+    pub async fn check_worm(&self) -> Result<(), BlobError> {
+        let worm = self.worm_client()?;
+        if !worm.bucket_lock_enabled().await? {
+            return Err(BlobError::Worm(
+                "the bucket does not have Object Lock enabled (GET ?object-lock)".into(),
+            ));
+        }
+        let canary = Path::from(format!(
+            "_callvault/worm-canary-{}",
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
+        let until = Utc::now() + chrono::Duration::seconds(60);
+        let version = worm
+            .put_locked(&canary, Bytes::from_static(b"worm canary"), until)
+            .await?
+            .ok_or_else(|| BlobError::Worm("the canary got no version id".into()))?;
+        match worm.delete_version(&canary, &version, false).await {
+            Err(BlobError::Locked { .. }) => {}
+            Ok(()) => {
+                return Err(BlobError::Worm(
+                    "the bucket accepted an Object Lock and then deleted the locked version: locks are not enforced".into(),
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+        if let Err(e) = worm.delete_version(&canary, &version, true).await {
+            tracing::info!(error = %e, "the WORM canary stays until its one-minute lock ends");
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "s3")]
+    /// The Object Lock state of the blob at `key` (version id, mode,
+    /// retain-until, legal hold); `None` if absent. WORM mode only.
+    pub async fn lock_info(
+        &self,
+        key: &StorageKey,
+    ) -> Result<Option<crate::worm::LockInfo>, BlobError> {
+        self.worm_client()?.lock_info(&object_path(key)?).await
+    }
+
+    #[cfg(feature = "s3")]
+    /// Places (`on`) or lifts the S3 legal hold on the blob at `key`, for a
+    /// legal hold on its conversation. WORM mode only.
+    pub async fn set_legal_hold(&self, key: &StorageKey, on: bool) -> Result<(), BlobError> {
+        let worm = self.worm_client()?;
+        let path = object_path(key)?;
+        let version = self.current_version(worm, key, &path).await?;
+        worm.set_legal_hold(&path, &version, on).await
+    }
+
+    #[cfg(feature = "s3")]
+    async fn current_version(
+        &self,
+        worm: &crate::worm::Worm,
+        key: &StorageKey,
+        path: &Path,
+    ) -> Result<String, BlobError> {
+        worm.lock_info(path)
+            .await?
+            .ok_or_else(|| BlobError::NotFound(key.to_string()))?
+            .version_id
+            .ok_or_else(|| BlobError::Worm(format!("{key} has no version id")))
+    }
+
     /// Deletes staged partial files (`…#N`) older than `older_than` that a
     /// killed process left in a local store, and returns how many. Run it at
     /// start-up; the age guard spares uploads other processes are still
@@ -535,6 +775,48 @@ impl BlobStore {
             .map_err(|e| BlobError::Sweep(std::io::Error::other(e)))?
             .map_err(BlobError::Sweep)
     }
+}
+
+/// The first chunk of a source: all of it, or the start of a longer one.
+enum First {
+    Whole(Bytes),
+    Part(Bytes),
+}
+
+/// sha256 and length of the bytes seen so far.
+#[derive(Default)]
+struct Hashing {
+    hasher: sha2::Sha256,
+    size: u64,
+}
+
+impl Hashing {
+    fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.size = self.size.saturating_add(bytes.len() as u64);
+    }
+
+    fn finish(self) -> StoredBlob {
+        StoredBlob {
+            size: self.size,
+            sha256: Sha256Digest::from_bytes(self.hasher.finalize().into()),
+        }
+    }
+}
+
+/// Hashes and counts a whole source without storing it.
+#[cfg(feature = "s3")]
+async fn hash_stream<S, E>(source: S) -> Result<StoredBlob, BlobError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut source = std::pin::pin!(source);
+    let mut hashing = Hashing::default();
+    while let Some(bytes) = source.next().await {
+        hashing.update(&bytes.map_err(|e| BlobError::Source(Box::new(e)))?);
+    }
+    Ok(hashing.finish())
 }
 
 /// Whether `name` is an `object_store` staging file name: `anything#digits`.

@@ -10,6 +10,10 @@
 //! * [`BlobStore`] — recordings and stitched files through `object_store`: a
 //!   local folder by default, S3-compatible with the `s3` feature. Writes
 //!   stream in, are hashed on the way ([`StoredBlob`]) and appear atomically.
+//!   On an S3 bucket with Object Lock, WORM mode (`worm`, with the `s3`
+//!   feature) writes each one locked, maps legal holds to S3's, refuses to
+//!   report a locked delete as done, and proves enforcement at startup; the
+//!   catalog keeps each locked version ([`BlobLock`]).
 //! * Ids ([`RecordingId`], [`CallRecordId`], [`TelephonySessionId`],
 //!   [`ConversationId`]) are parsed once; a [`StorageKey`] is rendered only from
 //!   them and a validated [`KeyLayout`], so no input can escape the store root.
@@ -91,6 +95,7 @@
 
 pub mod audit;
 mod blob;
+mod blob_locks;
 mod conversations;
 mod db;
 mod digest;
@@ -111,10 +116,13 @@ mod shared_setting;
 mod time;
 pub mod users;
 mod watermarks;
+#[cfg(feature = "s3")]
+pub mod worm;
 
 #[cfg(feature = "s3")]
 pub use blob::S3Config;
 pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
+pub use blob_locks::BlobLock;
 pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
 pub use digest::{BadDigest, Sha256Digest};

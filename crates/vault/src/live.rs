@@ -271,4 +271,20 @@ impl Catalog {
         });
         Ok(n == 1)
     }
+
+    /// Who holds the singleton `name` now, with its lease token, or `None`
+    /// when nobody's lease runs: for operators (`status`) and cluster tests.
+    pub async fn singleton_holder(
+        &self,
+        name: &str,
+    ) -> Result<Option<(String, i64)>, CatalogError> {
+        let row: Option<(String, i64)> = with_pool!(self, pool, backend => {
+            sqlx::query_as(sql!(backend,
+                "SELECT holder, token FROM singletons WHERE name = $1 AND leased_until >= {now}"))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row)
+    }
 }

@@ -107,6 +107,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             data_dir: args.data_dir.clone(),
             database: None,
             storage: None,
+            worm: Default::default(),
         },
         from: Some(chrono::Utc::now() - chrono::Duration::days(i64::from(args.days) + 1)),
         to: None,

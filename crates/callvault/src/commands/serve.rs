@@ -38,7 +38,10 @@ pub struct ServeArgs {
     /// Parallel job workers in this process.
     #[arg(long, env = "CALLVAULT_WORKERS", default_value_t = 4)]
     pub workers: usize,
-    /// Serve the UI only; run `callvault worker` elsewhere.
+    /// Run no workers here (`callvault worker` runs them elsewhere): serve
+    /// the UI and the webhook receiver, which commits deliveries to the
+    /// shared catalog for the workers; behind a load balancer, any number
+    /// of these can receive.
     #[arg(long)]
     pub no_workers: bool,
     /// Subscribe at extension level for this extension id instead of the account.
@@ -128,8 +131,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
     let mut workers = None;
     let mut probes = Health::new(app.state().catalog.clone());
-    if args.no_workers || args.rc.client_id.is_empty() {
-        tracing::info!("RingCentral not configured or --no-workers: serving the UI only");
+    if args.no_workers {
+        tracing::info!("--no-workers: serving the UI and the webhook receiver");
+        let state =
+            crate::live::LiveState::new(app.state().catalog.clone(), args.timing.live_config(1));
+        app = app.with_routes(crate::live::webhook_router(state));
+    } else if args.rc.client_id.is_empty() {
+        tracing::info!("RingCentral not configured: serving the UI only");
     } else {
         let (w, state) = crate::live::command::assemble(
             &args.rc,

@@ -60,7 +60,7 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let client = crate::app::rc_client(&args.rc)?;
     let catalog = crate::app::catalog(&args.store).await?;
-    let blobs = crate::app::blobs(&args.store)?;
+    let blobs = crate::app::writable_blobs(&args.store).await?;
     let (from, to) = sync::range(
         &client,
         &catalog,

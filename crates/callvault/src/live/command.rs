@@ -35,6 +35,11 @@ pub struct WorkerArgs {
     /// Address the webhook receiver listens on (with `--public-url`).
     #[arg(long, env = "CALLVAULT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: std::net::SocketAddr,
+    /// With `--public-url`: keep the subscription pointing there but serve
+    /// no receiver here (in a cluster, `serve --no-workers` processes behind
+    /// the load balancer at that URL receive).
+    #[arg(long, requires = "public_url")]
+    no_receiver: bool,
     /// Subscribe to one extension's telephony sessions instead of the account's.
     #[arg(long)]
     extension: Option<String>,
@@ -82,7 +87,7 @@ pub async fn assemble(
 ) -> anyhow::Result<(Workers, LiveState)> {
     let client = crate::app::rc_client(rc)?;
     let catalog = crate::app::catalog(store).await?;
-    let blobs = crate::app::blobs(store)?;
+    let blobs = crate::app::writable_blobs(store).await?;
     let mut config: LiveConfig = timing.live_config(workers);
     config.capacity.degraded_after = monitoring.degraded_after();
     let downloader = Downloader {
@@ -118,7 +123,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     )
     .await?;
     let stop = CancellationToken::new();
-    if args.public_url.is_some() {
+    if args.public_url.is_some() && !args.no_receiver {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

@@ -341,6 +341,7 @@ impl Stitcher {
             options,
         )
         .await?;
+        crate::worm::record_lock(&self.catalog, &self.blobs, &stitched.key).await?;
         let manifest: serde_json::Value = serde_json::from_str(&stitched.manifest.to_json())
             .context("re-reading the manifest")?;
         self.catalog

@@ -48,6 +48,7 @@ fn store_args(dir: &Path) -> StoreArgs {
         data_dir: dir.to_owned(),
         database: None,
         storage: None,
+        worm: Default::default(),
     }
 }
 

@@ -131,7 +131,12 @@ impl Downloader {
             }
             result
         };
-        let store = self.store(body, |c| self.layout.recording(start, &tsid, id, c.ext()));
+        // Under WORM, the lock lasts the governing retention rule's minimum
+        // keep (`None`: the store's `--worm-retain-days`).
+        let retain_until = crate::retention::retain_until(&self.catalog, id, Utc::now()).await?;
+        let store = self.store(body, retain_until, |c| {
+            self.layout.recording(start, &tsid, id, c.ext())
+        });
         let (fetched, stored) = tokio::join!(fetch, store);
 
         let downloaded = match fetched {
@@ -181,6 +186,7 @@ impl Downloader {
             .put_sidecar(&key, &sidecar)
             .await
             .context("writing the metadata sidecar")?;
+        crate::worm::record_lock(&self.catalog, &self.blobs, &key).await?;
         let committed = self
             .catalog
             .complete_with_recording_stored(
@@ -203,6 +209,7 @@ impl Downloader {
     async fn store<S>(
         &self,
         body: S,
+        retain_until: Option<chrono::DateTime<chrono::Utc>>,
         key_for: impl FnOnce(Container) -> StorageKey,
     ) -> Result<(StorageKey, Container, StoredBlob), PutError>
     where
@@ -233,7 +240,10 @@ impl Downloader {
         };
         let key = key_for(container);
         let source = futures::stream::iter(head.into_iter().map(Ok)).chain(body);
-        let blob = self.blobs.put_stream(&key, source).await?;
+        let blob = self
+            .blobs
+            .put_stream_retained(&key, source, retain_until)
+            .await?;
         Ok((key, container, blob))
     }
 

@@ -115,6 +115,7 @@ pub async fn spawn_app(
         data_dir: dir.path().join("data"),
         database,
         storage: None,
+        worm: Default::default(),
     };
     Some(TestApp {
         sandbox,

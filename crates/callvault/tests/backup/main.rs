@@ -2,6 +2,8 @@
 //! the in-process RingCentral sandbox, on SQLite and on PostgreSQL.
 
 mod helpers;
+#[path = "../support/moto.rs"]
+mod moto;
 #[path = "../support/common.rs"]
 mod support;
 
@@ -15,5 +17,7 @@ mod guide;
 mod not_ready;
 mod rate_limits;
 mod retention;
+// `--storage s3://…` against moto: sync, then verify re-hashing the bucket.
+mod s3;
 mod tokens;
 mod verify;

@@ -82,6 +82,7 @@ pub struct Live {
     serve: Option<Child>,
     runs: u32,
     rng: StdRng,
+    born: Instant,
 }
 
 impl Live {
@@ -145,6 +146,7 @@ impl Live {
             serve: None,
             runs: 0,
             rng: StdRng::seed_from_u64(seed),
+            born: Instant::now(),
         })
     }
 
@@ -168,6 +170,21 @@ impl Live {
     /// by a kill); readers never see them, and serve sweeps them when idle.
     pub fn partial_files(&self) -> Vec<PathBuf> {
         crate::support::partial_files(&self.data.join("recordings"))
+    }
+
+    /// Time since this world was made (for progress lines).
+    pub fn elapsed(&self) -> Duration {
+        self.born.elapsed()
+    }
+
+    /// The catalog URL `serve` is given.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The test's temporary folder (logs, data).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// The URL the sandbox delivers webhooks to (below `/webhook/ringcentral`).
@@ -271,14 +288,23 @@ impl Live {
     /// `count` random calls (shares of [`short_calls`]), starting
     /// `spacing` apart from now.
     pub fn random_calls(&mut self, count: usize, spacing: Duration) -> Vec<usize> {
-        let config = short_calls();
+        self.random_calls_like(count, spacing, &short_calls())
+    }
+
+    /// [`Live::random_calls`] with the shares and lengths of `config`.
+    pub fn random_calls_like(
+        &mut self,
+        count: usize,
+        spacing: Duration,
+        config: &ScenarioConfig,
+    ) -> Vec<usize> {
         let now = self.sandbox.state().clock().now();
         let scripts: Vec<CallScript> = {
             let world = self.sandbox.state().world();
             (0..count)
                 .map(|i| {
                     let start = now + chrono::Duration::from_std(spacing * i as u32).unwrap();
-                    rc_sandbox::scenario::random_script(&mut self.rng, &world, start, &config)
+                    rc_sandbox::scenario::random_script(&mut self.rng, &world, start, config)
                 })
                 .collect()
         };

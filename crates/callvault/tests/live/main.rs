@@ -8,6 +8,8 @@
 mod helpers;
 #[path = "../support/login.rs"]
 mod login_support;
+#[path = "../support/moto.rs"]
+mod moto;
 #[path = "../support/common.rs"]
 mod support;
 // Waiting for what `serve` does on its own: the lib's own helper.
@@ -22,3 +24,6 @@ mod outage;
 // Offered load above the Heavy budget: /status, /metrics, /healthz and the
 // alert webhook all say so.
 mod capacity;
+// Two receivers and three workers on PostgreSQL and S3 (moto), the
+// RingCentral gateway SIGKILLed mid-download twice: one client at a time.
+mod cluster;

@@ -19,3 +19,7 @@ mod blobs;
 // The blob store on an S3-compatible server.
 #[cfg(feature = "s3")]
 mod s3;
+// moto's S3 server, shared with callvault's tests.
+#[cfg(feature = "s3")]
+#[path = "../../../callvault/tests/support/moto.rs"]
+mod moto;
