@@ -4,7 +4,7 @@
 //! `vault::worm`.
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+
 use clap::Args;
 use vault::worm::{LockMode, WormConfig};
 use vault::{BlobLock, BlobStore, Catalog, StorageKey};
@@ -58,7 +58,6 @@ pub async fn enable(blobs: BlobStore, args: &WormArgs) -> anyhow::Result<BlobSto
     );
     Ok(blobs)
 }
-
 
 /// Records in the catalog the lock the store holds on `key` (version id,
 /// mode, date, legal hold), read back from the store. A no-op outside WORM

@@ -20,19 +20,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
-use crate::permissions::Permission;
 use crate::errors::ApiError;
 use crate::gate::{self, paths};
+use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
 /// Most ids one request may name (`CallRecordingIds.records.maxItems`).
 pub const MAX_IDS: usize = 100;
-
-/// The app permission the endpoint needs (`x-app-permission`).
-
 
 /// Every batch the endpoint accepted, for tests to check batch sizes.
 #[derive(Debug, Default)]
@@ -47,6 +43,28 @@ impl DeleteLog {
     fn push(&self, ids: Vec<String>) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ids);
     }
+}
+
+/// The `records` array of the body, checked against the schema.
+fn parse_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    let bad = |value: &str| ApiError::invalid_parameter("records", value);
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|_| bad(&String::from_utf8_lossy(body)))?;
+    let records = v
+        .get("records")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| bad(""))?;
+    if records.is_empty() || records.len() > MAX_IDS {
+        return Err(bad(&records.len().to_string()));
+    }
+    records
+        .iter()
+        .map(|r| {
+            r.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| bad(&r.to_string()))
+        })
+        .collect()
 }
 
 /// The handler.
@@ -87,6 +105,7 @@ pub async fn delete_recordings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_body_must_name_one_to_a_hundred_string_ids() {
