@@ -277,13 +277,14 @@ async fn kill_the_gateway(live: &Live, cluster: &mut Cluster) -> (BTreeSet<Strin
     (cut, killed.elapsed())
 }
 
-// Ignored until the product bug it found is fixed: when the second kill
-// cuts three downloads, the third gateway keeps running session jobs and
-// safety-net syncs but claims no download again (jobs stay queued/retry,
-// nine leases never reaped); it passes when a kill cuts fewer. Run with
-// `--ignored`.
+// It found a product bug: after two kills mid-download, the third gateway
+// ran session jobs but never claimed a download again. Session jobs,
+// served first, were always due while they waited on downloads a sync had
+// queued at backfill priority, and a claim took the killed holders'
+// expired leases only when nothing else was due. Sessions now raise the
+// downloads they wait for to live priority, and the reaper gives expired
+// leases back to the queue.
 #[tokio::test]
-#[ignore = "finds a stalled third gateway after two kills mid-download; see the comment"]
 async fn a_cluster_on_postgresql_and_s3_backs_everything_up_once_across_gateway_kills() {
     // Arrange: moto, a bucket, a PostgreSQL catalog, and a sandbox with a
     // day of history (the backfill), rate limits on (1 s windows, the
