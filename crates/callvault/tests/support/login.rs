@@ -10,6 +10,13 @@ pub fn csrf_field(html: &str) -> String {
     html[start..end].to_owned()
 }
 
+/// The CSRF token of the form on the page at `url`, fetched with `client`
+/// (whose session the token is bound to).
+pub async fn form_csrf(client: &reqwest::Client, url: &str) -> String {
+    let html = client.get(url).send().await.unwrap().text().await.unwrap();
+    csrf_field(&html)
+}
+
 /// Fetches `base`'s login form with `client` and posts it as `user`,
 /// asking to land on `next`; the server's answer.
 pub async fn post_login(
@@ -19,15 +26,7 @@ pub async fn post_login(
     password: &str,
     next: &str,
 ) -> reqwest::Response {
-    let form = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_field(&form);
+    let csrf = form_csrf(client, &format!("{base}/login")).await;
     client
         .post(format!("{base}/login"))
         .form(&[

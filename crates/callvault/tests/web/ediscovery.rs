@@ -192,15 +192,7 @@ async fn a_cli_bundle_verifies_and_a_changed_byte_anywhere_in_a_file_is_caught()
 
 async fn web_export_streams_a_verifiable_bundle(app: &TestApp) {
     let admin = app.logged_in(ADMIN).await;
-    let page = admin
-        .get(app.url("/audit"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_field(&page);
+    let csrf = form_csrf(&admin, &app.url("/audit")).await;
     // Without the session's CSRF token: refused.
     let r = admin
         .post(app.url("/export"))

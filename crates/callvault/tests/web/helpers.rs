@@ -451,7 +451,7 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-pub use crate::login_support::csrf_field;
+pub use crate::login_support::{csrf_field, form_csrf};
 
 impl TestApp {
     /// Drops the PostgreSQL schema, if any.

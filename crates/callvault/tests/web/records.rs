@@ -2,18 +2,9 @@
 //! holds, and what a disposed recording answers.
 
 use crate::helpers::*;
-use crate::login_support::csrf_field;
 
 async fn records_csrf(app: &TestApp, c: &reqwest::Client) -> String {
-    let html = c
-        .get(app.url("/records"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    csrf_field(&html)
+    form_csrf(c, &app.url("/records")).await
 }
 
 async fn page(app: &TestApp, c: &reqwest::Client, path: &str) -> (u16, String) {
