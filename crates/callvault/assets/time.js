@@ -1,21 +1,24 @@
 // Times in the viewer's time zone. Pages print every time in UTC inside
 // <time class="local" datetime="…Z">; this rewrites the text in the zone
-// the user chose (remembered for that user in this browser) or, until they
-// choose, the browser's own, and keeps UTC in the title for hovering. The
-// calls page's date filters are sent with each day's UTC offset in that
-// zone, so "from 2026-11-01" means midnight where the viewer is.
+// the user chose (stored per user in the catalog, carried on <body
+// data-time-zone>) or, until they choose, the browser's own, and keeps UTC
+// in the title for hovering. The calls page's date filters are sent with
+// each day's UTC offset in that zone, so "from 2026-11-01" means midnight
+// where the viewer is.
 (function () {
   "use strict";
-  const key = "callvault.timeZone." + (document.body.dataset.user || "");
+  const body = document.body;
   const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
   function valid(z) {
     try { new Intl.DateTimeFormat("en-US", { timeZone: z }); return true; } catch (e) { return false; }
   }
+  function chosen() {
+    const z = body.dataset.timeZone || "";
+    return z && valid(z) ? z : "";
+  }
   function zone() {
-    let z = null;
-    try { z = localStorage.getItem(key); } catch (e) { /* storage off: the browser's zone */ }
-    return z && valid(z) ? z : browserZone;
+    return chosen() || browserZone;
   }
   function parts(instant, z) {
     const f = new Intl.DateTimeFormat("en-US", {
@@ -67,14 +70,22 @@
       o.textContent = z;
       select.appendChild(o);
     }
-    let saved = null;
-    try { saved = localStorage.getItem(key); } catch (e) { /* no storage */ }
-    select.value = saved && valid(saved) ? saved : "";
+    select.value = chosen();
+    const status = document.getElementById("time-zone-status");
     select.addEventListener("change", function () {
-      try {
-        if (select.value) localStorage.setItem(key, select.value); else localStorage.removeItem(key);
-      } catch (e) { /* no storage: this page only */ }
-      render();
+      const wanted = select.value;
+      const form = new URLSearchParams({ csrf: body.dataset.csrf || "", time_zone: wanted });
+      fetch("/settings/time-zone", { method: "POST", body: form, credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          body.dataset.timeZone = wanted;
+          if (status) status.textContent = "Saved.";
+          render();
+        })
+        .catch(function () {
+          select.value = chosen();
+          if (status) status.textContent = "Could not save the time zone; try again.";
+        });
     });
   }
   function setUpFilters() {

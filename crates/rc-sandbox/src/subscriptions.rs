@@ -76,6 +76,10 @@ pub struct SubscriptionConfig {
     /// production does (off by default: the sandbox and its receivers run on
     /// plain loopback HTTP).
     pub require_https: bool,
+    /// Certificates (PEM) the webhook client trusts besides the system's
+    /// roots: a test puts a TLS proxy with its own CA in front of a
+    /// receiver, where production's receivers show a public CA's.
+    pub extra_root_certificates: Vec<String>,
 }
 
 impl Default for SubscriptionConfig {
@@ -88,6 +92,7 @@ impl Default for SubscriptionConfig {
             blacklist_after: 3,
             max_per_owner: 30,
             require_https: false,
+            extra_root_certificates: Vec::new(),
         }
     }
 }

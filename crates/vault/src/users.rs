@@ -77,6 +77,9 @@ pub struct User {
     pub extension_groups: Vec<String>,
     /// May play but never download.
     pub listen_only: bool,
+    /// The IANA time zone the user chose for the times the web pages show;
+    /// `None`: the browser's own. Validated by the caller before it is set.
+    pub time_zone: Option<String>,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -115,6 +118,7 @@ struct UserSql {
     password_hash: String,
     role: String,
     listen_only: bool,
+    time_zone: Option<String>,
     created_at: i64,
 }
 
@@ -152,6 +156,7 @@ impl Catalog {
             extensions,
             extension_groups,
             listen_only: row.listen_only,
+            time_zone: row.time_zone,
             created_at: from_ms(TABLE, row.created_at)?,
         })
     }
@@ -191,7 +196,7 @@ impl Catalog {
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, CatalogError> {
         let row: Option<UserSql> = with_pool!(self, pool, _b => {
             sqlx::query_as(
-                "SELECT id, name, password_hash, role, listen_only, created_at FROM users WHERE name = $1")
+                "SELECT id, name, password_hash, role, listen_only, time_zone, created_at FROM users WHERE name = $1")
                 .bind(name)
                 .fetch_optional(pool)
                 .await?
@@ -205,7 +210,7 @@ impl Catalog {
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<User>, CatalogError> {
         let rows: Vec<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, created_at FROM users ORDER BY name")
+            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, time_zone, created_at FROM users ORDER BY name")
                 .fetch_all(pool)
                 .await?
         });
@@ -246,6 +251,24 @@ impl Catalog {
                 .rows_affected()
         });
         Ok(n == 1)
+    }
+
+    /// Sets the time zone user `id` sees times in (`None`: the browser's).
+    /// The caller validates the name; the catalog stores it as given.
+    pub async fn set_user_time_zone(
+        &self,
+        id: UserId,
+        time_zone: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        with_pool!(self, pool, backend => {
+            sqlx::query(sql!(backend,
+                "UPDATE users SET time_zone = $2, updated_at = {now} WHERE id = $1"))
+                .bind(id.0)
+                .bind(time_zone)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Replaces the extension groups in `name`'s scope. Returns whether
@@ -354,7 +377,7 @@ impl Catalog {
             });
         }
         let user: Option<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, created_at FROM users WHERE id = $1")
+            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, time_zone, created_at FROM users WHERE id = $1")
                 .bind(user_id)
                 .fetch_optional(pool)
                 .await?

@@ -102,6 +102,8 @@ pub struct Nav {
     pub csrf: String,
     /// Which page is current (`calls`, `status`, `audit`, `records`).
     pub current: &'static str,
+    /// The zone the user chose for times (empty: the browser's own).
+    pub time_zone: String,
 }
 
 impl Nav {
@@ -112,6 +114,7 @@ impl Nav {
             is_admin: session.user.role == vault::users::Role::Admin,
             csrf: session.csrf_token.clone(),
             current,
+            time_zone: session.user.time_zone.clone().unwrap_or_default(),
         }
     }
 }

@@ -1,6 +1,5 @@
-//! The README's "Connect a real RingCentral account" guide
-//! (`docs/connect-guide.md`), run as written against the sandbox: its `sh`
-//! blocks are read from the file, the production values swapped for the
+//! The README's "Connect a real RingCentral account" section, run as written
+//! against the sandbox: its `sh` blocks are read from README.md, the production values swapped for the
 //! sandbox's, and run in order as one shell script; the last block (`sh
 //! serve`) must come up and answer `/healthz` with its webhook subscription
 //! live.
@@ -10,6 +9,19 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::doctor::sandbox;
+
+/// The section of `markdown` that starts at the line `heading` and ends
+/// before the next heading of the same level.
+fn section<'a>(markdown: &'a str, heading: &str) -> &'a str {
+    let start = markdown
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no section {heading:?}"));
+    let body = &markdown[start + 1..];
+    let next = body[heading.len()..]
+        .find("\n## ")
+        .map_or(body.len(), |i| heading.len() + i);
+    &body[..next]
+}
 
 /// The guide's fenced blocks: (info string, body).
 fn blocks(markdown: &str) -> Vec<(String, String)> {
@@ -41,11 +53,9 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
         .unwrap()
         .port();
     let data = dir.path().join("data");
-    let guide = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/connect-guide.md"
-    ))
-    .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let guide = section(&readme, "## Connect a real RingCentral account");
     let swap = |text: &str| {
         text.replace("https://platform.ringcentral.com", &env["RC_SERVER_URL"])
             .replace("your-client-id", &env["RC_CLIENT_ID"])
@@ -56,7 +66,7 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
             )
             .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
     };
-    let blocks = blocks(&guide);
+    let blocks = blocks(guide);
     let (serve, steps): (Vec<_>, Vec<_>) = blocks
         .iter()
         .filter(|(info, _)| info.starts_with("sh"))

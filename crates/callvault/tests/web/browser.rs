@@ -494,6 +494,35 @@ async fn call_times_show_in_the_zone_the_viewer_chose_with_utc_on_hover() {
         "still in Tokyo time after a reload"
     );
     b.close().await.unwrap();
+
+    // The zone is the user's, kept in the catalog: another browser, with
+    // nothing stored, shows a conversation's leg times in Tokyo at once.
+    let admin = app.catalog.user_by_name(ADMIN.0).await.unwrap().unwrap();
+    assert_eq!(admin.time_zone.as_deref(), Some("Asia/Tokyo"));
+    let (_driver2, b2) = start_driver().await;
+    b2.goto(&app.url(&format!("/conversations/{CONV_A}")))
+        .await
+        .unwrap();
+    log_in(&b2, &app, ADMIN).await;
+    let leg_time = "table.legs td time.local";
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let e = b2.find(Locator::Css(leg_time)).await.unwrap();
+        let (text, title) = (
+            e.text().await.unwrap(),
+            e.attr("title").await.unwrap().unwrap_or_default(),
+        );
+        if text.ends_with("GMT+9") {
+            assert!(title.ends_with("UTC"), "UTC on hover: {title}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the leg time never showed in Tokyo time: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b2.close().await.unwrap();
 }
 
 #[tokio::test]

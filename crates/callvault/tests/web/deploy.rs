@@ -2,7 +2,8 @@
 //! systemd unit by `systemd-analyze verify`, the nginx site by a real nginx
 //! in front of the app (TLS with a certificate made here, Range passed
 //! through, `/healthz` reachable, so `callvault doctor`'s public-URL check
-//! passes). With `CALLVAULT_REQUIRE_DEPLOY_TOOLS=1` (set by `.ci/run`) a
+//! passes; the sandbox, refusing http like production, validates and
+//! delivers its webhooks through it to a real `serve`). With `CALLVAULT_REQUIRE_DEPLOY_TOOLS=1` (set by `.ci/run`) a
 //! missing tool fails the test instead of skipping it.
 
 use std::net::TcpListener;
@@ -279,4 +280,111 @@ async fn nginx_example_serves_tls_health_and_ranges_in_front_of_the_app() {
         .clone();
     assert_eq!(check["outcome"], "ok", "{check}");
     app.finish().await;
+}
+
+/// `callvault serve` as a child process, killed on drop; its stderr is
+/// printed if the test fails.
+struct Serve {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "serve's log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// The value of the unlabelled metric `name` in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_nginx_example_ringcentral_validates_the_https_webhook_and_delivers_through_it()
+{
+    let (Some(nginx), Some(openssl)) = (tool("/usr/sbin/nginx"), tool("/usr/bin/openssl")) else {
+        return;
+    };
+    // Arrange: a certificate; a sandbox that, like production, takes only
+    // https webhook addresses and trusts that certificate's issuer as a
+    // public CA; nginx with the shipped site in front of a real `serve`
+    // whose public URL is the proxy's.
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(&openssl, dir.path());
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    let sandbox = rc_sandbox::Sandbox::builder()
+        .seed(1618)
+        .configure(|c| {
+            c.scenario.calls = 0;
+            c.live_calls_per_minute = 120.0;
+            c.subscriptions.require_https = true;
+            c.subscriptions.extra_root_certificates = vec![pem.clone()];
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let serve_port = free_port();
+    let proxy = start_nginx(&nginx, &cert, &key, &format!("127.0.0.1:{serve_port}"));
+    let public = format!("https://localhost:{}", proxy.port);
+    let log = dir.path().join("serve.log");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_callvault"));
+    serve
+        .args(["serve", "--listen", &format!("127.0.0.1:{serve_port}")])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("CALLVAULT_DATA", dir.path().join("data"))
+        .env("CALLVAULT_PUBLIC_URL", &public)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for (k, v) in sandbox.client_env() {
+        serve.env(k, v);
+    }
+    let _serve = Serve {
+        child: serve.spawn().unwrap(),
+        log,
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+
+    // Assert: through the proxy, the subscription's validation handshake
+    // passed (RingCentral created it only after the Validation-Token came
+    // back over https), notifications arrive, and the jobs they start finish.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = String::new();
+    loop {
+        if let Ok(r) = tls.get(format!("{public}/metrics")).send().await
+            && r.status() == 200
+        {
+            last = r.text().await.unwrap();
+            let value = |name| metric(&last, name).unwrap_or(0.0);
+            if value("callvault_subscription_active") == 1.0
+                && value("callvault_webhook_validations_total") >= 1.0
+                && value("callvault_notifications_received_total") >= 3.0
+                && value("callvault_jobs{state=\"done\"}") >= 1.0
+            {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no validated subscription with deliveries through nginx; last /metrics:\n{last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sandbox.shutdown().await;
 }

@@ -259,3 +259,59 @@ async fn a_huge_page_number_is_a_bad_request_not_a_server_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_viewer_time_zone_is_stored_per_user_after_its_csrf_and_name_are_checked() {
+    // Arrange: a logged-in viewer and their form token.
+    let app = spawn_app().await;
+    let c = app.logged_in(VIEWER_101).await;
+    let csrf = crate::login_support::form_csrf(&c, &app.url("/calls")).await;
+    let post = |form: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = app.url("/settings/time-zone");
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    let stored = || async {
+        let user = app.catalog.user_by_name(VIEWER_101.0).await.unwrap();
+        user.unwrap().time_zone
+    };
+
+    // Act and assert: no token, a wrong token, an unknown zone: refused,
+    // nothing stored.
+    let no_token = post(vec![("time_zone", "Asia/Tokyo".into())]).await;
+    assert_eq!(no_token.status(), 403);
+    let wrong = post(vec![
+        ("csrf", "not-the-token".into()),
+        ("time_zone", "Asia/Tokyo".into()),
+    ])
+    .await;
+    assert_eq!(wrong.status(), 403);
+    let unknown = post(vec![
+        ("csrf", csrf.clone()),
+        ("time_zone", "Mars/Olympus".into()),
+    ])
+    .await;
+    assert_eq!(unknown.status(), 400);
+    assert!(unknown.text().await.unwrap().contains("unknown time zone"));
+    assert_eq!(stored().await, None);
+
+    // A real zone is stored for this user only, carried on every page, and
+    // an empty value goes back to the browser's zone.
+    let ok = post(vec![
+        ("csrf", csrf.clone()),
+        ("time_zone", "Asia/Tokyo".into()),
+    ])
+    .await;
+    assert_eq!(ok.status(), 204);
+    assert_eq!(stored().await.as_deref(), Some("Asia/Tokyo"));
+    let admin = app.catalog.user_by_name(ADMIN.0).await.unwrap().unwrap();
+    assert_eq!(admin.time_zone, None);
+    assert!(
+        calls(&app, &c, "")
+            .await
+            .contains("data-time-zone=\"Asia/Tokyo\"")
+    );
+    let reset = post(vec![("csrf", csrf), ("time_zone", String::new())]).await;
+    assert_eq!(reset.status(), 204);
+    assert_eq!(stored().await, None);
+}

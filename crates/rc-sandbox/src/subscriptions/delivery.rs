@@ -49,7 +49,10 @@ pub async fn run(
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = state.subscriptions().client().clone();
+    let client = state
+        .subscriptions()
+        .client(&state.config().subscriptions.extra_root_certificates)
+        .clone();
     let timeout = Duration::from_millis(state.config().subscriptions.webhook_timeout_ms);
     let blacklist_after = state.config().subscriptions.blacklist_after;
     loop {

@@ -92,15 +92,23 @@ impl Registry {
         let _ = self.stop.set(stop);
     }
 
-    /// The HTTP client for handshakes and deliveries (no proxy, no redirects).
-    pub fn client(&self) -> &reqwest::Client {
+    /// The HTTP client for handshakes and deliveries (no proxy, no
+    /// redirects), trusting `extra_roots` (PEM) besides the system's roots.
+    /// Built once; a certificate that does not parse is skipped with a
+    /// warning, so the address then fails its handshake as untrusted.
+    pub fn client(&self, extra_roots: &[String]) -> &reqwest::Client {
         self.client.get_or_init(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .no_proxy()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default()
+                .redirect(reqwest::redirect::Policy::none());
+            for pem in extra_roots {
+                match reqwest::Certificate::from_pem(pem.as_bytes()) {
+                    Ok(cert) => builder = builder.add_root_certificate(cert),
+                    Err(e) => tracing::warn!(error = %e, "extra root certificate skipped"),
+                }
+            }
+            builder.build().unwrap_or_default()
         })
     }
 

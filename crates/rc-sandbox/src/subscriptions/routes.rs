@@ -205,7 +205,7 @@ async fn create_inner(
         return Err(limit_error());
     }
     handshake::validate(
-        state.subscriptions().client(),
+        state.subscriptions().client(&cfg.extra_root_certificates),
         &address,
         StdDuration::from_millis(cfg.webhook_timeout_ms),
         cfg.max_validation_response_bytes,

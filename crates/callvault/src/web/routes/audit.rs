@@ -14,6 +14,7 @@ const PAGE_SIZE: u32 = 50;
 
 struct Entry {
     at: String,
+    at_iso: String,
     user: String,
     action: String,
     what: String,
@@ -58,6 +59,7 @@ pub async fn page(
             .into_iter()
             .map(|e| Entry {
                 at: view::time(Some(e.at)),
+                at_iso: view::iso(Some(e.at)),
                 user: e.user_name,
                 action: e.action,
                 what: format!("{} {}", e.object_kind, e.object_id),

@@ -52,6 +52,7 @@ struct LegView {
     to: String,
     extension: String,
     started: String,
+    started_iso: String,
     duration: String,
     recording_id: Option<String>,
 }
@@ -59,6 +60,7 @@ struct LegView {
 struct RecordView {
     id: String,
     started: String,
+    started_iso: String,
     direction: String,
     duration: String,
     from: String,
@@ -171,6 +173,7 @@ pub async fn page(
         record_views.push(RecordView {
             id: r.id.to_string(),
             started: view::time(Some(r.start_time)),
+            started_iso: view::iso(Some(r.start_time)),
             direction: r.direction.clone().unwrap_or_else(|| "—".into()),
             duration: view::duration_ms(r.duration_ms),
             from: view::party(r.from_number.as_deref(), r.from_name.as_deref()),
@@ -184,6 +187,7 @@ pub async fn page(
                     to: l.to_number.unwrap_or_else(|| "—".into()),
                     extension: l.extension_id.unwrap_or_else(|| "—".into()),
                     started: view::time(l.start_time),
+                    started_iso: view::iso(l.start_time),
                     duration: view::duration_ms(l.duration_ms),
                     recording_id: l.recording_id.map(|r| r.to_string()),
                 })

@@ -14,6 +14,7 @@ pub mod conversation;
 pub mod export;
 pub mod login;
 pub mod records;
+pub mod settings;
 pub mod status;
 
 /// Every route of the web UI, over `state`. Also what router tests drive
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audio/conversation/{id}", get(audio::conversation))
         .route("/status", get(status::page))
         .route("/status/retry", post(status::retry))
+        .route("/settings/time-zone", post(settings::set_time_zone))
         .route("/audit", get(audit::page))
         .route("/export", post(export::export))
         .route("/assets/{file}", get(assets::file))
