@@ -30,6 +30,7 @@ pub mod published;
 pub mod rate_snapshot;
 pub mod retention;
 pub mod runner;
+pub mod secret_token;
 pub mod startup;
 pub mod stitching;
 pub mod sync;

@@ -48,13 +48,31 @@ impl From<vault::BlobError> for AppError {
     }
 }
 
+/// The page every error answers with; askama escapes `text`, which may
+/// quote what the user sent.
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    text: &'a str,
+}
+
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main class=\"narrow\">\
-         <h1>{title}</h1><p>{text}</p><p><a href=\"/calls\">Back to calls</a></p></main></body></html>"
-    );
-    (status, Html(body)).into_response()
+    match askama::Template::render(&ErrorPage { title, text }) {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the error page");
+            (status, title.to_owned()).into_response()
+        }
+    }
+}
+
+/// `/login?next=…`: where a request without a session is sent.
+fn login_url(next: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next)
+        .finish();
+    format!("/login?{query}")
 }
 
 fn with_retry_after(mut response: Response, seconds: &'static str) -> Response {
@@ -70,7 +88,7 @@ impl IntoResponse for AppError {
         match self {
             AppError::NotFound => page(StatusCode::NOT_FOUND, "Not found", "Nothing here."),
             AppError::LoginRequired { next } => {
-                let target = format!("/login?next={}", crate::web::view::url_encode(&next));
+                let target = login_url(&next);
                 ([(header::CACHE_CONTROL, "no-store")], Redirect::to(&target)).into_response()
             }
             AppError::Csrf => page(
@@ -94,16 +112,8 @@ impl IntoResponse for AppError {
                 ),
                 "2",
             ),
-            AppError::Gone(text) => page(
-                StatusCode::GONE,
-                "Disposed of",
-                &crate::web::view::html_escape(&text),
-            ),
-            AppError::BadRequest(text) => page(
-                StatusCode::BAD_REQUEST,
-                "Bad request",
-                &crate::web::view::html_escape(&text),
-            ),
+            AppError::Gone(text) => page(StatusCode::GONE, "Disposed of", &text),
+            AppError::BadRequest(text) => page(StatusCode::BAD_REQUEST, "Bad request", &text),
             AppError::Internal(e) => {
                 tracing::error!(error.cause_chain = ?e, "request failed");
                 page(
@@ -113,5 +123,33 @@ impl IntoResponse for AppError {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_redirect_carries_next_as_one_query_value() {
+        assert_eq!(
+            login_url("/calls?x=1&y"),
+            "/login?next=%2Fcalls%3Fx%3D1%26y"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_quoting_the_user_is_escaped() {
+        use http_body_util::BodyExt;
+        let r = AppError::BadRequest("<script>x</script> & \"q\"".into()).into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;x&#60;/script&#62; &#38; &#34;q&#34;"),
+            "{html}"
+        );
+        assert!(html.contains("<title>Bad request</title>"), "{html}");
     }
 }

@@ -4,10 +4,15 @@
 //! * [`state::AppState`] — the catalog, the blob store, cookie policy, the
 //!   login form's signing key and the password-check gate.
 //! * [`auth`] — passwords (argon2, bounded), sessions (cookie → hashed
-//!   token → `web_sessions`, idle and absolute timeouts), CSRF tokens, the
-//!   login throttle, `next` paths and the [`auth::CurrentUser`] extractor.
+//!   token → `web_sessions`, idle and absolute timeouts), the login
+//!   throttle, `next` paths, and the extractors handlers require a login
+//!   and a form through: [`auth::CurrentUser`], [`auth::AdminUser`],
+//!   [`auth::CsrfForm`] (every POST form) and [`auth::LoginCsrfForm`].
 //! * [`routes`] — one module per resource: login, calls, conversation,
-//!   audio (Range), status, audit, assets.
+//!   audio (Range), status, audit, records, export, assets; every POST
+//!   route is listed once ([`routes::form_paths`]).
+//! * [`view`] — the page models' formatting helpers and template rendering
+//!   (askama escapes every value).
 //! * [`error::AppError`] — every failure becomes one response; internal
 //!   errors are opaque 500s whose cause chain goes to the log.
 //! * [`security_headers`] — CSP, framing, sniffing and referrer headers on

@@ -1,18 +1,28 @@
-//! Small formatting helpers shared by the page models.
+//! Small formatting helpers shared by the page models, and [`render`],
+//! which turns a page model into HTML (askama escapes every value).
 
 use chrono::{DateTime, Utc};
 
-/// Percent-encodes `text` for a query-string value.
-pub fn url_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+use crate::web::error::AppError;
+
+/// Renders an askama template into an HTML response, or an internal error.
+pub fn render<T: askama::Template>(template: &T) -> Result<axum::response::Html<String>, AppError> {
+    template
+        .render()
+        .map(axum::response::Html)
+        .map_err(|e| anyhow::Error::new(e).context("rendering a template").into())
+}
+
+/// A query string (without `?`) of the non-empty `pairs`, each name and
+/// value form-encoded.
+pub fn query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if !value.is_empty() {
+            query.append_pair(name, value);
         }
     }
-    out
+    query.finish()
 }
 
 /// Highest page number a listing accepts. Far beyond any real listing;
@@ -20,29 +30,13 @@ pub fn url_encode(text: &str) -> String {
 pub const MAX_PAGE: u64 = 1_000_000;
 
 /// The page asked for (1 when absent or 0), or 400 past [`MAX_PAGE`].
-pub fn page_number(page: Option<u64>) -> Result<u64, crate::web::error::AppError> {
+pub fn page_number(page: Option<u64>) -> Result<u64, AppError> {
     match page.unwrap_or(1).max(1) {
         p if p <= MAX_PAGE => Ok(p),
-        _ => Err(crate::web::error::AppError::BadRequest(format!(
+        _ => Err(AppError::BadRequest(format!(
             "page numbers stop at {MAX_PAGE}"
         ))),
     }
-}
-
-/// Escapes text for HTML (for the few pages not rendered by templates).
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A timestamp as shown on pages (UTC, to the second).
@@ -132,7 +126,10 @@ mod tests {
     }
 
     #[test]
-    fn url_encoding_keeps_paths_and_escapes_the_rest() {
-        assert_eq!(url_encode("/calls?x=1&y"), "/calls%3Fx%3D1%26y");
+    fn a_query_encodes_each_value_and_skips_empty_ones() {
+        assert_eq!(
+            query([("q", "Dana Caller"), ("to", ""), ("party", "+1 (415)&x=y")]),
+            "q=Dana+Caller&party=%2B1+%28415%29%26x%3Dy"
+        );
     }
 }

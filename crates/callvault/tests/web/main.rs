@@ -6,6 +6,8 @@ mod login_support;
 
 // Login, sessions, CSRF and rate limits.
 mod auth;
+// Every POST route refuses a form without its CSRF token.
+mod csrf;
 // Who may see and hear what.
 mod access;
 // The deploy/ files, run by their real tools.

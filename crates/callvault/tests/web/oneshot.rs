@@ -55,9 +55,18 @@ async fn behind_https_the_login_cookies_are_secure() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.starts_with("cv_login_csrf="), "{cookie}");
-    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    let header = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie::Cookie::parse(header).unwrap();
+    assert_eq!(cookie.name(), "cv_login_csrf", "{header}");
+    assert_eq!(cookie.secure(), Some(true), "{header}");
+    assert_eq!(cookie.http_only(), Some(true), "{header}");
+    assert_eq!(cookie.same_site(), Some(cookie::SameSite::Lax), "{header}");
+    assert_eq!(cookie.path(), Some("/"), "{header}");
+    assert_eq!(
+        cookie.max_age().map(|d| d.whole_seconds()),
+        Some(3600),
+        "the form's lifetime: {header}"
+    );
     let html = r.into_body().collect().await.unwrap().to_bytes();
     let html = String::from_utf8(html.to_vec()).unwrap();
     assert!(html.contains("<label for=\"username\">"), "labelled inputs");

@@ -4,15 +4,20 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum_extra::extract::cookie::CookieJar;
 use vault::search::Scope;
 use vault::users::{Role, WebSession};
 
-use crate::web::auth::{cookies, tokens};
+use crate::web::auth::cookies;
+use crate::web::auth::tokens;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 
 /// The logged-in user of this request, with their session. Without a valid
-/// session the request is redirected to the login page.
+/// session the request is redirected to the login page. The session is
+/// looked up once per request and kept in its extensions, so a handler
+/// taking both [`AdminUser`] and a [`crate::web::auth::CsrfForm`] costs one
+/// query.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub WebSession);
 
@@ -27,12 +32,16 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(known) = parts.extensions.get::<CurrentUser>() {
+            return Ok(known.clone());
+        }
         let next = parts
             .uri
             .path_and_query()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "/".into());
-        let Some(token) = cookies::get(&parts.headers, cookies::SESSION) else {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = cookies::value(&jar, cookies::SESSION) else {
             return Err(AppError::LoginRequired { next });
         };
         match state
@@ -40,7 +49,11 @@ impl FromRequestParts<AppState> for CurrentUser {
             .web_session(&tokens::token_hash(&token), state.session_idle)
             .await?
         {
-            Some(session) => Ok(CurrentUser(session)),
+            Some(session) => {
+                let user = CurrentUser(session);
+                parts.extensions.insert(user.clone());
+                Ok(user)
+            }
             None => Err(AppError::LoginRequired { next }),
         }
     }

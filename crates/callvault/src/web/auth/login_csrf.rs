@@ -15,9 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
-use rand::RngCore;
 use sha2_for_hmac::Sha256;
-use subtle::ConstantTimeEq;
+
+use crate::secret_token::{TOKEN_BYTES, random_bytes, same_secret};
 
 /// Catalog setting holding the signing key (hex).
 pub const KEY_SETTING: &str = "web.login_csrf_key";
@@ -34,7 +34,7 @@ const PURPOSE: &[u8] = b"callvault login csrf v1";
 
 /// The server's signing key. Its `Debug` does not show it.
 #[derive(Clone)]
-pub struct LoginCsrfKey([u8; 32]);
+pub struct LoginCsrfKey([u8; TOKEN_BYTES]);
 
 impl std::fmt::Debug for LoginCsrfKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,14 +45,13 @@ impl std::fmt::Debug for LoginCsrfKey {
 impl LoginCsrfKey {
     /// The key shared by every process on `catalog`, created on first use.
     pub async fn load(catalog: &vault::Catalog) -> anyhow::Result<LoginCsrfKey> {
-        let mut fresh = [0u8; 32];
-        rand::rng().fill_bytes(&mut fresh);
+        let fresh = random_bytes::<TOKEN_BYTES>();
         let stored = catalog
             .setting_or_insert(KEY_SETTING, &hex::encode(fresh))
             .await?;
         let bytes = hex::decode(stored.trim())
             .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .and_then(|b| <[u8; TOKEN_BYTES]>::try_from(b).ok())
             .ok_or_else(|| {
                 anyhow::anyhow!("the catalog setting {KEY_SETTING} is not 32 hex bytes")
             })?;
@@ -61,9 +60,7 @@ impl LoginCsrfKey {
 
     /// A key for tests and benches that do not share a catalog.
     pub fn random() -> LoginCsrfKey {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        LoginCsrfKey(key)
+        LoginCsrfKey(random_bytes())
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -80,9 +77,7 @@ impl LoginCsrfKey {
 
     fn issue_at(&self, issued: u64) -> String {
         let mut bytes = Vec::with_capacity(NONCE + ISSUED + MAC);
-        let mut nonce = [0u8; NONCE];
-        rand::rng().fill_bytes(&mut nonce);
-        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&random_bytes::<NONCE>());
         bytes.extend_from_slice(&issued.to_be_bytes());
         let mut mac = self.mac();
         mac.update(&bytes);
@@ -96,7 +91,7 @@ impl LoginCsrfKey {
         let (Some(cookie), Some(field)) = (cookie, field) else {
             return false;
         };
-        if !bool::from(cookie.as_bytes().ct_eq(field.as_bytes())) {
+        if !same_secret(cookie.as_bytes(), field.as_bytes()) {
             return false;
         }
         self.verify_at(field, now_secs())

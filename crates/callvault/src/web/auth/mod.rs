@@ -10,5 +10,6 @@ pub mod password;
 pub mod throttle;
 pub mod tokens;
 
+pub use csrf::{CsrfForm, LoginCsrfForm, NoFields};
 pub use extract::{AdminUser, ClientAddr, CurrentUser};
 pub use local_path::LocalPath;

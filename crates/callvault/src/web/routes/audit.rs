@@ -70,5 +70,5 @@ pub async fn page(
         prev_url: (page > 1).then(|| format!("/audit?page={}", page - 1)),
         next_url: more.then(|| format!("/audit?page={}", page + 1)),
     };
-    super::render(&template)
+    view::render(&template)
 }

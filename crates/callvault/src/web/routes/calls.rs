@@ -168,9 +168,9 @@ pub fn to_filter(q: &CallsQuery, notes: &mut Vec<String>) -> ConversationFilter 
 }
 
 fn page_url(q: &CallsQuery, page: u64) -> String {
-    let mut url = String::from("/calls?");
-    for (k, v) in [
-        ("q", &q.q),
+    let page = page.to_string();
+    let query = view::query([
+        ("q", q.q.as_str()),
         ("from", &q.from),
         ("to", &q.to),
         ("from_offset", &q.from_offset),
@@ -179,13 +179,9 @@ fn page_url(q: &CallsQuery, page: u64) -> String {
         ("party", &q.party),
         ("direction", &q.direction),
         ("state", &q.state),
-    ] {
-        if !v.is_empty() {
-            url.push_str(&format!("{k}={}&", view::url_encode(v)));
-        }
-    }
-    url.push_str(&format!("page={page}"));
-    url
+        ("page", &page),
+    ]);
+    format!("/calls?{query}")
 }
 
 /// `GET /calls`.
@@ -237,7 +233,7 @@ pub async fn list(
         rows,
         page,
     };
-    super::render(&template)
+    view::render(&template)
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ pub async fn page(
         holds,
         may_download,
     };
-    super::render(&template)
+    view::render(&template)
 }
 
 /// `GET /conversations/{id}/chapters.vtt`: the legs as a WebVTT chapters track.

@@ -1,15 +1,15 @@
-//! `POST /export` (admins, CSRF-checked): an eDiscovery bundle of the
+//! `POST /export` (admins, CSRF-checked by [`CsrfForm`]): an eDiscovery bundle of the
 //! conversations a calls-page query selects, streamed as the response while
 //! it is written ([`crate::ediscovery`]). The form sits on the audit page.
 
 use axum::body::Body;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::ediscovery::{ExportRequest, export_bundle, filter_of};
-use crate::web::auth::{AdminUser, ClientAddr, csrf};
+use crate::web::auth::{AdminUser, ClientAddr, CsrfForm};
 use crate::web::error::AppError;
 use crate::web::routes::calls::CallsQuery;
 use crate::web::state::AppState;
@@ -21,7 +21,6 @@ const IN_FLIGHT: usize = 8;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ExportForm {
-    csrf: Option<String>,
     matter: String,
     q: String,
     from: String,
@@ -53,9 +52,8 @@ pub async fn export(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
     client: ClientAddr,
-    Form(form): Form<ExportForm>,
+    CsrfForm(form): CsrfForm<ExportForm>,
 ) -> Result<Response, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     let matter = form.matter.trim().to_owned();
     if matter.is_empty() || matter.len() > 200 || matter.chars().any(char::is_control) {
         return Err(AppError::BadRequest(

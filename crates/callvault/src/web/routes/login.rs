@@ -11,21 +11,24 @@
 use std::sync::atomic::Ordering;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use vault::audit::{AuditAction, AuditEvent, SubjectKind};
 use vault::login_throttle::AttemptReservation;
 
+use crate::secret_token::url_safe_token;
 use crate::web::auth::login_csrf::TOKEN_TTL;
 use crate::web::auth::password::GateError;
 use crate::web::auth::throttle::{AttemptKeys, WINDOW};
-use crate::web::auth::{ClientAddr, CurrentUser, LocalPath, cookies, csrf, tokens};
+use crate::web::auth::{
+    ClientAddr, CsrfForm, CurrentUser, LocalPath, LoginCsrfForm, NoFields, cookies, tokens,
+};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
-use crate::web::view::Nav;
+use crate::web::view::{self, Nav};
 
 /// Longest user name accepted.
 const MAX_USER_NAME: usize = 128;
@@ -51,12 +54,12 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// The login form's fields.
+/// The login form's fields (its CSRF token is checked by
+/// [`LoginCsrfForm`]).
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     username: String,
     password: String,
-    csrf: Option<String>,
     next: Option<String>,
 }
 
@@ -74,18 +77,11 @@ fn form_page(
         username: username.to_owned(),
         message,
     };
-    let cookie = cookies::set(
-        cookies::LOGIN_CSRF,
-        &token,
-        TOKEN_TTL.as_secs(),
-        state.secure_cookies,
-    );
+    let cookie = cookies::build(cookies::LOGIN_CSRF, token, TOKEN_TTL, state.secure_cookies);
     Ok((
-        [
-            (header::SET_COOKIE, cookie),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        super::render(&page)?,
+        CookieJar::new().add(cookie),
+        [(header::CACHE_CONTROL, "no-store")],
+        view::render(&page)?,
     )
         .into_response())
 }
@@ -98,20 +94,14 @@ pub async fn form(
     form_page(&state, &LocalPath::or_home(query.next.as_deref()), "", None)
 }
 
-/// `POST /login`: checks CSRF, reserves an attempt with the throttle,
-/// checks the password; on success starts a session and redirects to `next`.
+/// `POST /login` (CSRF-checked by [`LoginCsrfForm`]): reserves an attempt
+/// with the throttle, checks the password; on success starts a session and
+/// redirects to `next`.
 pub async fn submit(
     State(state): State<AppState>,
     client: ClientAddr,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    LoginCsrfForm(form): LoginCsrfForm<LoginForm>,
 ) -> Result<Response, AppError> {
-    if !state.login_csrf.accepts(
-        cookies::get(&headers, cookies::LOGIN_CSRF).as_deref(),
-        form.csrf.as_deref(),
-    ) {
-        return Err(AppError::Csrf);
-    }
     let next = LocalPath::or_home(form.next.as_deref());
     if form.username.len() > MAX_USER_NAME || form.password.len() > MAX_PASSWORD {
         return Err(AppError::BadRequest(
@@ -168,51 +158,38 @@ pub async fn submit(
     if rand::random_ratio(1, PRUNE_ONE_IN) {
         catalog.prune_login_attempts(WINDOW).await?;
     }
-    let token = tokens::new_token();
+    let token = url_safe_token();
     catalog
         .create_web_session(
             &tokens::token_hash(&token),
             user.id,
-            &tokens::new_token(),
+            &url_safe_token(),
             cookies::SESSION_TTL,
         )
         .await?;
     tracing::info!(user = ?user.name, client = ?address, "logged in");
     audit_login(catalog, AuditAction::Login, &user.name, &address).await?;
-    let mut response = Redirect::to(next.as_str()).into_response();
-    let headers = response.headers_mut();
-    for cookie in [
-        cookies::set(
+    let jar = CookieJar::new()
+        .add(cookies::build(
             cookies::SESSION,
-            &token,
-            cookies::SESSION_TTL.as_secs(),
+            token,
+            cookies::SESSION_TTL,
             state.secure_cookies,
-        ),
-        cookies::set(cookies::LOGIN_CSRF, "", 0, state.secure_cookies),
-    ] {
-        let value = HeaderValue::from_str(&cookie)
-            .map_err(|e| anyhow::Error::new(e).context("building a cookie"))?;
-        headers.append(header::SET_COOKIE, value);
-    }
-    Ok(response)
+        ))
+        .add(cookies::cleared(cookies::LOGIN_CSRF, state.secure_cookies));
+    Ok((jar, Redirect::to(next.as_str())).into_response())
 }
 
-/// The logout form's fields.
-#[derive(Debug, Deserialize)]
-pub struct LogoutForm {
-    csrf: Option<String>,
-}
-
-/// `POST /logout`: ends the session (CSRF-checked) and clears the cookie.
+/// `POST /logout` (CSRF-checked by [`CsrfForm`]): ends the session and
+/// clears the cookie.
 pub async fn logout(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
     client: ClientAddr,
-    headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    jar: CookieJar,
+    _: CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
-    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+    if let Some(token) = cookies::value(&jar, cookies::SESSION) {
         state
             .catalog
             .delete_web_session(&tokens::token_hash(&token))
@@ -225,14 +202,8 @@ pub async fn logout(
         &client.ip_text(),
     )
     .await?;
-    Ok((
-        [(
-            header::SET_COOKIE,
-            cookies::set(cookies::SESSION, "", 0, state.secure_cookies),
-        )],
-        Redirect::to("/login"),
-    )
-        .into_response())
+    let jar = CookieJar::new().add(cookies::cleared(cookies::SESSION, state.secure_cookies));
+    Ok((jar, Redirect::to("/login")).into_response())
 }
 
 /// Puts a login, failed login or logout on the audit trail. A failure to

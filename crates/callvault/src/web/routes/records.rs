@@ -1,30 +1,18 @@
 //! `GET /records` (admins): retention rules and legal holds, with the forms
 //! that add and remove rules and place and release holds. Every form is
-//! CSRF-checked and every change audited, exactly as on the command line
+//! CSRF-checked (its handler takes it as a [`CsrfForm`]) and every change audited, exactly as on the command line
 //! (the same functions do the work).
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{Html, Redirect};
-use axum::{Form, Router};
 use serde::Deserialize;
 use vault::{ConversationId, HoldFilter, HoldTarget, NewHold, NewRetentionRule};
 
-use crate::web::auth::{AdminUser, csrf};
+use crate::web::auth::{AdminUser, CsrfForm};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::view::{self, Nav};
-
-/// The routes of this page.
-pub fn routes() -> Router<AppState> {
-    use axum::routing::{get, post};
-    Router::new()
-        .route("/records", get(page))
-        .route("/records/rules", post(add_rule))
-        .route("/records/rules/remove", post(remove_rule))
-        .route("/records/holds", post(place_hold))
-        .route("/records/holds/{id}/release", post(release_hold))
-}
 
 struct RuleView {
     name: String,
@@ -130,7 +118,7 @@ pub async fn page(
         .into_iter()
         .map(HoldView::of)
         .collect();
-    super::render(&RecordsPage {
+    view::render(&RecordsPage {
         nav: Some(Nav::new(&session, "records")),
         csrf: session.csrf_token.clone(),
         rules,
@@ -162,7 +150,6 @@ fn days(v: Option<String>, what: &str) -> Result<Option<u32>, AppError> {
 /// The add-rule form.
 #[derive(Debug, Deserialize)]
 pub struct RuleForm {
-    csrf: Option<String>,
     name: String,
     position: Option<String>,
     extension: Option<String>,
@@ -178,9 +165,8 @@ pub struct RuleForm {
 pub async fn add_rule(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
-    Form(form): Form<RuleForm>,
+    CsrfForm(form): CsrfForm<RuleForm>,
 ) -> Result<Redirect, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     let rule = NewRetentionRule {
         name: form.name.trim().to_owned(),
         position: match field(form.position) {
@@ -207,7 +193,6 @@ pub async fn add_rule(
 /// The remove-rule form.
 #[derive(Debug, Deserialize)]
 pub struct RemoveRuleForm {
-    csrf: Option<String>,
     name: String,
 }
 
@@ -215,9 +200,8 @@ pub struct RemoveRuleForm {
 pub async fn remove_rule(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
-    Form(form): Form<RemoveRuleForm>,
+    CsrfForm(form): CsrfForm<RemoveRuleForm>,
 ) -> Result<Redirect, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     crate::commands::retention::remove_rule(&state.catalog, &form.name, &session.user.name)
         .await
         .map_err(refused)?;
@@ -228,7 +212,6 @@ pub async fn remove_rule(
 /// calls page's filter fields.
 #[derive(Debug, Deserialize)]
 pub struct HoldForm {
-    csrf: Option<String>,
     matter: String,
     reason: String,
     conversations: Option<String>,
@@ -256,9 +239,8 @@ fn date(v: Option<String>, what: &str) -> Result<Option<chrono::DateTime<chrono:
 pub async fn place_hold(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
-    Form(form): Form<HoldForm>,
+    CsrfForm(form): CsrfForm<HoldForm>,
 ) -> Result<Redirect, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     let ids: Vec<ConversationId> = field(form.conversations)
         .unwrap_or_default()
         .split(|c: char| c == ',' || c.is_whitespace())
@@ -295,7 +277,6 @@ pub async fn place_hold(
 /// The release-hold form.
 #[derive(Debug, Deserialize)]
 pub struct ReleaseForm {
-    csrf: Option<String>,
     reason: String,
 }
 
@@ -304,9 +285,8 @@ pub async fn release_hold(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
     Path(id): Path<i64>,
-    Form(form): Form<ReleaseForm>,
+    CsrfForm(form): CsrfForm<ReleaseForm>,
 ) -> Result<Redirect, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     crate::commands::hold::release(&state.catalog, id, &session.user.name, &form.reason)
         .await
         .map_err(refused)?;

@@ -7,12 +7,11 @@
 
 use std::str::FromStr;
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use crate::web::auth::csrf;
+use crate::web::auth::CsrfForm;
 use crate::web::auth::extract::CurrentUser;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
@@ -20,7 +19,6 @@ use crate::web::state::AppState;
 /// The time-zone form: an IANA name, or empty for the browser's zone.
 #[derive(Debug, Deserialize)]
 pub struct TimeZoneForm {
-    csrf: Option<String>,
     #[serde(default)]
     time_zone: String,
 }
@@ -30,9 +28,8 @@ pub struct TimeZoneForm {
 pub async fn set_time_zone(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
-    Form(form): Form<TimeZoneForm>,
+    CsrfForm(form): CsrfForm<TimeZoneForm>,
 ) -> Result<StatusCode, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     let zone = parse_zone(&form.time_zone)?;
     state
         .catalog

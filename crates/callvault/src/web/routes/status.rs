@@ -7,7 +7,6 @@
 //! requeues dead jobs and relists failed recordings.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{Html, Redirect};
 use serde::Deserialize;
@@ -17,7 +16,7 @@ use crate::capacity::Capacity;
 use crate::capacity::trend::rate;
 use crate::live::SUBSCRIPTION_SETTING;
 use crate::rate_snapshot::{self, GroupState};
-use crate::web::auth::{AdminUser, csrf};
+use crate::web::auth::{AdminUser, CsrfForm, NoFields};
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 use crate::web::view::{self, Nav};
@@ -295,22 +294,15 @@ pub async fn page(
             .collect(),
         failures,
     };
-    super::render(&template)
+    view::render(&template)
 }
-/// The retry form's fields.
-#[derive(Debug, Deserialize)]
-pub struct RetryForm {
-    csrf: Option<String>,
-}
-
 /// `POST /status/retry`: requeues every dead job and relists every failed
 /// recording (CSRF-checked), then shows the status page again.
 pub async fn retry(
     State(state): State<AppState>,
     AdminUser(session): AdminUser,
-    Form(form): Form<RetryForm>,
+    _: CsrfForm<NoFields>,
 ) -> Result<Redirect, AppError> {
-    csrf::check(Some(&session.csrf_token), form.csrf.as_deref())?;
     let catalog = &state.catalog;
     let mut n = 0u64;
     for job in catalog.jobs_in_state(JobState::Dead, FAILURE_LIMIT).await? {
