@@ -12,6 +12,8 @@ mod login_support;
 mod moto;
 #[path = "../support/common.rs"]
 mod support;
+#[path = "../support/listening.rs"]
+mod support_listening;
 // Waiting for what `serve` does on its own: the lib's own helper.
 #[path = "../../src/test_wait.rs"]
 mod test_wait;
