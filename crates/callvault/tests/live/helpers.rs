@@ -23,7 +23,7 @@ use sha2::Digest;
 use sqlx::Connection;
 
 use crate::support::fresh_schema;
-use crate::support_listening::{Front, SERVE_LINE, Target, address_in_log};
+use crate::support_listening::{Front, SERVE_LINE, Target, WORKER_LINE, address_in_log};
 pub(crate) use crate::test_wait::{PATIENCE, eventually};
 use vault::{
     ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
@@ -200,13 +200,53 @@ impl Live {
 
     /// [`Live::start_serve`] with `extra` arguments.
     pub async fn start_serve_with(&mut self, sync_every_secs: u64, extra: &[&str]) {
+        self.start("serve", SERVE_LINE, sync_every_secs, extra)
+            .await;
+    }
+
+    /// Starts `callvault worker` with its webhook receiver instead of
+    /// `serve` (stopped, killed and awaited as `serve` is).
+    pub async fn start_worker(&mut self, sync_every_secs: u64) {
+        self.start("worker", WORKER_LINE, sync_every_secs, &[])
+            .await;
+    }
+
+    /// Sends SIGTERM to the running `serve` (or `worker`) and returns its
+    /// exit status once it has shut down gracefully.
+    pub async fn terminate_serve(&mut self) -> std::process::ExitStatus {
+        let mut child = self.serve.take().expect("serve is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.front.point_at(Target::Down);
+        status
+    }
+
+    /// Starts `callvault COMMAND` (`serve` or `worker`) on the catalog with
+    /// the sandbox's `RC_*` settings, and waits for its `line` telling the
+    /// address it bound.
+    async fn start(&mut self, command: &str, line: &str, sync_every_secs: u64, extra: &[&str]) {
         assert!(self.serve.is_none(), "serve is already running");
         self.runs += 1;
         let log = std::fs::File::create(self.log_path(self.runs)).expect("serve log");
         // Deliveries wait for this serve to say where it listens.
         self.front.point_at(Target::Starting);
         let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
-            .arg("serve")
+            .arg(command)
             .arg("--data")
             .arg(&self.data)
             .args(["--database", &self.database])
@@ -232,7 +272,7 @@ impl Live {
             .expect("callvault serve starts");
         let log = self.log_path(self.runs);
         let child = self.serve.insert(child);
-        let bound = address_in_log(&log, SERVE_LINE, child, PATIENCE).await;
+        let bound = address_in_log(&log, line, child, PATIENCE).await;
         self.front.point_at(Target::Up(bound));
     }
 

@@ -29,3 +29,5 @@ mod capacity;
 // Two receivers and three workers on PostgreSQL and S3 (moto), the
 // RingCentral gateway SIGKILLed mid-download twice: one client at a time.
 mod cluster;
+// `worker` with a receiver: port 0, the handshake, a webhook call, SIGTERM.
+mod worker;
