@@ -196,7 +196,7 @@ fn main() {
             .unwrap();
 
         let app = Application::with_state(
-            "127.0.0.1:0",
+            "127.0.0.1:0".parse().unwrap(),
             AppState::new(catalog, blobs, false, Default::default())
                 .await
                 .unwrap(),

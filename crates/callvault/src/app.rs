@@ -1,5 +1,9 @@
 //! Builds the long-lived parts every command shares — the RingCentral
 //! client, the ledger and the blob store — from the configuration.
+//!
+//! A process opens its catalog once ([`catalog`], which migrates it) and
+//! hands that one pool to everything it runs: a second pool would double the
+//! connections a cluster holds and run the migrations twice.
 
 use anyhow::Context;
 
@@ -28,18 +32,17 @@ pub fn rc_client(rc: &RcArgs) -> anyhow::Result<rc_api::RcClient> {
     rc_api::RcClient::new(config).context("configuring the RingCentral client")
 }
 
-/// Opens (and migrates) the ledger.
+/// Opens the ledger: [`vault::Catalog::open`] connects one pool and runs
+/// any migration not yet applied.
 pub async fn catalog(store: &StoreArgs) -> anyhow::Result<vault::Catalog> {
     if store.database.is_none() {
         std::fs::create_dir_all(&store.data_dir)
             .with_context(|| format!("creating the data folder {}", store.data_dir.display()))?;
     }
     let url = store.database_url();
-    let catalog = vault::Catalog::open(&url)
+    vault::Catalog::open(&url)
         .await
-        .context("opening the catalog")?;
-    catalog.migrate().await.context("migrating the catalog")?;
-    Ok(catalog)
+        .context("opening the catalog")
 }
 
 /// Opens the blob store, for reading.

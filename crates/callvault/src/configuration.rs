@@ -5,6 +5,7 @@
 //! `RC_CLIENT_ID`, `[rc] client_id` (the rule is in [`file`]). Secrets are
 //! `rc_api::Secret`s, so `Debug` never prints them, and may come from files.
 
+pub mod address;
 pub mod file;
 pub mod layers;
 

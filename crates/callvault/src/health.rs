@@ -4,7 +4,7 @@
 //!   and, when this process serves a webhook subscription, the subscription
 //!   state the RingCentral gateway last stored in the catalog is `Active` and
 //!   fresh. The state lives in the catalog (setting
-//!   [`SUBSCRIPTION_STATE_SETTING`]), not in memory, because only the gateway
+//!   [`crate::live::SUBSCRIPTION_STATE_SETTING`]), not in memory, because only the gateway
 //!   process checks the subscription while every receiver behind the load
 //!   balancer must answer the same. Anything else is `503` with a short
 //!   reason.
@@ -18,10 +18,8 @@
 //!   subscription, turning a slow backup into lost events. Monitoring that
 //!   wants to act on it reads the body, `callvault_degraded` in `/metrics`,
 //!   or the alert webhook.
-//! * `/metrics` is the Prometheus text exposition format (version 0.0.4).
-//!   It is written by hand: a dozen series read from atomics, the catalog and
-//!   the rate-limit scheduler do not earn a dependency and its registry, and
-//!   the format is a few documented lines per series.
+//! * `/metrics` is the Prometheus text exposition format (version 0.0.4),
+//!   written with [`crate::metrics::Exposition`].
 //!
 //! Both are unauthenticated, so neither says anything but counts, durations
 //! and fixed reason strings: no ids, tokens, URLs or error texts.
@@ -30,7 +28,6 @@
 //! Check RingCentral itself (the gateway does, on its schedule), or change
 //! anything.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -44,12 +41,9 @@ use vault::Catalog;
 
 use crate::capacity::Capacity;
 use crate::jobs::JobKind;
-use crate::live::{LiveMetrics, LiveState};
+use crate::live::{LiveState, SUBSCRIPTION_STATE_SETTING};
+use crate::metrics::{Exposition, LiveMetrics};
 use crate::web::state::WebMetrics;
-
-/// Catalog setting where the gateway keeps the subscription status it last
-/// saw (`Active`, `Blacklisted`, …, or `Error` when the check failed).
-pub const SUBSCRIPTION_STATE_SETTING: &str = "live.subscription_state";
 
 /// How long `/healthz` waits for the catalog before it calls it unreachable.
 const CATALOG_TIMEOUT: Duration = Duration::from_secs(2);
@@ -196,7 +190,7 @@ async fn metrics(State(h): State<Health>) -> Response {
 /// The whole exposition. Catalog figures that cannot be read are left out
 /// and `callvault_catalog_up` says 0.
 async fn render(h: &Health) -> String {
-    let mut out = Text::default();
+    let mut out = Exposition::default();
     let jobs = tokio::time::timeout(CATALOG_TIMEOUT, h.catalog.counts_by_state()).await;
     let open = tokio::time::timeout(
         CATALOG_TIMEOUT,
@@ -258,7 +252,7 @@ async fn render(h: &Health) -> String {
         }
     }
     let Some(live) = &h.live else {
-        return out.0;
+        return out.finish();
     };
     let m = &live.metrics;
     let counters: [(&str, &str, &AtomicU64); 7] = [
@@ -359,13 +353,13 @@ async fn render(h: &Health) -> String {
             }
         }
     }
-    out.0
+    out.finish()
 }
 
 /// The capacity series: the backlog (read now), and the live gateway's
 /// figures while its report is fresh (absent otherwise, so a dashboard
 /// shows a gap rather than a stale number).
-fn render_capacity(out: &mut Text, c: &Capacity) {
+fn render_capacity(out: &mut Exposition, c: &Capacity) {
     out.header(
         "callvault_backlog_recordings",
         "gauge",
@@ -425,172 +419,4 @@ fn render_capacity(out: &mut Text, c: &Capacity) {
         "1 when the backlog has grown for longer than allowed (/healthz says degraded).",
     );
     out.sample("callvault_degraded", &[], u64::from(c.degraded));
-}
-
-/// The exposition being written.
-#[derive(Default)]
-struct Text(String);
-
-impl Text {
-    fn header(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}");
-        let _ = writeln!(self.0, "# TYPE {name} {kind}");
-    }
-
-    fn labels(&mut self, labels: &[(&str, &str)]) {
-        if labels.is_empty() {
-            return;
-        }
-        self.0.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                self.0.push(',');
-            }
-            let _ = write!(self.0, "{k}=\"");
-            for c in v.chars() {
-                match c {
-                    '\\' => self.0.push_str("\\\\"),
-                    '"' => self.0.push_str("\\\""),
-                    '\n' => self.0.push_str("\\n"),
-                    c => self.0.push(c),
-                }
-            }
-            self.0.push('"');
-        }
-        self.0.push('}');
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
-        self.0.push_str(name);
-        self.labels(labels);
-        let _ = writeln!(self.0, " {value}");
-    }
-
-    fn sample_f64(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.0.push_str(name);
-        self.labels(labels);
-        let _ = writeln!(self.0, " {value}");
-    }
-
-    fn histogram(&mut self, name: &str, help: &str, h: &Histogram) {
-        self.header(name, "histogram", help);
-        let snapshot = h.snapshot();
-        let bucket = format!("{name}_bucket");
-        let mut cumulative = 0;
-        for (bound, n) in h.bounds.iter().zip(&snapshot.buckets) {
-            cumulative += n;
-            self.sample(&bucket, &[("le", &bound.to_string())], cumulative);
-        }
-        self.sample(&bucket, &[("le", "+Inf")], snapshot.count);
-        self.sample_f64(&format!("{name}_sum"), &[], snapshot.sum);
-        self.sample(&format!("{name}_count"), &[], snapshot.count);
-    }
-}
-
-/// A fixed-bucket histogram updated with atomics (no lock on the hot path).
-#[derive(Debug)]
-pub struct Histogram {
-    /// Upper bounds of the buckets, ascending (`+Inf` is implicit).
-    bounds: &'static [f64],
-    /// Observations per bucket (not cumulative); the last slot is `+Inf`.
-    counts: Box<[AtomicU64]>,
-    /// Sum of observations, in millionths of the unit.
-    sum_micros: AtomicU64,
-}
-
-/// Bounds for durations in seconds: 1 ms to 10 min.
-pub const SECONDS_BOUNDS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    120.0, 300.0, 600.0,
-];
-
-/// Bounds for batch sizes.
-pub const SIZE_BOUNDS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
-
-struct Snapshot {
-    buckets: Vec<u64>,
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    /// An empty histogram over `bounds` (ascending).
-    pub fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram {
-            bounds,
-            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
-    /// Records one observation (negative or NaN values count as 0).
-    pub fn observe(&self, value: f64) {
-        let value = if value.is_finite() && value > 0.0 {
-            value
-        } else {
-            0.0
-        };
-        let slot = self
-            .bounds
-            .iter()
-            .position(|b| value <= *b)
-            .unwrap_or(self.bounds.len());
-        if let Some(c) = self.counts.get(slot) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-        // Saturates at u64::MAX micro-units (about 585,000 years of seconds).
-        let micros = (value * 1e6).round() as u64;
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
-    }
-
-    /// Records a duration in seconds.
-    pub fn observe_duration(&self, d: Duration) {
-        self.observe(d.as_secs_f64());
-    }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let buckets: Vec<u64> = self
-            .counts
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect();
-        Snapshot {
-            count: buckets.iter().sum(),
-            buckets,
-            sum: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn histogram_buckets_are_cumulative_and_end_with_inf() {
-        let h = Histogram::new(&[0.1, 1.0]);
-        for v in [0.05, 0.1, 0.5, 3.0, -1.0] {
-            h.observe(v);
-        }
-        let mut t = Text::default();
-        t.histogram("x_seconds", "x.", &h);
-        let text = t.0;
-        assert!(text.contains("x_seconds_bucket{le=\"0.1\"} 3\n"), "{text}");
-        assert!(text.contains("x_seconds_bucket{le=\"1\"} 4\n"), "{text}");
-        assert!(text.contains("x_seconds_bucket{le=\"+Inf\"} 5\n"), "{text}");
-        assert!(text.contains("x_seconds_count 5\n"), "{text}");
-        assert!(text.contains("x_seconds_sum 3.65\n"), "{text}");
-    }
-
-    #[test]
-    fn label_values_are_escaped() {
-        let mut t = Text::default();
-        t.sample("m", &[("group", "a\"b\\c\nd")], 1);
-        assert_eq!(t.0, "m{group=\"a\\\"b\\\\c\\nd\"} 1\n");
-    }
 }

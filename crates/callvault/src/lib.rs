@@ -13,10 +13,15 @@
 //! - [`audit`]: the sealed audit trail's key, checkpoint task and JSON Lines export.
 //! - [`ediscovery`]: signed, streamed eDiscovery bundles (`export`) and their verification.
 //! - [`retention`]: retention rules, disposal, legal holds and deletion at the source.
-//! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares.
+//! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares;
+//!   [`assemble`]: the live workers over them.
+//! - [`metrics`]: histograms, the Prometheus writer and the live counters `/metrics` reports.
+
+#![deny(missing_docs)]
 
 pub mod alerts;
 pub mod app;
+pub mod assemble;
 pub mod audit;
 pub mod capacity;
 pub mod commands;
@@ -25,6 +30,7 @@ pub mod ediscovery;
 pub mod health;
 pub mod jobs;
 pub mod live;
+pub mod metrics;
 pub mod priority;
 pub mod published;
 pub mod rate_snapshot;

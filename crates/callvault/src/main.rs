@@ -1,15 +1,17 @@
 //! The binary: glue and policy only.
 //!
-//! Commands: `demo` (the whole flow against an embedded sandbox), `sync`
+//! Commands: `demo` (the whole flow against an embedded sandbox; the
+//! default cargo feature `demo`), `sync`
 //! (back up recordings), `stitch` and `join` (one file per conversation),
 //! `status`, `ls`, `verify`, `serve` (the web UI), `user`, `jobs` (list
 //! jobs, requeue dead ones), `audit` (the sealed trail), `export` (eDiscovery
-//! bundles), `retention` and `hold` (records management), `worker` and
-//! `subscription`. Each command
-//! lives in the library's `commands/`.
+//! bundles), `retention` and `hold` (records management), `worker` (the
+//! job loop and webhook receiver without the UI) and `subscription` (list or
+//! delete the webhook subscriptions). Each command lives in the library's
+//! `commands/`, one module per command.
 
+use callvault::commands;
 use callvault::configuration::layers::{self, Layered};
-use callvault::{commands, live};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Back up, stitch and play RingCentral call recordings.
@@ -23,6 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole flow against an embedded RingCentral sandbox.
+    #[cfg(feature = "demo")]
     Demo(commands::demo::DemoArgs),
     /// Check everything a first run depends on, one line per check.
     Doctor(commands::doctor::DoctorArgs),
@@ -31,9 +34,9 @@ enum Command {
     /// Join local recordings into one file with a chapter per leg.
     Join(commands::join::JoinArgs),
     /// Run the backup workers (and, with --public-url, the webhook receiver).
-    Worker(live::command::WorkerArgs),
+    Worker(commands::worker::WorkerArgs),
     /// List or delete the webhook subscriptions.
-    Subscription(live::command::SubscriptionArgs),
+    Subscription(commands::subscription::SubscriptionArgs),
     /// Stitch the legs of a conversation (or `--all`) from the catalog into one file.
     Stitch(commands::stitch::StitchArgs),
     /// Counts by state, the last sync, and failures with their reasons.
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
     // symphonia warns on every tagged MP3 it probes ("skipped N bytes of
     // junk"): expected here, and no use to a user.
     let default_filter = match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo(_) => "warn,symphonia_core=error",
         // The doctor's report is its output; a token log line would only
         // interleave with it.
@@ -126,6 +130,7 @@ async fn run(command: Command, layered: Layered) -> anyhow::Result<()> {
             anyhow::ensure!(passed, "some checks failed");
             Ok(())
         }
+        #[cfg(feature = "demo")]
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Sync(args) => match commands::sync::run(&args).await {
             Ok(report) => commands::sync::print_report(&report, args.json).and_then(|clean| {
@@ -139,8 +144,8 @@ async fn run(command: Command, layered: Layered) -> anyhow::Result<()> {
             Err(e) => Err(e),
         },
         Command::Join(args) => commands::join::run(args),
-        Command::Worker(args) => live::command::worker(args).await,
-        Command::Subscription(args) => live::command::subscription(args).await,
+        Command::Worker(args) => commands::worker::run(args).await,
+        Command::Subscription(args) => commands::subscription::run(args).await,
         Command::Stitch(args) => commands::stitch::run(&args)
             .await
             .and_then(|o| commands::stitch::print(&o, args.json)),

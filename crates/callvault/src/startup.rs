@@ -1,7 +1,11 @@
 //! Building and running the web server: [`Application::build`] binds the
-//! listener itself (so port 0 works in tests) and opens every dependency.
+//! listener itself (so port 0 works in tests) and opens every dependency,
+//! the process's one catalog pool included; whatever else the process runs
+//! (workers, probes, the audit checkpoints) shares that pool through
+//! [`Application::state`].
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -14,13 +18,13 @@ use crate::web::state::{AppState, WebOptions};
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free one).
-    pub listen: String,
+    pub listen: SocketAddr,
     /// Catalog URL (`sqlite:…` or `postgres://…`).
     pub database_url: String,
     /// Blob store location (a folder or `s3://…`).
     pub storage_url: String,
     /// The URL users reach us at; `https://…` makes cookies `Secure`.
-    pub public_url: Option<String>,
+    pub public_url: Option<url::Url>,
     /// Session idle timeout and password-check bounds.
     pub web: WebOptions,
     /// Timeouts and the connection cap.
@@ -38,25 +42,22 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the catalog (running migrations) and the blob store, and binds
+    /// Opens the catalog (one pool, migrated) and the blob store, and binds
     /// the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let catalog = Catalog::open(&settings.database_url)
             .await
             .context("opening the catalog")?;
         let blobs = BlobStore::open(&settings.storage_url).context("opening the blob store")?;
-        let secure_cookies = settings
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"));
+        let secure_cookies = crate::configuration::address::is_https(settings.public_url.as_ref());
         let state = AppState::new(catalog, blobs, secure_cookies, settings.web).await?;
-        Ok(Self::with_state(&settings.listen, state)
+        Ok(Self::with_state(settings.listen, state)
             .await?
             .with_limits(settings.connections))
     }
 
     /// Binds `listen` for an already assembled state (tests, `demo`).
-    pub async fn with_state(listen: &str, state: AppState) -> anyhow::Result<Self> {
+    pub async fn with_state(listen: SocketAddr, state: AppState) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
@@ -96,6 +97,12 @@ impl Application {
     /// The port actually bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The address actually bound (the configured one, with port 0
+    /// replaced by the port the system chose).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
     }
 
     /// The shared state (catalog and blobs), e.g. for seeding in tests.

@@ -6,7 +6,7 @@
 //! deep, whether the offered load fits it.
 //!
 //! # Brief overview
-//! * [`watch`] runs in the live gateway (the `rc-gateway` singleton, the only
+//! * [`crate::live::capacity_watch`] runs in the live gateway (the `rc-gateway` singleton, the only
 //!   process that spends the budget, so the only one that can measure it):
 //!   every [`CapacityConfig::sample_every`] it takes a [`trend::Sample`]
 //!   (backlog, recordings known, its Heavy requests and looks so far), turns
@@ -35,7 +35,6 @@
 //! Call RingCentral, or change any job: it only measures and tells.
 
 pub mod trend;
-pub mod watch;
 
 use std::time::Duration;
 

@@ -36,8 +36,8 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 2)]
     pub rate_window: u64,
     /// Where the web UI listens once the backup is done.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = crate::configuration::address::parse_listen)]
+    pub listen: std::net::SocketAddr,
     /// Stop after the backup and its checks instead of serving the web UI
     /// and running live traffic.
     #[arg(long)]
@@ -213,9 +213,8 @@ async fn serve_live(
     rc: &RcArgs,
     sandbox: rc_sandbox::SandboxHandle,
 ) -> anyhow::Result<()> {
-    let password = demo_user(store).await?;
     let app = crate::startup::Application::build(crate::startup::Settings {
-        listen: args.listen.clone(),
+        listen: args.listen,
         database_url: store.database_url(),
         storage_url: store.storage_url(),
         public_url: None,
@@ -224,23 +223,28 @@ async fn serve_live(
     })
     .await
     .context("starting the web UI")?;
+    // The server's pool is the process's one pool: the demo login, the
+    // workers and the live view all use it.
+    let catalog = app.state().catalog.clone();
+    let password = demo_user(&catalog).await?;
     // The sandbox runs on this machine: it delivers to loopback.
-    let public_url = format!("http://127.0.0.1:{}", app.port());
+    let public_url = url::Url::parse(&format!("http://127.0.0.1:{}", app.port()))
+        .context("the demo's webhook URL")?;
     let timing = LiveTiming {
         sync_every_secs: Some(60),
         pace_ms: Some(LIVE_PACE_MS),
         ..LiveTiming::default()
     };
-    let (workers, state) = crate::live::command::assemble(
+    let setup = crate::assemble::LiveSetup {
         rc,
         store,
-        2,
-        &timing,
-        &crate::configuration::Monitoring::default(),
-        Some(&public_url),
-        None,
-    )
-    .await?;
+        workers: 2,
+        timing: &timing,
+        monitoring: &crate::configuration::Monitoring::default(),
+        public_url: Some(&public_url),
+        extension: None,
+    };
+    let (workers, state) = crate::assemble::live_workers(setup, &catalog).await?;
     let app = app.with_routes(crate::live::webhook_router(state));
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(crate::live::run_workers(workers, stop.clone()));
@@ -262,11 +266,12 @@ async fn serve_live(
         app.port()
     );
     println!(
-        "live: about {} new calls a minute, sandbox clock at {speed}x; webhooks to {public_url}/webhook/ringcentral",
-        args.live_calls_per_minute
+        "live: about {} new calls a minute, sandbox clock at {speed}x; webhooks to {}",
+        args.live_calls_per_minute,
+        crate::live::subscription::webhook_address(public_url.as_str()),
     );
     let watcher = tokio::spawn(watch_live(
-        crate::app::catalog(store).await?,
+        catalog,
         crate::app::blobs(store)?,
         traffic.clone(),
         stop.clone(),
@@ -362,9 +367,8 @@ async fn watch_live(
 }
 
 /// Creates (or resets) the demo admin login and returns its new password.
-async fn demo_user(store: &StoreArgs) -> anyhow::Result<String> {
+async fn demo_user(catalog: &vault::Catalog) -> anyhow::Result<String> {
     const USER: &str = "demo";
-    let catalog = crate::app::catalog(store).await?;
     let password: String = {
         use rand::Rng;
         const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -387,7 +391,6 @@ async fn demo_user(store: &StoreArgs) -> anyhow::Result<String> {
             })
             .await?;
     }
-    catalog.close().await;
     Ok(password)
 }
 

@@ -11,6 +11,7 @@ use crate::configuration::StoreArgs;
 /// Arguments of `callvault ls`.
 #[derive(Debug, Args)]
 pub struct LsArgs {
+    /// Where the catalog and recordings live.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Print JSON on stdout.

@@ -5,13 +5,17 @@
 //! with `--audit-key` the audit trail's periodic signed checkpoints, and
 //! the periodic retention run ([`crate::retention::run_periodically`]).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use url::Url;
 
+use crate::assemble::LiveSetup;
 use crate::audit::AuditKeyArgs;
+use crate::configuration::address;
 use crate::configuration::{LiveTiming, Monitoring, RcArgs, StoreArgs};
 use crate::health::{self, Health, LiveProbe};
 use crate::startup::{Application, Settings};
@@ -25,13 +29,14 @@ pub struct ServeArgs {
     /// Where the catalog and recordings live.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Address to listen on.
-    #[arg(long, env = "CALLVAULT_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    /// Address to listen on (an IP address and a port; port 0 picks a free
+    /// one, which the `listening on` line tells).
+    #[arg(long, env = "CALLVAULT_LISTEN", default_value = "127.0.0.1:8080", value_parser = address::parse_listen)]
+    pub listen: SocketAddr,
     /// The URL users and RingCentral reach this server at; `https://…`
     /// marks cookies `Secure`, and the webhook subscription points here.
-    #[arg(long, env = "CALLVAULT_PUBLIC_URL")]
-    pub public_url: Option<String>,
+    #[arg(long, env = "CALLVAULT_PUBLIC_URL", value_parser = address::parse_public_url)]
+    pub public_url: Option<Url>,
     /// RingCentral settings; without `RC_CLIENT_ID` only the UI runs.
     #[command(flatten)]
     pub rc: RcArgs,
@@ -83,7 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("creating {}", args.store.data_dir.display()))?;
     }
     let mut app = Application::build(Settings {
-        listen: args.listen.clone(),
+        listen: args.listen,
         database_url: args.store.database_url(),
         storage_url: args.store.storage_url(),
         public_url: args.public_url.clone(),
@@ -139,16 +144,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else if args.rc.client_id.is_empty() {
         tracing::info!("RingCentral not configured: serving the UI only");
     } else {
-        let (w, state) = crate::live::command::assemble(
-            &args.rc,
-            &args.store,
-            args.workers,
-            &args.timing,
-            &args.monitoring,
-            args.public_url.as_deref(),
-            args.extension.as_deref(),
-        )
-        .await?;
+        let setup = LiveSetup {
+            rc: &args.rc,
+            store: &args.store,
+            workers: args.workers,
+            timing: &args.timing,
+            monitoring: &args.monitoring,
+            public_url: args.public_url.as_ref(),
+            extension: args.extension.as_deref(),
+        };
+        let (w, state) = crate::assemble::live_workers(setup, &app.state().catalog).await?;
         probes = probes.with_live(LiveProbe::new(
             &state,
             args.public_url.is_some(),
@@ -159,8 +164,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     probes = probes.with_web(app.state().metrics.clone());
     app = app.with_routes(health::router(probes));
-    let host = args.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
-    println!("CallVault listening on http://{host}:{}", app.port());
+    // Tests and scripts read the bound address from this line (port 0).
+    println!("CallVault listening on http://{}", app.local_addr()?);
     let served = app.run_until_stopped().await;
     stop.cancel();
     if let Some(c) = checkpoints {

@@ -13,6 +13,7 @@ use crate::configuration::StoreArgs;
 /// Arguments of `callvault status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Where the catalog and recordings live.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Print JSON on stdout.

@@ -31,8 +31,10 @@ pub enum GapsArg {
 /// Arguments of `callvault stitch`.
 #[derive(Debug, Args)]
 pub struct StitchArgs {
+    /// RingCentral settings.
     #[command(flatten)]
     pub rc: RcArgs,
+    /// Where the catalog and recordings live.
     #[command(flatten)]
     pub store: StoreArgs,
     /// The telephony session (`s-…`) of the conversation to stitch.

@@ -15,8 +15,10 @@ use crate::sync::{self, Downloader, Progress, Report};
 /// Arguments of `callvault sync`.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
+    /// RingCentral settings.
     #[command(flatten)]
     pub rc: RcArgs,
+    /// Where the catalog and recordings live.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Start of the range (RFC 3339 or YYYY-MM-DD); default: the last
@@ -38,7 +40,8 @@ pub struct SyncArgs {
     /// Seconds to wait within this run for downloads due soon (retries, fresh recordings).
     #[arg(long, default_value_t = 60)]
     pub max_wait: i64,
-    /// Only count what is in range and estimate the time; download nothing.
+    /// Only count what is in range and estimate the time; download and
+    /// write nothing.
     #[arg(long)]
     pub plan: bool,
     /// Print a machine-readable summary on stdout.
@@ -60,7 +63,6 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let client = crate::app::rc_client(&args.rc)?;
     let catalog = crate::app::catalog(&args.store).await?;
-    let blobs = crate::app::writable_blobs(&args.store).await?;
     let (from, to) = sync::range(
         &client,
         &catalog,
@@ -70,6 +72,10 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
         Duration::days(args.backfill_days),
     )
     .await?;
+    if args.plan {
+        return run_plan(&client, &catalog, (from, to), args.json).await;
+    }
+    let blobs = crate::app::writable_blobs(&args.store).await?;
     // The status page shows our rate-limit state while we run.
     let stop_publishing = tokio_util::sync::CancellationToken::new();
     let _stop_on_error = stop_publishing.clone().drop_guard();
@@ -83,13 +89,6 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let display = Display::start(progress.clone(), args.json);
     let mut report = Report::default();
 
-    if args.plan {
-        tracing::info!(%from, %to, "listing the call log");
-        sync::list(&client, &catalog, from, to, &progress, &mut report).await?;
-        display.finish();
-        print_plan(&client, &catalog, &report).await?;
-        return Ok(report);
-    }
     let downloader = Downloader {
         client: client.clone(),
         catalog: catalog.clone(),
@@ -139,13 +138,38 @@ pub fn print_report(report: &Report, json: bool) -> anyhow::Result<bool> {
     Ok(report.failed == 0)
 }
 
-async fn print_plan(
+/// `sync --plan`: lists the range and prints what a sync would download and
+/// how long that takes, writing nothing ([`sync::plan`]). The report holds
+/// the range and the listing's counts.
+async fn run_plan(
     client: &rc_api::RcClient,
     catalog: &vault::Catalog,
-    report: &Report,
-) -> anyhow::Result<()> {
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    json: bool,
+) -> anyhow::Result<Report> {
+    // Waiting downloads already in the ledger, read before the listing.
     let counts = catalog.recording_counts().await?;
-    let to_download = counts.listed + counts.not_ready + counts.failed;
+    let progress = Arc::new(Progress::default());
+    let display = Display::start(progress.clone(), json);
+    tracing::info!(%from, %to, "listing the call log (plan: nothing is written)");
+    let plan = sync::plan::plan(client, catalog, from, to, &progress).await;
+    display.finish();
+    let plan = plan?;
+    let report = Report {
+        from: Some(from),
+        to: Some(to),
+        records: plan.records,
+        new_records: plan.new_records,
+        recordings: plan.recordings,
+        ..Report::default()
+    };
+    let to_download = counts.listed + counts.not_ready + counts.failed + plan.new_recordings;
+    print_plan(client, &report, to_download);
+    Ok(report)
+}
+
+/// Prints the plan's line: what is in range, what to download, how long.
+fn print_plan(client: &rc_api::RcClient, report: &Report, to_download: u64) {
     // The whole backup path (list pages + content) shares the Heavy group.
     let heavy = client
         .rate_limit_metrics()
@@ -165,7 +189,6 @@ async fn print_plan(
         window.as_secs(),
         human(secs)
     );
-    Ok(())
 }
 
 fn human(secs: f64) -> String {

@@ -11,6 +11,7 @@ use crate::configuration::StoreArgs;
 /// Arguments of `callvault verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// Where the catalog and recordings live.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Print a machine-readable summary on stdout.

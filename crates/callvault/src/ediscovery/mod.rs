@@ -1,3 +1,4 @@
+// Long because the bundle is written in one pass, from the selection to the signature, which reads best in one place.
 //! eDiscovery export: the conversations a calls-page query selects, as one
 //! signed zip a third party can check with the public key alone.
 //!

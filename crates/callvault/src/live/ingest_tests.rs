@@ -13,7 +13,8 @@ use vault::{Catalog, JobState, TelephonySessionId};
 use super::tests::{PATIENCE, eventually, fast_config, rig, serve};
 use super::workers::run_workers;
 use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
-use crate::health::{self, Health, LiveProbe, SUBSCRIPTION_STATE_SETTING};
+use crate::health::{self, Health, LiveProbe};
+use crate::live::SUBSCRIPTION_STATE_SETTING;
 
 const TOKEN: &str = "the-right-token";
 

@@ -40,7 +40,7 @@
 //! UI, or keep session state in memory: everything it knows is in the
 //! catalog, so a killed process loses nothing it acknowledged.
 
-pub mod command;
+pub mod capacity_watch;
 pub mod fold;
 pub mod handler;
 pub mod look;
@@ -57,7 +57,6 @@ mod lossy_network;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -65,7 +64,7 @@ use rc_api::ladder::Ladder;
 use tokio::sync::{Notify, RwLock};
 use vault::Catalog;
 
-use crate::health::{Histogram, SECONDS_BOUNDS, SIZE_BOUNDS};
+use crate::metrics::LiveMetrics;
 
 pub use receiver::webhook_router;
 pub use subscription::telephony_filters;
@@ -76,6 +75,15 @@ pub const TOKEN_SETTING: &str = "live.verification_token";
 
 /// Catalog setting holding the id of our WebHook subscription.
 pub const SUBSCRIPTION_SETTING: &str = "live.subscription_id";
+
+/// Path RingCentral delivers to (append it to the public URL): the
+/// receiver serves it, the subscription names it.
+pub const WEBHOOK_PATH: &str = "/webhook/ringcentral";
+
+/// Catalog setting where the gateway keeps the subscription status it last
+/// saw (`Active`, `Blacklisted`, …, or `Error` when the check failed); every
+/// process's `/healthz` ([`crate::health`]) reads it.
+pub const SUBSCRIPTION_STATE_SETTING: &str = "live.subscription_state";
 
 /// Catalog setting holding when our own subscription-creation window ends
 /// (RFC 3339): only until then does the receiver echo a `Validation-Token`.
@@ -226,60 +234,6 @@ impl LiveConfig {
             shutdown_grace: (pace * 10).clamp(Duration::from_secs(1), Duration::from_secs(20)),
             capacity: crate::capacity::CapacityConfig::paced(pace),
             ..LiveConfig::default()
-        }
-    }
-}
-
-/// Counters and histograms for `/metrics` ([`crate::health`]).
-#[derive(Debug)]
-pub struct LiveMetrics {
-    /// Notifications committed (new).
-    pub notifications_received: AtomicU64,
-    /// Notifications that were duplicates of one already committed.
-    pub notifications_duplicate: AtomicU64,
-    /// Requests refused (bad or missing token, unparsable, too large,
-    /// failed commit).
-    pub notifications_rejected: AtomicU64,
-    /// Requests answered 503 because the commit queue stayed full or the
-    /// commit took longer than [`LiveConfig::commit_timeout`].
-    pub notifications_shed: AtomicU64,
-    /// Validation handshakes answered.
-    pub validations: AtomicU64,
-    /// Session jobs enqueued by departures (including absorbed duplicates).
-    pub session_triggers: AtomicU64,
-    /// Batched call-log looks run by this process (each one Heavy request
-    /// or more), for capacity planning.
-    pub looks: AtomicU64,
-    /// Whether the last subscription check (by this process, as the
-    /// gateway) found or made an `Active` subscription (`/healthz` reads
-    /// the state the gateway stores in the catalog instead, so that every
-    /// process answers the same).
-    pub subscription_active: AtomicBool,
-    /// Duration of each group commit.
-    pub commit_seconds: Histogram,
-    /// Notifications per group commit.
-    pub commit_batch_size: Histogram,
-    /// Duration of each `download` job.
-    pub download_seconds: Histogram,
-    /// Duration of each `stitch` job.
-    pub stitch_seconds: Histogram,
-}
-
-impl Default for LiveMetrics {
-    fn default() -> Self {
-        LiveMetrics {
-            notifications_received: AtomicU64::new(0),
-            notifications_duplicate: AtomicU64::new(0),
-            notifications_rejected: AtomicU64::new(0),
-            notifications_shed: AtomicU64::new(0),
-            validations: AtomicU64::new(0),
-            session_triggers: AtomicU64::new(0),
-            looks: AtomicU64::new(0),
-            subscription_active: AtomicBool::new(false),
-            commit_seconds: Histogram::new(SECONDS_BOUNDS),
-            commit_batch_size: Histogram::new(SIZE_BOUNDS),
-            download_seconds: Histogram::new(SECONDS_BOUNDS),
-            stitch_seconds: Histogram::new(SECONDS_BOUNDS),
         }
     }
 }

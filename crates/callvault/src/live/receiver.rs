@@ -53,11 +53,9 @@ use rc_api::models::TelephonySessionNotification;
 use tokio::sync::{mpsc, oneshot};
 use vault::{Catalog, NewNotification, NotificationWrite, TelephonySessionId};
 
-use super::{LiveConfig, LiveMetrics, LiveState, fold};
+use super::{LiveConfig, LiveState, WEBHOOK_PATH, fold};
 use crate::jobs::Job;
-
-/// Path RingCentral delivers to (append it to the public URL).
-pub const WEBHOOK_PATH: &str = "/webhook/ringcentral";
+use crate::metrics::LiveMetrics;
 
 /// Longest notification `uuid` accepted.
 const MAX_UUID_LEN: usize = 128;

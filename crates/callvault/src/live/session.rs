@@ -1,3 +1,4 @@
+// Long because the session job's steps, from the fold to the stitch job, read best in order in one place.
 //! The `session` job: from "a party left" to "every recording of the
 //! conversation is stored".
 //!

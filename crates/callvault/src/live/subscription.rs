@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use rc_api::models::{CreateSubscriptionRequest, SubscriptionInfo, SubscriptionStatus};
 use vault::Catalog;
 
-use super::receiver::WEBHOOK_PATH;
-use super::{LiveConfig, SUBSCRIPTION_SETTING, TOKEN_SETTING, VALIDATION_WINDOW_SETTING, token};
+use super::{
+    LiveConfig, SUBSCRIPTION_SETTING, TOKEN_SETTING, VALIDATION_WINDOW_SETTING, WEBHOOK_PATH, token,
+};
 
 /// What [`ensure_subscription`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,3 +1,4 @@
+// Long because the live flow's end-to-end scenarios share one rig and read best side by side.
 //! End-to-end tests of the live flow: the in-process sandbox delivers real
 //! webhooks over loopback HTTP to the real receiver, which commits to a real
 //! SQLite catalog; the real worker loop reads the call log and downloads.

@@ -131,7 +131,7 @@ pub async fn run_workers(w: Workers, shutdown: CancellationToken) -> anyhow::Res
         let w = w.clone();
         let stop = shutdown.clone();
         let held = held_rx.clone();
-        tasks.spawn(async move { crate::capacity::watch::run(w, held, stop).await });
+        tasks.spawn(async move { super::capacity_watch::run(w, held, stop).await });
     }
     let runner = Runner {
         catalog: w.catalog().clone(),
@@ -318,7 +318,7 @@ async fn duties(w: Workers, mut held: watch::Receiver<bool>, stop: CancellationT
 async fn store_subscription_state(w: &Workers, status: &str) {
     if let Err(e) = w
         .catalog()
-        .set_setting(crate::health::SUBSCRIPTION_STATE_SETTING, status)
+        .set_setting(crate::live::SUBSCRIPTION_STATE_SETTING, status)
         .await
     {
         tracing::error!(error = %e, "storing the subscription state failed");

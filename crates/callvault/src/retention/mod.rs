@@ -13,6 +13,8 @@
 //! disposes ([`vault::Catalog::dispose_recording`]); a plan is only advice.
 
 pub mod audit;
+pub mod holds;
+pub mod rules;
 pub mod source;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,3 +1,4 @@
+// Long because the stitcher's steps (gather, plan, fetch, join, store) read best beside the types they share.
 //! Stitching conversations from the catalog: find the legs of a telephony
 //! session (and of the sessions an attended transfer links to it), make sure
 //! their recordings are in the vault, join them with the `stitch` crate, and

@@ -1,3 +1,4 @@
+// Long because each stitching scenario needs its whole fixture (sandbox, catalog, blobs) beside its assertions.
 //! Stitching against the real sandbox: scripted transfers are backed up by
 //! the real sync, then stitched from the vault; the stitched audio is decoded
 //! and its per-leg markers compared with the sandbox's ground truth.
@@ -13,7 +14,6 @@ use rc_sandbox::{Sandbox, SandboxHandle};
 use vault::{ConversationState, RecordingId, StorageKey, TelephonySessionId};
 
 use super::{Outcome, StitchOptions, Stitcher};
-use crate::commands::sync::SyncArgs;
 use crate::configuration::{RcArgs, StoreArgs};
 
 async fn sandbox(format: AudioFormat) -> SandboxHandle {
@@ -92,20 +92,42 @@ fn add(
     )
 }
 
+/// A whole sync of the last two days, as `callvault sync` runs it.
 async fn backup(sandbox: &SandboxHandle, dir: &Path) {
-    let args = SyncArgs {
-        rc: rc_args(sandbox),
-        store: store_args(dir),
-        from: Some(sandbox.state().clock().now() - chrono::Duration::days(2)),
-        to: None,
-        backfill_days: 3,
-        overlap_minutes: 0,
-        workers: 2,
-        max_wait: 5,
-        plan: false,
-        json: true,
+    let store = store_args(dir);
+    let client = crate::app::rc_client(&rc_args(sandbox)).unwrap();
+    let catalog = crate::app::catalog(&store).await.unwrap();
+    let from = sandbox.state().clock().now() - chrono::Duration::days(2);
+    let range = crate::sync::range(
+        &client,
+        &catalog,
+        Some(from),
+        None,
+        chrono::Duration::zero(),
+        chrono::Duration::days(3),
+    )
+    .await
+    .unwrap();
+    let downloader = crate::sync::Downloader {
+        client,
+        catalog,
+        blobs: crate::app::writable_blobs(&store).await.unwrap(),
+        layout: vault::KeyLayout::default(),
+        schedule: rc_api::ladder::Ladder::recording_content(),
+        backoff: crate::jobs::Backoff::DEFAULT,
     };
-    let report = crate::commands::sync::run(&args).await.unwrap();
+    let mut report = crate::sync::Report::default();
+    crate::sync::backup(
+        &downloader,
+        range,
+        2,
+        chrono::Duration::seconds(5),
+        std::sync::Arc::new(crate::sync::Progress::default()),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    downloader.catalog.close().await;
     assert_eq!(report.failed, 0);
 }
 

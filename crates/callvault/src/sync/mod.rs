@@ -15,6 +15,7 @@ pub mod bridge;
 pub mod download;
 mod drain;
 pub mod ledger;
+pub mod plan;
 pub mod sniff;
 
 use std::sync::Arc;

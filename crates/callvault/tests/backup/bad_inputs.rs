@@ -6,7 +6,7 @@ use chrono::Duration;
 use rc_sandbox::faults::FaultConfig;
 use vault::{JobState, NewRecording, RecordingId, RecordingState};
 
-use crate::helpers::{TestApp, on_both_backends, spawn_app};
+use crate::helpers::{TestApp, Unfinished, on_both_backends, spawn_app};
 
 /// Lists the history, then points the catalog row of one recording at
 /// `uri`, and returns that recording's id.
@@ -83,7 +83,8 @@ on_both_backends! {
 
         assert_eq!(report.failed, 1, "{report:?}");
         assert_only_victim_failed(&app, &victim, &["host", "evil"]).await;
-        app.finish().await;
+        // The victim's download job is the one dead job.
+        app.finish_expecting(Unfinished { dead: 1, ..Unfinished::default() }).await;
     }
 
     async fn a_body_that_is_not_audio_is_refused_and_nothing_else_is_lost(backend) {
@@ -97,7 +98,8 @@ on_both_backends! {
 
         assert_eq!(report.failed, 1, "{report:?}");
         assert_only_victim_failed(&app, &victim, &["audio"]).await;
-        app.finish().await;
+        // The victim's download job is the one dead job.
+        app.finish_expecting(Unfinished { dead: 1, ..Unfinished::default() }).await;
     }
 
     async fn a_body_shorter_than_its_content_length_is_never_stored_and_is_retried(backend) {

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::doctor::sandbox;
+use crate::support_listening::{Front, SERVE_LINE, Target, address_after};
 
 /// The section of `markdown` that starts at the line `heading` and ends
 /// before the next heading of the same level.
@@ -47,11 +48,9 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
     let s = sandbox(|_| {}).await;
     let env: std::collections::HashMap<_, _> = s.client_env().into_iter().collect();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // serve binds port 0 and says where; the guide's public URL is a
+    // fixed address the test holds, forwarding to it.
+    let front = Front::bind().await;
     let data = dir.path().join("data");
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
@@ -62,9 +61,9 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
             .replace("/var/lib/callvault", &data.display().to_string())
             .replace(
                 "https://callvault.example.com",
-                &format!("http://127.0.0.1:{port}"),
+                &format!("http://{}", front.addr()),
             )
-            .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+            .replace("127.0.0.1:8080", "127.0.0.1:0")
     };
     let blocks = blocks(guide);
     let (serve, steps): (Vec<_>, Vec<_>) = blocks
@@ -91,7 +90,8 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
         std::env::var("PATH").unwrap_or_default()
     );
 
-    // Act: run it.
+    // Act: run it (RingCentral's deliveries wait for serve to listen).
+    front.point_at(Target::Starting);
     let mut guide = Guide(
         Command::new("bash")
             .arg("-c")
@@ -115,8 +115,13 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let listening = loop {
         match lines.next() {
-            Some(Ok(line)) if line.starts_with("CallVault listening on") => break true,
-            Some(Ok(line)) => out.push(line),
+            Some(Ok(line)) => match address_after(&line, SERVE_LINE) {
+                Some(bound) => {
+                    front.point_at(Target::Up(bound));
+                    break true;
+                }
+                None => out.push(line),
+            },
             _ => break false,
         }
     };
@@ -144,7 +149,7 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let r = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .get(format!("http://{}/healthz", front.addr()))
             .send()
             .await;
         if r.as_ref().is_ok_and(|r| r.status() == 200) {

@@ -16,6 +16,8 @@ use vault::{BlobStore, Catalog, RecordingId, RecordingState};
 
 use crate::support::fresh_schema;
 pub use crate::support::partial_files;
+pub use crate::support_jobs::Unfinished;
+use crate::support_jobs::{check_for_failed_jobs, check_jobs};
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -84,7 +86,7 @@ pub async fn spawn_app(
         Backend::Postgres => match std::env::var("CALLVAULT_TEST_POSTGRES") {
             Ok(admin) => Some(fresh_schema(admin).await),
             Err(_) => {
-                eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+                crate::support::skip("CALLVAULT_TEST_POSTGRES is not set");
                 return None;
             }
         },
@@ -357,8 +359,26 @@ impl TestApp {
         truth
     }
 
-    /// Drops the PostgreSQL schema, if any.
+    /// Checks that every job ended `done` (crates.io's `check_for_failed_jobs`),
+    /// then drops the PostgreSQL schema, if any.
     pub async fn finish(self) {
+        let catalog = self.catalog().await;
+        check_for_failed_jobs(&catalog).await;
+        catalog.close().await;
+        self.tear_down().await;
+    }
+
+    /// [`TestApp::finish`] for a test that leaves exactly `unfinished`
+    /// jobs in a state other than `done` (a recording made to fail, say).
+    pub async fn finish_expecting(self, unfinished: Unfinished) {
+        let catalog = self.catalog().await;
+        check_jobs(&catalog, unfinished).await;
+        catalog.close().await;
+        self.tear_down().await;
+    }
+
+    /// Stops the sandbox and drops the PostgreSQL schema, if any.
+    async fn tear_down(self) {
         self.sandbox.shutdown().await;
         if let Some((admin, schema)) = &self.pg {
             let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();

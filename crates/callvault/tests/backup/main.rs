@@ -6,6 +6,10 @@ mod helpers;
 mod moto;
 #[path = "../support/common.rs"]
 mod support;
+#[path = "../support/jobs.rs"]
+mod support_jobs;
+#[path = "../support/listening.rs"]
+mod support_listening;
 
 mod backfill;
 mod bad_inputs;
@@ -15,6 +19,8 @@ mod doctor;
 mod faults;
 mod guide;
 mod not_ready;
+// `sync --plan` writes nothing: the ledger and queue row counts are unchanged.
+mod plan;
 mod rate_limits;
 mod retention;
 // `--storage s3://…` against moto: sync, then verify re-hashing the bucket.

@@ -52,7 +52,7 @@ async fn blob_intact(blobs: &BlobStore, r: &vault::Recording) -> bool {
 }
 
 async fn place(catalog: &Catalog, matter: &str, target: HoldTarget) -> i64 {
-    callvault::commands::hold::place(
+    callvault::retention::holds::place(
         catalog,
         &NewHold {
             matter: matter.into(),
@@ -87,7 +87,7 @@ on_both_backends! {
         let inbound = NewRetentionRule { direction: Some("Inbound".into()), ..rule("inbound", 10, 0, Some(0)) };
         let old_out = NewRetentionRule { direction: Some("Outbound".into()), ..rule("old-outbound", 20, 0, Some(1)) };
         for r in [inbound, old_out, rule("default", 100, 7, Some(7))] {
-            callvault::commands::retention::add_rule(&catalog, &r).await.unwrap();
+            callvault::retention::rules::add_rule(&catalog, &r).await.unwrap();
         }
         let expected: BTreeSet<String> = ids(before.iter().filter(|(r, dir)| {
             dir.as_deref() == Some("Inbound")
@@ -153,7 +153,7 @@ on_both_backends! {
             delete_at_source_after_days: Some(0),
             ..rule("dispose-now", 10, 0, Some(0))
         };
-        callvault::commands::retention::add_rule(&catalog, &everything).await.unwrap();
+        callvault::retention::rules::add_rule(&catalog, &everything).await.unwrap();
 
         // Plans first ...
         let plan = retention::plan(&catalog).await.unwrap();
@@ -207,7 +207,7 @@ on_both_backends! {
         let holds = catalog.conversation_holds(&conv_a).await.unwrap();
         assert_eq!(holds.len(), 1);
         assert_eq!((holds[0].matter.as_str(), holds[0].placed_by.as_str()), ("Matter A", "counsel"));
-        callvault::commands::hold::release(&catalog, hold_a, "counsel", "settled").await.unwrap();
+        callvault::retention::holds::release(&catalog, hold_a, "counsel", "settled").await.unwrap();
         let after = retention::apply(&catalog, &blobs).await.unwrap();
         let a_ids: BTreeSet<String> = held.iter().filter(|id| {
             before.iter().any(|(r, _)| r.id.as_str() == id.as_str() && r.telephony_session_id == a.telephony_session_id)
@@ -232,7 +232,7 @@ on_both_backends! {
         let now = catalog.now().await.unwrap();
         let before = stored(&app).await;
         let old_enough = NewRetentionRule { delete_at_source_after_days: Some(1), ..rule("source-after-a-day", 10, 0, None) };
-        callvault::commands::retention::add_rule(&catalog, &old_enough).await.unwrap();
+        callvault::retention::rules::add_rule(&catalog, &old_enough).await.unwrap();
         let old: Vec<&vault::Recording> = before.iter().map(|(r, _)| r)
             .filter(|r| r.call_start_time.unwrap() + chrono::Duration::days(1) <= now).collect();
         assert!(old.len() > 110, "more than one batch of old recordings: {}", old.len());

@@ -27,6 +27,7 @@ use vault::{ArrivedBy, JobState};
 
 use crate::helpers::*;
 use crate::moto::AWS_ENV;
+use crate::support_listening::{SERVE_LINE, address_in_log};
 
 /// One CallVault process of the cluster; SIGKILLed on drop.
 struct Node {
@@ -136,24 +137,6 @@ impl Drop for Cluster {
             }
         }
     }
-}
-
-/// A port nobody listens on yet.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-async fn wait_listening(port: u16) {
-    eventually("a receiver to listen", PATIENCE, || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
 }
 
 /// A round-robin load balancer in front of the receivers: RingCentral's
@@ -322,25 +305,19 @@ async fn a_cluster_on_postgresql_and_s3_backs_everything_up_once_across_gateway_
         nodes: Vec::new(),
         storage: moto.storage_url(&bucket),
     };
-    let ports = [free_port(), free_port()];
-    for (i, port) in ports.iter().enumerate() {
-        let listen = format!("127.0.0.1:{port}");
+    // Each receiver binds port 0 and says where on its log.
+    let mut receivers = Vec::new();
+    for i in 1..=2 {
         cluster.spawn(
             &live,
-            &format!("receiver-{}", i + 1),
-            &["serve", "--no-workers", "--listen", &listen],
+            &format!("receiver-{i}"),
+            &["serve", "--no-workers", "--listen", "127.0.0.1:0"],
         );
+        let node = cluster.nodes.last_mut().expect("just spawned");
+        let bound = address_in_log(&node.log.clone(), SERVE_LINE, &mut node.child, PATIENCE).await;
+        receivers.push(format!("http://{bound}"));
     }
-    for port in ports {
-        wait_listening(port).await;
-    }
-    let (public_url, served) = load_balancer(
-        ports
-            .iter()
-            .map(|p| format!("http://127.0.0.1:{p}"))
-            .collect(),
-    )
-    .await;
+    let (public_url, served) = load_balancer(receivers).await;
     for i in 1..=3 {
         cluster.worker(&live, &format!("worker-{i}"), &public_url);
     }

@@ -1,7 +1,8 @@
 //! One live world per test: the in-process sandbox (whose telephony engine
 //! delivers real webhooks), a tempdir holding the SQLite catalog and the
 //! recordings, and the real `callvault serve` binary as a child process
-//! that can be killed and started again on the same catalog and port.
+//! that can be killed and started again on the same catalog, behind one
+//! fixed address ([`Front`]: each `serve` binds port 0 and says where).
 //! Plus the ground truth every test compares the vault against.
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use sha2::Digest;
 use sqlx::Connection;
 
 use crate::support::fresh_schema;
+use crate::support_listening::{Front, SERVE_LINE, Target, WORKER_LINE, address_in_log};
 pub(crate) use crate::test_wait::{PATIENCE, eventually};
 use vault::{
     ArrivedBy, BlobStore, Catalog, ConversationId, ConversationState, JobState, RecordingId,
@@ -76,7 +78,8 @@ pub struct Live {
     pub blobs: BlobStore,
     dir: tempfile::TempDir,
     data: PathBuf,
-    port: u16,
+    /// The fixed address RingCentral delivers to; forwards to `serve`.
+    front: Front,
     database: String,
     pg: Option<(String, String)>,
     serve: Option<Child>,
@@ -100,7 +103,7 @@ impl Live {
             Backend::Postgres => match std::env::var("CALLVAULT_TEST_POSTGRES") {
                 Ok(admin) => Some(fresh_schema(admin).await),
                 Err(_) => {
-                    eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+                    crate::support::skip("CALLVAULT_TEST_POSTGRES is not set");
                     return None;
                 }
             },
@@ -129,18 +132,15 @@ impl Live {
         catalog.migrate().await.expect("catalog migrates");
         let blobs = BlobStore::open(data.join("recordings").to_str().expect("utf-8 path"))
             .expect("blob store");
-        // A port for this test's receiver, kept across restarts.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        // The receiver's address, kept across restarts.
+        let front = Front::bind().await;
         Some(Live {
             sandbox,
             catalog,
             blobs,
             dir,
             data,
-            port,
+            front,
             database,
             pg,
             serve: None,
@@ -189,7 +189,7 @@ impl Live {
 
     /// The URL the sandbox delivers webhooks to (below `/webhook/ringcentral`).
     pub fn public_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.front.addr())
     }
 
     /// Starts `callvault serve` on the catalog, with the sandbox's `RC_*`
@@ -200,16 +200,62 @@ impl Live {
 
     /// [`Live::start_serve`] with `extra` arguments.
     pub async fn start_serve_with(&mut self, sync_every_secs: u64, extra: &[&str]) {
+        self.start("serve", SERVE_LINE, sync_every_secs, extra)
+            .await;
+    }
+
+    /// Starts `callvault worker` with its webhook receiver instead of
+    /// `serve` (stopped, killed and awaited as `serve` is).
+    pub async fn start_worker(&mut self, sync_every_secs: u64) {
+        self.start("worker", WORKER_LINE, sync_every_secs, &[])
+            .await;
+    }
+
+    /// Sends SIGTERM to the running `serve` (or `worker`) and returns its
+    /// exit status once it has shut down gracefully.
+    pub async fn terminate_serve(&mut self) -> std::process::ExitStatus {
+        let mut child = self.serve.take().expect("serve is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.front.point_at(Target::Down);
+        status
+    }
+
+    /// Starts `callvault COMMAND` (`serve` or `worker`) on the catalog with
+    /// the sandbox's `RC_*` settings, and waits for its `line` telling the
+    /// address it bound.
+    async fn start(&mut self, command: &str, line: &str, sync_every_secs: u64, extra: &[&str]) {
         assert!(self.serve.is_none(), "serve is already running");
         self.runs += 1;
         let log = std::fs::File::create(self.log_path(self.runs)).expect("serve log");
-        let listen = format!("127.0.0.1:{}", self.port);
+        // Deliveries wait for this serve to say where it listens.
+        self.front.point_at(Target::Starting);
         let child = Command::new(env!("CARGO_BIN_EXE_callvault"))
-            .arg("serve")
+            .arg(command)
             .arg("--data")
             .arg(&self.data)
             .args(["--database", &self.database])
-            .args(["--listen", &listen, "--public-url", &self.public_url()])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--public-url",
+                &self.public_url(),
+            ])
             .args(["--workers", "3", "--pace-ms", &PACE_MS.to_string()])
             .args(["--sync-every-secs", &sync_every_secs.to_string()])
             .args(extra)
@@ -224,20 +270,10 @@ impl Live {
             .stderr(log)
             .spawn()
             .expect("callvault serve starts");
-        self.serve = Some(child);
-        let addr = format!("127.0.0.1:{}", self.port);
-        let deadline = Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(&addr).await.is_err() {
-            if let Some(status) = self
-                .serve
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("serve exited early with {status}:\n{}", self.log_tail());
-            }
-            assert!(Instant::now() < deadline, "serve never listened");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let log = self.log_path(self.runs);
+        let child = self.serve.insert(child);
+        let bound = address_in_log(&log, line, child, PATIENCE).await;
+        self.front.point_at(Target::Up(bound));
     }
 
     /// What `callvault status --json` prints for this catalog.
@@ -265,6 +301,7 @@ impl Live {
     /// SIGKILLs `serve` (no shutdown of any kind) and reaps it.
     pub fn kill_serve(&mut self) {
         let mut child = self.serve.take().expect("serve is running");
+        self.front.point_at(Target::Down);
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
     }

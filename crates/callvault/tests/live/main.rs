@@ -12,6 +12,8 @@ mod login_support;
 mod moto;
 #[path = "../support/common.rs"]
 mod support;
+#[path = "../support/listening.rs"]
+mod support_listening;
 // Waiting for what `serve` does on its own: the lib's own helper.
 #[path = "../../src/test_wait.rs"]
 mod test_wait;
@@ -27,3 +29,5 @@ mod capacity;
 // Two receivers and three workers on PostgreSQL and S3 (moto), the
 // RingCentral gateway SIGKILLed mid-download twice: one client at a time.
 mod cluster;
+// `worker` with a receiver: port 0, the handshake, a webhook call, SIGTERM.
+mod worker;

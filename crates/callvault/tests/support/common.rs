@@ -7,6 +7,19 @@ use std::path::{Path, PathBuf};
 
 use sqlx::Connection;
 
+/// Whether this run is CI's (`CI` set to anything but empty, `0` or
+/// `false`), where every test must run.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Skips a test that cannot run here (`why`), with a note; in CI fails it
+/// instead, so a missing service or tool cannot pass silently.
+pub fn skip(why: &str) {
+    assert!(!in_ci(), "CI is set but {why}: this test must run in CI");
+    eprintln!("skipped: {why}");
+}
+
 /// Prefix of every test schema.
 pub const SCHEMA_PREFIX: &str = "callvault_t_";
 

@@ -78,26 +78,37 @@ fn http() -> reqwest::Client {
 
 impl Moto {
     async fn start() -> Moto {
-        // A free port; a clash with another process in the short gap only
-        // makes this start fail loudly below.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("sh")
+        // moto_server binds port 0 itself and says where ("Running on
+        // http://127.0.0.1:PORT"); its log goes to our pipe, which a thread
+        // reads to the end so the server never blocks on a full pipe.
+        let mut child = Command::new("sh")
             .arg("-c")
-            .arg(format!(
-                "moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid; wait $pid"
-            ))
+            .arg("moto_server -H 127.0.0.1 -p 0 2>&1 & pid=$!; read _; kill $pid; wait $pid")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("sh starts moto_server");
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.split("Running on ").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(url.trim().trim_end_matches('/').to_owned());
+                }
+            }
+        });
+        let endpoint =
+            tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+                .await
+                .unwrap()
+                .expect("moto_server never said where it listens");
+        let moto = Moto { child, endpoint };
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = http();
         loop {

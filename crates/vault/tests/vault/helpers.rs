@@ -49,6 +49,11 @@ const SCHEMA_PREFIX: &str = "vault_t_";
 /// `None` (and a note on stderr) when the variable is unset.
 pub async fn postgres() -> Option<TestDb> {
     let Ok(admin) = std::env::var("CALLVAULT_TEST_POSTGRES") else {
+        // In CI (`CI` set) every test must run: a skip there is a failure.
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false"),
+            "CI is set but CALLVAULT_TEST_POSTGRES is not: this test must run in CI"
+        );
         eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
         return None;
     };

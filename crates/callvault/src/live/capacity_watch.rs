@@ -1,4 +1,5 @@
-//! The gateway's capacity watch: sample, measure, publish, alert.
+//! The gateway's capacity watch: sample, measure, publish, alert
+//! (the measures themselves are [`crate::capacity`]'s).
 //!
 //! It runs beside the gateway's duties (not inside them: a safety-net sync
 //! can take minutes, and the samples must keep their pace) and does its
@@ -12,10 +13,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vault::Catalog;
 
-use super::trend::{Figures, GrowthRun, Sample, Samples};
-use super::{CapacityConfig, Report, publish};
+use super::Workers;
 use crate::alerts::{Alerts, Observed};
-use crate::live::{LiveMetrics, Workers};
+use crate::capacity::trend::{Figures, GrowthRun, Sample, Samples};
+use crate::capacity::{CapacityConfig, Report, publish};
+use crate::metrics::LiveMetrics;
 
 /// One tenure's measurements.
 struct Monitor {
@@ -97,10 +99,12 @@ pub async fn run(w: Workers, mut held: watch::Receiver<bool>, stop: Cancellation
             let mut m = match monitor.take() {
                 Some(m) => m,
                 None => {
-                    let previous = super::latest(&w.state.catalog).await.unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "reading the last capacity report failed");
-                        None
-                    });
+                    let previous = crate::capacity::latest(&w.state.catalog)
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "reading the last capacity report failed");
+                            None
+                        });
                     Monitor::new(&config, previous.as_ref())
                 }
             };
@@ -143,11 +147,7 @@ async fn observe(w: &Workers, report: &Report) -> Result<Observed, vault::Catalo
     let catalog = &w.state.catalog;
     let dead_jobs = catalog.counts_by_state().await?.dead;
     let subscription = match &w.subscription {
-        Some(_) => {
-            catalog
-                .setting(crate::health::SUBSCRIPTION_STATE_SETTING)
-                .await?
-        }
+        Some(_) => catalog.setting(super::SUBSCRIPTION_STATE_SETTING).await?,
         None => None,
     };
     let degraded = report
