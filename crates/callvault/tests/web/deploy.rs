@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::*;
+use crate::listening::{Front, SERVE_LINE, Target, address_in_log};
 
 fn deploy_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -333,28 +334,39 @@ async fn behind_the_nginx_example_ringcentral_validates_the_https_webhook_and_de
         .spawn()
         .await
         .unwrap();
-    let serve_port = free_port();
-    let proxy = start_nginx(&nginx, &cert, &key, &format!("127.0.0.1:{serve_port}"));
+    // serve binds port 0 and says where; until it has, the test-held front
+    // (nginx's upstream) holds connections back.
+    let front = Front::bind().await;
+    front.point_at(Target::Starting);
+    let proxy = start_nginx(&nginx, &cert, &key, &front.addr().to_string());
     let public = format!("https://localhost:{}", proxy.port);
     let log = dir.path().join("serve.log");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_callvault"));
     serve
-        .args(["serve", "--listen", &format!("127.0.0.1:{serve_port}")])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
         .env("CALLVAULT_DATA", dir.path().join("data"))
         .env("CALLVAULT_PUBLIC_URL", &public)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+        .stdin(Stdio::null());
+    let log_file = std::fs::File::create(&log).unwrap();
+    serve.stdout(log_file.try_clone().unwrap()).stderr(log_file);
     for (k, v) in sandbox.client_env() {
         serve.env(k, v);
     }
-    let _serve = Serve {
+    let mut serve = Serve {
         child: serve.spawn().unwrap(),
         log,
     };
+    let bound = address_in_log(
+        &serve.log,
+        SERVE_LINE,
+        &mut serve.child,
+        Duration::from_secs(60),
+    )
+    .await;
+    front.point_at(Target::Up(bound));
     let _ = rustls::crypto::ring::default_provider().install_default();
     let tls = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())

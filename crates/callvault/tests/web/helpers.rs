@@ -102,7 +102,7 @@ pub async fn spawn_app_postgres() -> Option<TestApp> {
 pub async fn postgres_schema() -> Option<(String, String, String)> {
     use sqlx::Connection;
     let Ok(admin) = std::env::var("CALLVAULT_TEST_POSTGRES") else {
-        eprintln!("skipped: CALLVAULT_TEST_POSTGRES is not set");
+        crate::common::skip("CALLVAULT_TEST_POSTGRES is not set");
         return None;
     };
     let schema = format!("{PG_SCHEMA_PREFIX}{}", uuid::Uuid::new_v4().simple());

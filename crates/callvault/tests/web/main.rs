@@ -1,6 +1,12 @@
 //! The web UI against a real server on loopback: one module per capability.
 
 mod helpers;
+// Only `skip` of it: the schema helpers here are the web's own.
+#[allow(dead_code)]
+#[path = "../support/common.rs"]
+mod common;
+#[path = "../support/listening.rs"]
+mod listening;
 #[path = "../support/login.rs"]
 mod login_support;
 
