@@ -1,5 +1,5 @@
 //! OAuth: the JWT bearer grant, proactive refresh, refresh-once-on-401 and
-//! revocation (API.md §1.2–1.3).
+//! revocation.
 //!
 //! There is **one refresher per process**: the token state sits behind a
 //! `tokio::sync::Mutex`, and whoever finds the token stale refreshes it while

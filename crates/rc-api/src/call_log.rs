@@ -1,4 +1,4 @@
-//! Listing the account call log (API.md §2.2–2.3): explicit date window,
+//! Listing the account call log: explicit date window,
 //! Detailed view, `perPage` up to 1000 (stepping down if the server refuses
 //! it), `navigation.nextPage` followed until absent, each link checked to be
 //! on the platform host before it is requested.

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::http::RequestSpec;
 use crate::ratelimit::Endpoint;
 
-/// Why the token endpoint refused the JWT grant (API.md §1.3, §5).
+/// Why the token endpoint refused the JWT grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TokenRefusal {
@@ -62,7 +62,7 @@ impl TokenRefusal {
     }
 }
 
-/// What a 403 on a call-log read says about permissions (API.md §5).
+/// What a 403 on a call-log read says about permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PermissionRefusal {

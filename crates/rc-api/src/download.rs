@@ -1,4 +1,4 @@
-//! Recording metadata and streamed content downloads (API.md §3).
+//! Recording metadata and streamed content downloads.
 //!
 //! A download streams chunk by chunk into the caller's sink (the vault's temp
 //! blob), never buffering the recording whole. The bearer token travels only

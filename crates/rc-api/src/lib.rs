@@ -1,9 +1,9 @@
-//! A typed RingCentral client.
+//! A typed RingCentral client: it owns auth and token rotation, call-log
+//! paging, streamed recording downloads, subscriptions and the rate-limit
+//! [`Scheduler`].
 //!
-//! It owns auth and token rotation, call-log paging, streamed recording
-//! downloads, subscriptions and the rate-limit [`Scheduler`]. Facts come from
-//! `shared/ringcentral/API.md`; the models are written from it and the
-//! official samples, never shared with the simulator.
+//! The models are written from RingCentral's API reference and official
+//! samples, never shared with the simulator.
 //!
 //! # Brief overview
 //! - [`Config`] (URLs, credentials as [`Secret`]s, allowed hosts, tuning) →
@@ -23,7 +23,8 @@
 //!   `Range`; [`RcClient::recording_metadata`]; [`RcClient::delete_recordings`]
 //!   deletes them at the source in Heavy batches of at most 100, bisecting a 404.
 //! - Subscriptions: [`RcClient::create_subscription`] and friends.
-//! - Ids ([`ids`]) parse into a path-safe alphabet; [`Error`] says what
+//! - Ids ([`ids`], the `rc-ids` crate re-exported) parse into a path-safe
+//!   alphabet, one rule for every id; [`Error`] says what
 //!   callers branch on; [`ladder::Ladder`] turns repeated
 //!   404s into "gone".
 //! - [`ServerClock`] ([`RcClient::server_clock`]): RingCentral's time, from
@@ -58,7 +59,7 @@
 //! client.revoke().await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod auth;
 mod call_log;
@@ -68,7 +69,6 @@ pub mod diagnose;
 mod download;
 mod error;
 mod http;
-pub mod ids;
 pub mod ladder;
 pub mod models;
 pub mod ratelimit;
@@ -77,6 +77,9 @@ mod retry;
 mod secret;
 mod server_clock;
 mod subscriptions;
+
+/// The RingCentral ids, from the `rc-ids` crate (one parsing rule, shared with vault).
+pub use rc_ids as ids;
 
 pub use auth::{TokenManager, TokenStatus};
 pub use call_log::{CallLogQuery, CallLogView};

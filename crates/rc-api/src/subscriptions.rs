@@ -1,4 +1,4 @@
-//! WebHook subscriptions (API.md §6): create, get, list, update, renew, delete.
+//! WebHook subscriptions: create, get, list, update, renew, delete.
 //! A 404 on a subscription id is [`Error::Gone`]: the subscription must be
 //! recreated. (Create and list map statuses plainly.)
 

@@ -1,5 +1,5 @@
 //! Call-log list and single-record routes, account and extension level
-//! (API.md §2), rendered from the world model.
+//!, rendered from the world model.
 //!
 //! A leg becomes a call-log record once its whole conversation has ended
 //! and `SandboxConfig::call_log_lag` has passed (sandbox clock); live and

@@ -33,6 +33,7 @@
 //!   source (its content then answers 404); 204, or 404 if unknown.
 
 pub mod live;
+pub mod live_calls;
 pub mod truth;
 
 use axum::Router;

@@ -1,7 +1,7 @@
 //! RingCentral's error bodies, built from our own types.
 //!
 //! Standard body: `{"errorCode": <category>, "message", "errors": [{"errorCode": "ABC-123", "message", ...}]}`
-//! (API.md §5). OAuth errors add the RFC 6749 `error` / `error_description`.
+//!. OAuth errors add the RFC 6749 `error` / `error_description`.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -90,7 +90,7 @@ impl ApiError {
     }
 
     /// 401 when no credentials were sent at all. The live platform answers
-    /// with a top-level code only (API.md §5, third-party probe 2026-09):
+    /// with a top-level code only (third-party probe 2026-09):
     /// `{"errorCode":"AGW-401","message":"Authorization header is not specified"}`.
     pub fn missing_authorization() -> ApiError {
         ApiError {
@@ -104,7 +104,7 @@ impl ApiError {
     }
 
     /// An error of the token endpoint: RFC 6749 `error` / `error_description`
-    /// plus RingCentral's `errors[]` (API.md §1.3).
+    /// plus RingCentral's `errors[]`.
     pub fn oauth(status: StatusCode, error: &str, code: &str, message: &str) -> ApiError {
         ApiError {
             status,
@@ -117,7 +117,7 @@ impl ApiError {
         }
     }
 
-    /// 429 CMN-301 "Request rate exceeded" (API.md §4.1), body exactly as
+    /// 429 CMN-301 "Request rate exceeded", body exactly as
     /// quoted by RingCentral staff; the caller adds `Retry-After` and the
     /// `X-Rate-Limit-*` headers.
     pub fn rate_exceeded() -> ApiError {

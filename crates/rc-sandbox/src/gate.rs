@@ -6,16 +6,16 @@
 //! rate limit. 401s carry no rate headers. With rate limits switched off
 //! (`SandboxConfig::rate_limits = None`) responses carry **no**
 //! `X-Rate-Limit-*` headers — the platform does the same for requests that
-//! no user-level limit applies to (API.md §4.1).
+//! no user-level limit applies to.
 
 pub mod paths;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 
-use crate::auth::TokenOwner;
 use crate::errors::ApiError;
 use crate::faults::Fault;
+use crate::identity::TokenOwner;
 use crate::permissions::{Permission, PermissionSet};
 use crate::ratelimit::{Decision, Group};
 use crate::state::AppState;

@@ -9,8 +9,10 @@
 //! types, so the three views can never disagree with one another.
 
 use chrono::{DateTime, Duration, Utc};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+
+mod ids;
+
+use ids::{IdGen, party_id};
 
 /// Audio container the account stores its recordings in (a company setting
 /// at RingCentral: "Call recordings can be in MP3 or WAV format").
@@ -414,61 +416,6 @@ fn ms(v: u64) -> Duration {
     Duration::milliseconds(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-/// `p-<session hex>-<n>`, the party id layout seen in real payloads.
-fn party_id(telephony_session_id: &str, n: u32) -> String {
-    let core = telephony_session_id.trim_start_matches("s-");
-    format!("p-{core}-{n}")
-}
-
-/// Deterministic id source: the same seed gives the same ids.
-#[derive(Debug, Clone)]
-struct IdGen {
-    rng: ChaCha8Rng,
-    marker: u32,
-}
-
-impl Default for IdGen {
-    fn default() -> Self {
-        IdGen::new(0)
-    }
-}
-
-impl IdGen {
-    fn new(seed: u64) -> IdGen {
-        IdGen {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            marker: 0,
-        }
-    }
-
-    /// A positive number with exactly `digits` digits.
-    fn numeric(&mut self, digits: u32) -> u64 {
-        let lo = 10u64.pow(digits - 1);
-        self.rng.random_range(lo..lo * 10)
-    }
-
-    /// 15 characters from the alphabet seen in real call-log ids (`IyQAmlV2ORKZzUA`).
-    fn record_id(&mut self) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..15)
-            .map(|_| char::from(ALPHABET[self.rng.random_range(0..ALPHABET.len())]))
-            .collect()
-    }
-
-    /// `s-` + 32 hex digits + `z` + 10 hex digits, like `s-a0d178729c49dz1876d9b9d11z19269ec0000`.
-    fn telephony_session_id(&mut self) -> String {
-        let a: u64 = self.rng.random();
-        let b: u64 = self.rng.random();
-        let c: u32 = self.rng.random();
-        format!("s-{a:016x}{b:016x}z{c:08x}0000")
-    }
-
-    fn next_marker(&mut self) -> u32 {
-        self.marker += 1;
-        self.marker
-    }
-}
-
 const FIRST_NAMES: &[&str] = &[
     "Ada", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira",
     "Liam",
@@ -476,102 +423,4 @@ const FIRST_NAMES: &[&str] = &[
 const LAST_NAMES: &[&str] = &["Park", "Okafor", "Silva", "Novak", "Haddad", "Lindqvist"];
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn seg(extension: usize, talk_s: u64, handoff: Handoff) -> SegmentScript {
-        SegmentScript {
-            extension,
-            ring_ms: 5_000,
-            talk_ms: talk_s * 1000,
-            recorded: true,
-            handoff,
-        }
-    }
-
-    fn script(segments: Vec<SegmentScript>) -> CallScript {
-        CallScript {
-            start: DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc),
-            direction: Direction::Inbound,
-            external: ExternalParty {
-                phone_number: "+14155550123".into(),
-                name: None,
-            },
-            segments,
-            recording_kind: RecordingKind::Automatic,
-        }
-    }
-
-    #[test]
-    fn blind_transfer_keeps_one_session_and_orders_legs_by_time() {
-        let mut w = World::new(7, 3, AudioFormat::Mp3);
-        let c = w
-            .add(script(vec![
-                seg(0, 40, Handoff::BlindTransfer),
-                seg(1, 60, Handoff::HangUp),
-            ]))
-            .unwrap()
-            .clone();
-        assert_eq!(c.sessions.len(), 1);
-        assert_eq!(c.legs.len(), 2);
-        assert!(c.legs[0].end <= c.legs[1].start);
-        assert_eq!(c.ordered_recordings().count(), 2);
-        assert_eq!(c.end, c.legs[1].end);
-    }
-
-    #[test]
-    fn attended_transfer_opens_a_second_session() {
-        let mut w = World::new(7, 3, AudioFormat::Mp3);
-        let c = w
-            .add(script(vec![
-                seg(0, 40, Handoff::AttendedTransfer),
-                seg(2, 45, Handoff::HangUp),
-            ]))
-            .unwrap();
-        assert_eq!(c.sessions.len(), 2);
-        assert_eq!(c.legs[1].session, 1);
-        assert_ne!(
-            c.sessions[0].telephony_session_id,
-            c.sessions[1].telephony_session_id
-        );
-    }
-
-    #[test]
-    fn short_recordings_are_flagged_not_kept() {
-        let mut w = World::new(7, 2, AudioFormat::Wav);
-        let c = w.add(script(vec![seg(0, 12, Handoff::HangUp)])).unwrap();
-        assert!(c.legs[0].recording.is_none());
-        assert!(c.legs[0].short_recording);
-    }
-
-    #[test]
-    fn same_seed_same_ids() {
-        let mk = || {
-            let mut w = World::new(42, 2, AudioFormat::Mp3);
-            w.add(script(vec![seg(0, 40, Handoff::HangUp)]))
-                .unwrap()
-                .legs[0]
-                .call_record_id
-                .clone()
-        };
-        assert_eq!(mk(), mk());
-    }
-
-    #[test]
-    fn bad_scripts_are_refused() {
-        let mut w = World::new(1, 2, AudioFormat::Mp3);
-        assert_eq!(w.add(script(vec![])).unwrap_err(), ScriptError::NoSegments);
-        assert_eq!(
-            w.add(script(vec![seg(0, 40, Handoff::BlindTransfer)]))
-                .unwrap_err(),
-            ScriptError::BadHandoff(0)
-        );
-        assert_eq!(
-            w.add(script(vec![seg(9, 40, Handoff::HangUp)]))
-                .unwrap_err(),
-            ScriptError::NoSuchExtension(0)
-        );
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
 //! App and user permissions: what a token's `scope` grants, and the 403
-//! bodies a call gets without the permission it needs (API.md §1.4, §2.1, §5).
+//! bodies a call gets without the permission it needs.
 //!
 //! RingCentral checks two things. The **app** must hold the endpoint's
 //! `x-app-permission` (granted when the app was registered; the token's

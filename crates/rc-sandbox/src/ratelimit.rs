@@ -1,5 +1,5 @@
 //! Per (token owner, app, group) sliding-window rate limits with the penalty
-//! trap (API.md §4).
+//! trap.
 //!
 //! Time base: **real elapsed time** (`std::time::Instant`), not the sandbox
 //! clock. Clients back off with real sleeps (`Retry-After`), so an
@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::auth::TokenOwner;
+use crate::identity::TokenOwner;
 
 /// Limits per group, window and penalty.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl RateLimitConfig {
     }
 }
 
-/// The API groups of API.md §4.2.
+/// The documented API rate-limit groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
     /// Call log, sync, recording metadata and content.

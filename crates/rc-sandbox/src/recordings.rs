@@ -1,5 +1,5 @@
 //! Recording metadata (platform base) and content (media base) with Range,
-//! lag and deletion (API.md §3); deletion at the source by the account
+//! lag and deletion; deletion at the source by the account
 //! ([`delete`]).
 //!
 //! Availability (sandbox clock):
@@ -8,13 +8,14 @@
 //!
 //! Before that, and for unknown or deleted recordings, both answer
 //! **404 CMN-102** "Resource for parameter [callRecordingId] is not found" —
-//! the real platform gives no distinct "not yet" answer (API.md §3.2: "plan
-//! for a retry with back-off on 404 for freshly ended calls").
+//! the real platform gives no distinct "not yet" answer (RingCentral's
+//! guidance: "plan for a retry with back-off on 404 for freshly ended calls").
 //!
 //! Content is served from the cached [`Bytes`] of the audio cache without
 //! copying (`Bytes::slice`); the body faults stream it in chunks.
 
 pub mod delete;
+pub mod deletions;
 
 use std::time::Duration;
 

@@ -72,7 +72,10 @@ impl SandboxBuilder {
         state.subscriptions().set_shutdown(stop_rx.clone());
         let tasks = vec![
             tokio::spawn(crate::telephony::run_engine(state.clone(), stop_rx.clone())),
-            tokio::spawn(crate::control::live::run(state.clone(), stop_rx.clone())),
+            tokio::spawn(crate::control::live_calls::run(
+                state.clone(),
+                stop_rx.clone(),
+            )),
             tokio::spawn(serve(
                 platform,
                 platform_router(state.clone()),

@@ -22,8 +22,8 @@ struct Inner {
     audio: crate::audio::AudioCache,
     urls: BaseUrls,
     telephony: crate::telephony::Engine,
-    live: crate::control::LiveTraffic,
-    deletions: crate::recordings::delete::DeleteLog,
+    live: crate::control::live::LiveTraffic,
+    deletions: crate::recordings::deletions::DeleteLog,
     observed: crate::observed::Observed,
 }
 
@@ -45,7 +45,7 @@ impl AppState {
         urls: BaseUrls,
     ) -> AppState {
         let faults = crate::faults::Faults::with_seed(config.faults.clone(), config.seed);
-        let live = crate::control::LiveTraffic::new(config.live_calls_per_minute);
+        let live = crate::control::live::LiveTraffic::new(config.live_calls_per_minute);
         AppState(Arc::new(Inner {
             config,
             clock,
@@ -119,12 +119,12 @@ impl AppState {
     }
 
     /// The live-traffic switch.
-    pub fn live(&self) -> &crate::control::LiveTraffic {
+    pub fn live(&self) -> &crate::control::live::LiveTraffic {
         &self.0.live
     }
 
     /// Batches accepted by the recordings' delete endpoint.
-    pub fn deletions(&self) -> &crate::recordings::delete::DeleteLog {
+    pub fn deletions(&self) -> &crate::recordings::deletions::DeleteLog {
         &self.0.deletions
     }
 

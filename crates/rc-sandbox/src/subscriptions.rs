@@ -1,5 +1,5 @@
 //! Subscriptions with WebHook transport: validation handshake, expiry,
-//! renewal, blacklisting and notification delivery (API.md §6).
+//! renewal, blacklisting and notification delivery.
 //!
 //! # Routes (platform base; Bearer token; rate-limit group in brackets)
 //! - `POST /restapi/v1.0/subscription` [Medium] — create. Body
@@ -29,7 +29,7 @@
 //! (sandbox clock past `expirationTime`) receives nothing, leaves the list,
 //! and answers GET/PUT/renew with 404 SUB-507. A blacklisted one stays
 //! `Blacklisted` for good: PUT and renew extend its expiry but never revive
-//! it. The handshake is not repeated on PUT/renew (unconfirmed, API.md §10).
+//! it. The handshake is not repeated on PUT/renew (unconfirmed).
 //!
 //! # Delivery ([`delivery`])
 //! Each notification is a POST with `Content-Type: application/json;
@@ -41,7 +41,7 @@
 //! Deliveries of one subscription are sent in order by its own task, are not
 //! retried, and count as failed unless the receiver answers 200 within
 //! `webhook_timeout_ms`. After `blacklist_after` consecutive failures (default
-//! 3; the real threshold is unconfirmed, API.md §10; 0 = never) the
+//! 3; the real threshold is unconfirmed; 0 = never) the
 //! subscription becomes `Blacklisted` with `blacklistedData {blacklistedAt,
 //! reason}`, e.g. `Webhook responses with code: [404], reason: [Not Found]` or
 //! `I/O operation is failed. Details: [Read timed out]`. The

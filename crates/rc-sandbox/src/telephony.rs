@@ -1,5 +1,5 @@
 //! The call engine: turns conversations into telephony-session
-//! notifications (API.md §7) and plays them on the sandbox clock.
+//! notifications and plays them on the sandbox clock.
 //!
 //! - [`timeline`] derives, from one [`crate::model::Conversation`], the party
 //!   state changes a real platform would report: one changed party per event,

@@ -1,7 +1,5 @@
 //! The one error type of the crate, split by cause (as Symphonia does).
 
-use std::fmt;
-
 /// Everything that can go wrong while reading legs or writing the joined file.
 ///
 /// Callers branch on the variant: `Malformed` and `Unsupported` reject an input,
@@ -36,7 +34,7 @@ pub enum Error {
     /// The decoder (symphonia) rejected a leg on the re-encode path.
     #[error("decode: {0}")]
     Decode(String),
-    /// The encoder (LAME, hound) failed on the re-encode path.
+    /// The encoder (LAME, flacenc) failed on the re-encode path.
     #[error("encode: {0}")]
     Encode(String),
     /// `join` was called with no leg that has audio.
@@ -87,9 +85,4 @@ impl Error {
 /// Shorthand for a `Malformed` error.
 pub(crate) fn malformed<T>(what: &'static str, offset: u64) -> Result<T, Error> {
     Err(Error::Malformed { what, offset })
-}
-
-/// A short human description of a stream format, used in `Incompatible`.
-pub(crate) fn describe(d: impl fmt::Display) -> String {
-    d.to_string()
 }

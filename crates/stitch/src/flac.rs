@@ -94,7 +94,7 @@ impl<W: Write> FlacFrames<W> {
     }
 
     /// Encodes the last short block, flushes, and returns the STREAMINFO.
-    pub(crate) fn finish(&mut self) -> Result<StreamInfo, Error> {
+    pub(crate) fn finish(&mut self) -> Result<StreamSummary, Error> {
         self.encode_pending()?;
         self.out.flush()?;
         let mut info = self.info.clone();
@@ -106,9 +106,15 @@ impl<W: Write> FlacFrames<W> {
         }
         // A fixed block size stream states it in both fields, as `flac` does.
         info.set_block_sizes(BLOCK, BLOCK).map_err(enc)?;
-        Ok(info)
+        Ok(StreamSummary(info))
     }
 }
+
+/// What a finished FLAC stream says about itself (sample count, frame sizes,
+/// MD5 of the samples): the STREAMINFO block [`header`] writes. Our own type,
+/// so the encoder crate's types stay inside this module.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamSummary(StreamInfo);
 
 fn metadata_block_header(out: &mut Vec<u8>, kind: u8, last: bool, len: usize) -> Result<(), Error> {
     let len = u32::try_from(len)
@@ -133,13 +139,13 @@ fn timestamp(ms: u64) -> String {
 /// The bytes in front of the frames: `fLaC`, STREAMINFO, and a Vorbis comment
 /// block with the title and one `CHAPTERnnn` pair per leg.
 pub(crate) fn header(
-    info: &StreamInfo,
+    summary: &StreamSummary,
     title: Option<&str>,
     chapters: &[ChapterMark],
 ) -> Result<Vec<u8>, Error> {
     let mut out = b"fLaC".to_vec();
     let mut bits = MemSink::<u8>::new();
-    info.write(&mut bits).map_err(enc)?;
+    summary.0.write(&mut bits).map_err(enc)?;
     metadata_block_header(&mut out, 0, false, bits.as_slice().len())?;
     out.extend_from_slice(bits.as_slice());
 

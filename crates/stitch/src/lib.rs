@@ -1,7 +1,8 @@
-//! Frame-level MP3/WAV joining.
+//! Frame-level MP3/WAV joining: this crate owns the readers, the joiner,
+//! Xing/LAME rewriting, the re-encode fallback and the chapters.
 //!
-//! This crate provides the joiner behind `callvault stitch` and `callvault join`:
-//! it turns the recordings of a call's legs into one file with a chapter per leg.
+//! It is the joiner behind `callvault stitch` and `callvault join`: it turns
+//! the recordings of a call's legs into one file with a chapter per leg.
 //!
 //! # Brief overview
 //!
@@ -21,6 +22,13 @@
 //!   LAME (MP3), 16-bit PCM (WAV) or FLAC ([`flacenc`](https://docs.rs/flacenc)).
 //!
 //! The result is a [`Manifest`] (JSON, WebVTT chapters, hashes, path taken).
+//!
+//! Inside, data flows one way: `join` reads each leg once; `plan` sniffs it
+//! into a typed stream format and picks the path by comparing formats;
+//! `layout` turns gaps and lengths into placements, chapters and manifest
+//! entries; `write` has one writer per path (lossless MP3, lossless WAV,
+//! re-encoded), the last over `reencode` (decode, resample, encode) and
+//! `flac`.
 //!
 //! Design decisions:
 //!
@@ -56,7 +64,7 @@
 //! std::fs::write("call.vtt", manifest.webvtt())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
@@ -68,14 +76,17 @@ pub mod decode;
 mod error;
 mod flac;
 mod join;
+mod layout;
 pub mod manifest;
 pub mod mp3;
 mod options;
+mod plan;
 mod reencode;
 pub mod resample;
 pub mod sink;
 pub mod wav;
 mod window;
+mod write;
 
 pub use error::Error;
 pub use join::{join, join_files, join_into, join_to_path};

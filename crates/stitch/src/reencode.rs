@@ -3,10 +3,11 @@
 //! 16-bit PCM for WAV, `flacenc` frames for FLAC) into a temporary file, leg by leg. Memory stays bounded:
 //! only one decoded packet and the resampler's window are held at a time.
 //!
-//! The caller wraps the temporary file: for MP3 it goes through the same
-//! writer as the lossless path (chapter tag + Info frame with the LAME delay
-//! and padding computed here), for WAV it gets a header, for FLAC the
-//! STREAMINFO and Vorbis comment blocks ([`crate::flac::header`]).
+//! The caller ([`crate::write::reencoded`]) wraps the temporary file: for MP3
+//! it goes through the same writer as the lossless path (chapter tag + Info
+//! frame with the LAME delay and padding computed here), for WAV it gets a
+//! header, for FLAC the STREAMINFO and Vorbis comment blocks
+//! ([`crate::flac::header`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -15,37 +16,37 @@ use mp3lame_encoder::{Bitrate, Builder, FlushGap, Mode, MonoPcm, Quality};
 
 use crate::decode::decode_mono;
 use crate::error::Error;
-use crate::flac::FlacFrames;
-use crate::join::Placement;
+use crate::flac::{FlacFrames, StreamSummary};
+use crate::layout::Placement;
+use crate::plan::Target;
 use crate::resample::Resampler;
-
-/// The container the re-encoded audio goes into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Target {
-    Mp3,
-    Wav,
-    Flac,
-}
 
 /// One leg for the fallback.
 pub(crate) struct DecodeLeg<R> {
+    /// 0-based position in the caller's list.
     pub index: usize,
+    /// The leg's bytes (any format symphonia decodes).
     pub reader: R,
+    /// Silence before the leg.
     pub gap_ms: u64,
+    /// The leg's own sample rate (for the output rate).
     pub rate: u32,
 }
 
 /// The encoded stream in a temporary file, and where each leg landed (in samples).
 pub(crate) struct Encoded {
+    /// The encoded stream, rewound.
     pub file: File,
+    /// Output sample rate.
     pub rate: u32,
+    /// Where each leg landed, in samples.
     pub placements: Vec<Placement>,
     /// LAME encoder delay (MP3 only).
     pub delay: u16,
     /// LAME encoder padding (MP3 only).
     pub padding: u16,
-    /// The FLAC STREAMINFO (FLAC only).
-    pub flac: Option<flacenc::component::StreamInfo>,
+    /// The FLAC stream's summary (FLAC only).
+    pub flac: Option<StreamSummary>,
 }
 
 /// The encoder delay LAME 3.100 adds in front of the audio (samples).
@@ -60,18 +61,26 @@ pub(crate) fn target_rate(rates: impl Iterator<Item = u32>) -> u32 {
         .unwrap_or(16_000)
 }
 
+/// An encoder of mono samples in [-1, 1] into a stream.
 trait PcmOut {
     fn push(&mut self, samples: &[f32]) -> Result<(), Error>;
-    /// Flushes; the FLAC writer returns its STREAMINFO.
-    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error>;
+    /// Encodes what is buffered and flushes.
+    fn finish(&mut self) -> Result<(), Error>;
 }
 
-impl<W: Write> PcmOut for FlacFrames<W> {
+/// The FLAC writer, keeping its summary for the header written in front.
+struct FlacOut<W: Write> {
+    frames: FlacFrames<W>,
+    summary: Option<StreamSummary>,
+}
+
+impl<W: Write> PcmOut for FlacOut<W> {
     fn push(&mut self, samples: &[f32]) -> Result<(), Error> {
-        FlacFrames::push(self, samples.iter().map(|s| to_i16(*s)))
+        self.frames.push(samples.iter().map(|s| to_i16(*s)))
     }
-    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error> {
-        FlacFrames::finish(self).map(Some)
+    fn finish(&mut self) -> Result<(), Error> {
+        self.summary = Some(self.frames.finish()?);
+        Ok(())
     }
 }
 
@@ -84,9 +93,9 @@ impl<W: Write> PcmOut for WavOut<W> {
         }
         Ok(())
     }
-    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error> {
+    fn finish(&mut self) -> Result<(), Error> {
         self.0.flush()?;
-        Ok(None)
+        Ok(())
     }
 }
 
@@ -117,7 +126,7 @@ impl<W: Write> PcmOut for Mp3Out<W> {
         }
         Ok(())
     }
-    fn finish(&mut self) -> Result<Option<flacenc::component::StreamInfo>, Error> {
+    fn finish(&mut self) -> Result<(), Error> {
         self.buf.clear();
         self.buf.reserve(7200);
         self.enc
@@ -125,7 +134,7 @@ impl<W: Write> PcmOut for Mp3Out<W> {
             .map_err(|e| Error::Encode(format!("lame: {e:?}")))?;
         self.out.write_all(&self.buf)?;
         self.out.flush()?;
-        Ok(None)
+        Ok(())
     }
 }
 
@@ -155,61 +164,31 @@ pub(crate) fn encode<R: Read + Seek + Send + Sync>(
 ) -> Result<Encoded, Error> {
     let rate = target_rate(legs.iter().map(|l| l.rate));
     let mut file = tempfile::tempfile()?;
-    let mut placements = Vec::with_capacity(legs.len());
-    let mut total: u64 = 0;
-    let flac;
-    {
-        let writer = BufWriter::with_capacity(256 * 1024, &mut file);
-        let mut out: Box<dyn PcmOut + '_> = match target {
-            Target::Wav => Box::new(WavOut(writer)),
-            Target::Mp3 => Box::new(Mp3Out {
+    let writer = BufWriter::with_capacity(256 * 1024, &mut file);
+    let (placements, total, flac) = match target {
+        Target::Wav => {
+            let (placements, total, _) = encode_legs(legs, rate, WavOut(writer))?;
+            (placements, total, None)
+        }
+        Target::Mp3 => {
+            let out = Mp3Out {
                 enc: lame(rate)?,
                 out: writer,
                 pcm: Vec::new(),
                 buf: Vec::new(),
-            }),
-            Target::Flac => Box::new(FlacFrames::new(rate, writer)?),
-        };
-        let zeros = vec![0.0f32; 4096];
-        let mut resampled = Vec::new();
-        for leg in legs {
-            let gap = (u128::from(leg.gap_ms) * u128::from(rate) / 1000) as u64;
-            let mut left = gap;
-            while left > 0 {
-                let n = usize::try_from(left.min(4096)).unwrap_or(4096);
-                out.push(zeros.get(..n).unwrap_or_default())?;
-                left -= n as u64;
-            }
-            let mut resampler: Option<Resampler> = None;
-            let index = leg.index;
-            let mut reader = leg.reader;
-            reader
-                .seek(SeekFrom::Start(0))
-                .map_err(|e| Error::Io(e).in_leg(index))?;
-            decode_mono(reader, |in_rate, block| {
-                let r = resampler.get_or_insert_with(|| Resampler::new(in_rate, rate));
-                resampled.clear();
-                r.process(block, &mut resampled);
-                out.push(&resampled)
-            })
-            .map_err(|e| e.in_leg(index))?;
-            let mut len = 0;
-            if let Some(mut r) = resampler {
-                resampled.clear();
-                r.finish(&mut resampled);
-                out.push(&resampled)?;
-                len = r.produced();
-            }
-            placements.push(Placement {
-                index,
-                gap,
-                start: total + gap,
-                len,
-            });
-            total += gap + len;
+            };
+            let (placements, total, _) = encode_legs(legs, rate, out)?;
+            (placements, total, None)
         }
-        flac = out.finish()?;
-    }
+        Target::Flac => {
+            let out = FlacOut {
+                frames: FlacFrames::new(rate, writer)?,
+                summary: None,
+            };
+            let (placements, total, out) = encode_legs(legs, rate, out)?;
+            (placements, total, out.summary)
+        }
+    };
     file.seek(SeekFrom::Start(0))?;
     let (delay, padding) = match target {
         Target::Wav | Target::Flac => (0, 0),
@@ -235,6 +214,57 @@ pub(crate) fn encode<R: Read + Seek + Send + Sync>(
         padding,
         flac,
     })
+}
+
+/// Pushes every leg, gap first, through `out` at `rate`, then finishes it.
+/// Returns where each leg landed, the total length in samples, and `out`.
+fn encode_legs<R: Read + Seek + Send + Sync, O: PcmOut>(
+    legs: Vec<DecodeLeg<R>>,
+    rate: u32,
+    mut out: O,
+) -> Result<(Vec<Placement>, u64, O), Error> {
+    let mut placements = Vec::with_capacity(legs.len());
+    let mut total: u64 = 0;
+    let zeros = vec![0.0f32; 4096];
+    let mut resampled = Vec::new();
+    for leg in legs {
+        let gap = (u128::from(leg.gap_ms) * u128::from(rate) / 1000) as u64;
+        let mut left = gap;
+        while left > 0 {
+            let n = usize::try_from(left.min(4096)).unwrap_or(4096);
+            out.push(zeros.get(..n).unwrap_or_default())?;
+            left -= n as u64;
+        }
+        let mut resampler: Option<Resampler> = None;
+        let index = leg.index;
+        let mut reader = leg.reader;
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| Error::Io(e).in_leg(index))?;
+        decode_mono(reader, |in_rate, block| {
+            let r = resampler.get_or_insert_with(|| Resampler::new(in_rate, rate));
+            resampled.clear();
+            r.process(block, &mut resampled);
+            out.push(&resampled)
+        })
+        .map_err(|e| e.in_leg(index))?;
+        let mut len = 0;
+        if let Some(mut r) = resampler {
+            resampled.clear();
+            r.finish(&mut resampled);
+            out.push(&resampled)?;
+            len = r.produced();
+        }
+        placements.push(Placement {
+            index,
+            gap,
+            start: total + gap,
+            len,
+        });
+        total += gap + len;
+    }
+    out.finish()?;
+    Ok((placements, total, out))
 }
 
 fn count_frames(file: &mut File) -> Result<u64, Error> {

@@ -107,9 +107,7 @@ impl SessionFold {
 
     fn apply_party(&mut self, sequence: i64, party: &TelephonyParty) {
         for r in &party.recordings {
-            if let Ok(id) = RecordingId::parse(r.id.as_str()) {
-                self.recordings.insert(id);
-            }
+            self.recordings.insert(r.id.clone());
         }
         let Some(status) = &party.status else {
             return;

@@ -51,7 +51,7 @@ use chrono::Utc;
 use futures::FutureExt;
 use rc_api::models::TelephonySessionNotification;
 use tokio::sync::{mpsc, oneshot};
-use vault::{Catalog, NewNotification, NotificationWrite, TelephonySessionId};
+use vault::{Catalog, NewNotification, NotificationWrite};
 
 use super::{LiveConfig, LiveState, WEBHOOK_PATH, fold};
 use crate::jobs::Job;
@@ -211,7 +211,7 @@ pub fn notification_write(body: &[u8], config: &LiveConfig) -> Option<Notificati
     {
         return None;
     }
-    let tsid = TelephonySessionId::parse(note.body.telephony_session_id.as_str()).ok()?;
+    let tsid = note.body.telephony_session_id.clone();
     let job = fold::reports_a_departure(&note).then(|| {
         Job::Session {
             session: tsid.clone(),

@@ -151,12 +151,7 @@ pub async fn execute_candidates(
         if claimed.is_empty() {
             continue;
         }
-        let at_rc: Vec<rc_api::ids::RecordingId> = claimed
-            .iter()
-            .map(|id| rc_api::ids::RecordingId::parse(id.as_str()))
-            .collect::<Result<_, _>>()
-            .context("a recording id RingCentral would refuse")?;
-        let answer = client.delete_recordings(&at_rc).await;
+        let answer = client.delete_recordings(&claimed).await;
         report.requests += answer.requests;
         let error = answer.error.as_ref().map(|e| e.to_string());
         settle(

@@ -136,10 +136,8 @@ pub async fn from_call_log(
             ),
             None => (Utc::now() - Duration::days(UNDATED_DAYS), Utc::now()),
         };
-        let tsid =
-            rc_api::ids::TelephonySessionId::parse(s.as_str()).context("telephony session id")?;
         let records = client
-            .call_log_by_session(&tsid, from, to)
+            .call_log_by_session(&s, from, to)
             .await
             .with_context(|| format!("reading the call log of session {s}"))?;
         for rec in &records {

@@ -1,13 +1,14 @@
 //! Writes what the call log says into the ledger: the one place where
 //! RingCentral's records (rc-api types) become catalog rows (vault types).
-//! Data flows one way, so neither crate knows the other.
+//! Data flows one way, so neither crate knows the other; the ids are the same
+//! types on both sides (the `rc-ids` crate), so they move over unparsed.
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use rc_api::models::{CallLogLeg, CallLogParty, CallLogRecord};
 use vault::{
-    CallRecordId, CallRecordRow, Catalog, ConversationId, ConversationState, ConversationUpsert,
-    LedgerEntry, LegRow, NewRecording, RecordingId, Source, TelephonySessionId,
+    CallRecordRow, Catalog, ConversationId, ConversationState, ConversationUpsert, LedgerEntry,
+    LegRow, NewRecording, Source,
 };
 
 use crate::jobs::Job;
@@ -77,7 +78,7 @@ fn entry(rec: &CallLogRecord, source: Source) -> anyhow::Result<LedgerEntry> {
         .recordings()
         .into_iter()
         .map(|info| {
-            let id = RecordingId::parse(info.id.as_str()).context("recording id")?;
+            let id = info.id.clone();
             let job = Job::Download {
                 recording: id.clone(),
             }
@@ -92,9 +93,9 @@ fn entry(rec: &CallLogRecord, source: Source) -> anyhow::Result<LedgerEntry> {
                 call_start_time: rec.start_time,
                 call_end_time: Some(end),
             };
-            Ok((recording, job))
+            (recording, job)
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect();
     Ok(LedgerEntry {
         record: row,
         source,
@@ -113,21 +114,15 @@ pub fn call_end(rec: &CallLogRecord) -> DateTime<Utc> {
 }
 
 fn call_record_row(rec: &CallLogRecord) -> anyhow::Result<CallRecordRow> {
-    let tsid = rec
-        .telephony_session_id
-        .as_ref()
-        .map(|t| TelephonySessionId::parse(t.as_str()))
-        .transpose()
-        .context("telephony session id")?;
     let legs = rec
         .legs
         .iter()
         .enumerate()
         .map(|(i, leg)| leg_row(i, leg))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect();
     Ok(CallRecordRow {
-        id: CallRecordId::parse(rec.id.as_str()).context("call record id")?,
-        telephony_session_id: tsid,
+        id: rec.id.clone(),
+        telephony_session_id: rec.telephony_session_id.clone(),
         session_id: rec.session_id.clone(),
         start_time: rec.start_time,
         duration_ms: duration_ms(rec.duration_ms, rec.duration),
@@ -149,22 +144,12 @@ fn call_record_row(rec: &CallLogRecord) -> anyhow::Result<CallRecordRow> {
     })
 }
 
-fn leg_row(index: usize, leg: &CallLogLeg) -> anyhow::Result<LegRow> {
-    Ok(LegRow {
+fn leg_row(index: usize, leg: &CallLogLeg) -> LegRow {
+    LegRow {
         index: i64::try_from(index).unwrap_or(i64::MAX),
         leg_type: leg.leg_type.as_ref().map(|t| t.as_str().to_owned()),
-        telephony_session_id: leg
-            .telephony_session_id
-            .as_ref()
-            .map(|t| TelephonySessionId::parse(t.as_str()))
-            .transpose()
-            .context("leg telephony session id")?,
-        recording_id: leg
-            .recording
-            .as_ref()
-            .map(|r| RecordingId::parse(r.id.as_str()))
-            .transpose()
-            .context("leg recording id")?,
+        telephony_session_id: leg.telephony_session_id.clone(),
+        recording_id: leg.recording.as_ref().map(|r| r.id.clone()),
         start_time: leg.start_time,
         duration_ms: duration_ms(leg.duration_ms, leg.duration),
         direction: leg.direction.as_ref().map(|d| d.as_str().to_owned()),
@@ -176,7 +161,7 @@ fn leg_row(index: usize, leg: &CallLogLeg) -> anyhow::Result<LegRow> {
             .and_then(|e| e.id.as_ref())
             .map(|id| id.to_string()),
         master: leg.master,
-    })
+    }
 }
 
 fn duration_ms(ms: Option<u64>, secs: Option<u64>) -> Option<i64> {

@@ -1,4 +1,4 @@
-//! Error bodies (API.md §5): the standard `{"errors":[…]}` shape, the real
+//! Error bodies: the standard `{"errors":[…]}` shape, the real
 //! responses' extra top-level `errorCode`/`message`, and the OAuth endpoint's
 //! RFC 6749 `error`/`error_description`.
 

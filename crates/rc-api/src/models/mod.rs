@@ -1,4 +1,4 @@
-//! Wire models, written from `shared/ringcentral/API.md` and the official
+//! Wire models, written from RingCentral's API reference and its official
 //! samples (never shared with the simulator).
 //!
 //! Every model is tolerant in the two ways RingCentral needs: unknown fields
@@ -11,6 +11,7 @@
 mod open_enum;
 
 pub mod call_log;
+pub mod call_log_values;
 pub mod error_body;
 pub mod recording;
 pub mod subscription;
@@ -18,6 +19,7 @@ pub mod telephony;
 pub mod token;
 
 pub use call_log::*;
+pub use call_log_values::*;
 pub use error_body::*;
 pub use recording::*;
 pub use subscription::*;

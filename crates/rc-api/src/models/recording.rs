@@ -1,4 +1,4 @@
-//! Recording metadata, `GET /restapi/v1.0/account/~/recording/{id}` (API.md §3.1).
+//! Recording metadata, `GET /restapi/v1.0/account/~/recording/{id}`.
 
 use crate::ids::RecordingId;
 

@@ -1,4 +1,4 @@
-//! Subscriptions with WebHook delivery (API.md §6).
+//! Subscriptions with WebHook delivery.
 
 use chrono::{DateTime, Utc};
 

@@ -1,4 +1,4 @@
-//! Telephony-session notifications (API.md §7): the WebHook envelope, its
+//! Telephony-session notifications: the WebHook envelope, its
 //! body and the party objects; also the `GET /telephony/sessions/{id}` shape.
 
 use chrono::{DateTime, Utc};

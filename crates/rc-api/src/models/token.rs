@@ -1,4 +1,4 @@
-//! `POST /restapi/oauth/token` response (API.md §1.2). Field names are
+//! `POST /restapi/oauth/token` response. Field names are
 //! snake_case on this endpoint, unlike the rest of the API.
 
 use crate::secret::Secret;

@@ -1,4 +1,4 @@
-//! Rate-limit groups and the endpoints that fall into them (API.md §4.2).
+//! Rate-limit groups and the endpoints that fall into them.
 
 use std::fmt;
 use std::time::Duration;
@@ -91,7 +91,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// The documented group (API.md §4.2).
+    /// The documented group.
     pub fn documented_group(self) -> RateGroup {
         match self {
             Endpoint::CallLogList

@@ -1,4 +1,4 @@
-//! Query parameters of the call-log list (API.md §2.2): parsing,
+//! Query parameters of the call-log list: parsing,
 //! validation (400 CMN-101 / CLG-110), defaults and the normalised echo
 //! used in `uri` and `navigation`.
 //!

@@ -1,4 +1,4 @@
-//! Call-log JSON (API.md §2.4–2.5) rendered from the world model: one
+//! Call-log JSON rendered from the world model: one
 //! record per [`Leg`], seen from that leg's extension.
 //!
 //! Shapes follow the published samples: `extension.id` is a JSON number,

@@ -6,15 +6,12 @@
 //! group Heavy; app permission `EditCallLog`; 204 on success; errors
 //! 400/403/404/500/503 with the usual bodies.
 //!
-//! Not in the spec, so the sandbox chooses (a guess, documented in
-//! `shared/notes/records.md`):
+//! Not in the spec, so the sandbox chooses (a guess):
 //! * a batch naming any unknown or already deleted recording answers 404
 //!   CMN-102 for the first such id and deletes nothing (a client bisects
 //!   the batch to find it);
 //! * afterwards the recording's metadata and content answer 404 CMN-102,
 //!   like a recording deleted any other way; the call log still lists it.
-
-use std::sync::Mutex;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -27,23 +24,10 @@ use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
 
+pub use super::deletions::DeleteLog;
+
 /// Most ids one request may name (`CallRecordingIds.records.maxItems`).
 pub const MAX_IDS: usize = 100;
-
-/// Every batch the endpoint accepted, for tests to check batch sizes.
-#[derive(Debug, Default)]
-pub struct DeleteLog(Mutex<Vec<Vec<String>>>);
-
-impl DeleteLog {
-    /// The accepted batches, in order.
-    pub fn batches(&self) -> Vec<Vec<String>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn push(&self, ids: Vec<String>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(ids);
-    }
-}
 
 /// The `records` array of the body, checked against the schema.
 fn parse_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {

@@ -1,6 +1,6 @@
 //! Delivery of notifications to one subscription's WebHook address: one task
 //! per subscription, sending in queue order, one POST at a time, never retried
-//! (API.md §6.4: the retry policy is undocumented, so delivery is
+//! (RingCentral's retry policy is undocumented, so delivery is
 //! at-most-once). Each outcome is reported to the registry, which counts
 //! consecutive failures and blacklists.
 

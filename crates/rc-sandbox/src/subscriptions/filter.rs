@@ -1,4 +1,4 @@
-//! Telephony-session event filters (API.md §6.5): parsing, `~` resolution
+//! Telephony-session event filters: parsing, `~` resolution
 //! and matching against one party-change event.
 //!
 //! Accepted forms (the `/restapi/v1.0` prefix may be omitted):
@@ -18,7 +18,7 @@
 
 use crate::telephony::TelephonyEvent;
 
-/// Status codes a `statusCode` filter may name (API.md §6.5).
+/// Status codes a `statusCode` filter may name.
 const STATUS_CODES: &[&str] = &[
     "Setup",
     "Proceeding",

@@ -1,5 +1,5 @@
 //! The validation handshake run before a WebHook subscription is created
-//! (API.md §6.3): a POST carrying `Validation-Token`, which the receiver must
+//!: a POST carrying `Validation-Token`, which the receiver must
 //! echo in a 200 response of at most 1024 bytes (headers + body) within the
 //! time limit.
 

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::delivery::{self, Outcome, Outgoing, Target};
 use super::filter::{EventFilter, Scope};
-use crate::auth::TokenOwner;
+use crate::identity::TokenOwner;
 use crate::state::AppState;
 use crate::telephony::{TelephonyEvent, rc_time};
 
@@ -47,7 +47,7 @@ impl Record {
         now >= self.expiration_time
     }
 
-    /// `SubscriptionInfo` (API.md §6.2); `verificationToken` is never echoed.
+    /// `SubscriptionInfo`; `verificationToken` is never echoed.
     pub fn info(&self, platform_base: &str, now: DateTime<Utc>) -> Value {
         // Whole seconds left, rounded down (a fresh 7-day subscription says 604799).
         let left_ms = (self.expiration_time - now).num_milliseconds() - 1;

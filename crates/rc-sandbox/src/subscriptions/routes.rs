@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use super::filter::{EventFilter, FilterError};
 use super::handshake;
 use super::registry::NewSubscription;
-use crate::auth::TokenOwner;
 use crate::errors::ApiError;
 use crate::gate::{self, Admitted, RateHeaders};
+use crate::identity::TokenOwner;
 use crate::permissions::Permission;
 use crate::ratelimit::Group;
 use crate::state::AppState;
@@ -135,7 +135,7 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let admitted = gate::admit(&state, &headers, None, Group::Medium)?;
     // A WebHook needs SubscriptionWebhook; telephony-session events (the
-    // only filters the sandbox has) need CallControl (API.md §1.4).
+    // only filters the sandbox has) need CallControl.
     admitted.require(Permission::SubscriptionWebhook)?;
     admitted.require(Permission::CallControl)?;
     let Admitted {

@@ -4,8 +4,8 @@
 //! latest state with `owner` for extension parties).
 //!
 //! A session is live from its first event until its last one (the final
-//! party leaving); before and after it answers 404 CMN-102 — what API.md §7.5
-//! expects once a session has ended (unconfirmed there). `accountId` is `~`
+//! party leaving); before and after it answers 404 CMN-102 — what the
+//! platform is expected to answer once a session has ended (unconfirmed). `accountId` is `~`
 //! or the account's id.
 
 use axum::Router;

@@ -1,34 +1,19 @@
-//! OAuth: the JWT bearer grant, refresh-token rotation, revocation, and the
-//! bearer check every other route uses (API.md §1.2–1.4).
-//!
-//! Tokens are opaque random strings kept in memory. Every grant opens a
-//! session; a refresh rotates both tokens inside it; a revoke kills the
-//! session. Lifetimes run on the sandbox clock.
-//!
-//! Refresh grace (API.md §1.3): after a refresh, the old refresh token keeps
-//! answering with the *same* new token pair until the new access token has
-//! been used for [`AuthConfig::refresh_grace_secs`], or — if the new access
-//! token is never used — for [`AuthConfig::unused_refresh_grace_secs`].
-//! After that it is `invalid_grant` OAU-213.
+//! Issued tokens and sessions, in memory, on the sandbox clock: grants,
+//! refresh rotation with its grace window, revocation.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::StatusCode;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde::Serialize;
 
 use crate::errors::ApiError;
+use crate::identity::TokenOwner;
 use crate::permissions::PermissionSet;
-use crate::ratelimit::Group;
-use crate::state::AppState;
 
 /// The JWT bearer grant type.
 pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -60,15 +45,7 @@ impl Default for AuthConfig {
 }
 
 /// Who a valid access token belongs to; the rate limiter keys on it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenOwner {
-    /// Extension id of the token owner (`owner_id`).
-    pub extension_id: u64,
-    /// The OAuth client id (the "app").
-    pub client_id: String,
-}
 
-/// The `TokenInfo` body of a successful grant (API.md §1.2).
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenInfo {
     /// The bearer token.
@@ -106,7 +83,8 @@ pub enum TokenRejection {
 }
 
 impl TokenRejection {
-    fn into_api_error(self) -> ApiError {
+    /// RingCentral's 401 for this rejection.
+    pub fn into_api_error(self) -> ApiError {
         let code = match self {
             TokenRejection::Invalid => "OAU-149",
             TokenRejection::Expired => "OAU-128",
@@ -362,266 +340,4 @@ fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// The bearer token a request presents: `Authorization: Bearer …`, else
-/// `query_token`. `Ok(None)` = nothing presented.
-pub fn presented_token<'a>(
-    headers: &'a HeaderMap,
-    query_token: Option<&'a str>,
-) -> Result<Option<&'a str>, ApiError> {
-    match headers.get(header::AUTHORIZATION) {
-        Some(v) => {
-            let v = v.to_str().unwrap_or_default();
-            let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err(ApiError::token_invalid(
-                    "OAU-151",
-                    "Authorization method not supported",
-                ));
-            }
-            Ok(Some(rest.trim()))
-        }
-        None => Ok(query_token.filter(|t| !t.is_empty())),
-    }
-}
-
-/// Checks `Authorization: Bearer …` (or `access_token` query on media) and
-/// returns its owner and scope, or RingCentral's 401.
-pub fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
-) -> Result<Grant, ApiError> {
-    let token =
-        presented_token(headers, query_token)?.ok_or_else(ApiError::missing_authorization)?;
-    state
-        .tokens()
-        .check_access(token, state.clock().now())
-        .map_err(TokenRejection::into_api_error)
-}
-
-/// `POST /restapi/oauth/token`, `POST /restapi/oauth/revoke`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/restapi/oauth/token", post(token))
-        .route("/restapi/oauth/revoke", post(revoke))
-}
-
-fn invalid_client() -> ApiError {
-    ApiError::oauth(
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-        "OAU-123",
-        "Client authentication is required",
-    )
-}
-
-/// Verifies `Authorization: Basic base64(id:secret)` against the configured app.
-fn client_auth(state: &AppState, headers: &HeaderMap) -> Result<TokenOwner, ApiError> {
-    let creds = &state.config().credentials;
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(invalid_client)?;
-    let (scheme, b64) = value.split_once(' ').ok_or_else(invalid_client)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(invalid_client());
-    }
-    let decoded = STANDARD
-        .decode(b64.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(invalid_client)?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
-    if id != creds.client_id || secret != creds.client_secret {
-        return Err(ApiError::oauth(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "OAU-123",
-            "Invalid client credentials",
-        ));
-    }
-    Ok(TokenOwner {
-        extension_id: state.admin_extension_id(),
-        client_id: id.to_owned(),
-    })
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-fn unsupported_media_type() -> ApiError {
-    ApiError::oauth(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "invalid_request",
-        "CMN-415",
-        "Unsupported Media Type",
-    )
-}
-
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-/// Requested TTL clamped like the platform: above the configured default →
-/// the default; below 600 → 600 (or the default, if that is lower).
-fn ttl(requested: Option<&String>, default: i64) -> Result<i64, &'static str> {
-    match requested {
-        None => Ok(default),
-        Some(v) => {
-            let n: i64 = v.parse().map_err(|_| "invalid")?;
-            Ok(n.clamp(600.min(default), default))
-        }
-    }
-}
-
-async fn token(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    match token_inner(&state, &headers, &body) {
-        Ok((info, rate)) => (rate, Json(info)).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-fn token_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(TokenInfo, crate::gate::RateHeaders), ApiError> {
-    crate::gate::inject_server_faults(state)?;
-    let owner = client_auth(state, headers)?;
-    let rate = crate::gate::limit(state, &owner, Group::Auth)?;
-    if !is_form(headers) {
-        return Err(unsupported_media_type());
-    }
-    let f = form_fields(body);
-    let cfg = &state.config().auth;
-    let invalid = |name: &str| {
-        let mut e = ApiError::oauth(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "OAU-101",
-            &format!("Parameter [{name}] is invalid"),
-        );
-        e.body["errors"][0]["parameterName"] = name.into();
-        e
-    };
-    let access_ttl = ttl(f.get("access_token_ttl"), cfg.access_ttl_secs)
-        .map_err(|_| invalid("access_token_ttl"))?;
-    let refresh_ttl = ttl(f.get("refresh_token_ttl"), cfg.refresh_ttl_secs)
-        .map_err(|_| invalid("refresh_token_ttl"))?;
-    let now = state.clock().now();
-    let info = match f.get("grant_type").map(String::as_str) {
-        Some(JWT_GRANT) => {
-            let assertion = f.get("assertion").ok_or_else(|| invalid("assertion"))?;
-            if *assertion != state.config().credentials.jwt {
-                return Err(ApiError::oauth(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "OAU-140",
-                    "Invalid assertion",
-                ));
-            }
-            let scope = requested_scope(state, f.get("scope"))?;
-            state
-                .tokens()
-                .issue(owner, scope, now, access_ttl, refresh_ttl)
-        }
-        Some("refresh_token") => {
-            let rt = f
-                .get("refresh_token")
-                .ok_or_else(|| invalid("refresh_token"))?;
-            state
-                .tokens()
-                .refresh(rt, &owner.client_id, now, cfg, (access_ttl, refresh_ttl))?
-        }
-        Some(_) => {
-            return Err(ApiError::oauth(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "OAU-251",
-                "Unsupported grant type",
-            ));
-        }
-        None => return Err(invalid("grant_type")),
-    };
-    tracing::debug!(owner = info.owner_id, "token issued");
-    Ok((info, rate))
-}
-
-/// The scope of a new session: the app's permissions, narrowed by the
-/// request's optional `scope` field ("default all", API.md §1.2). Asking for
-/// a permission the app lacks is `invalid_scope` (the `error` value is in
-/// the spec's enum; the `errors[]` code is not documented, OAU-116 is ours).
-fn requested_scope(
-    state: &AppState,
-    requested: Option<&String>,
-) -> Result<PermissionSet, ApiError> {
-    let app = &state.config().permissions.app;
-    let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else {
-        return Ok(app.clone());
-    };
-    let invalid_scope = || {
-        ApiError::oauth(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            "OAU-116",
-            "Requested scope is invalid",
-        )
-    };
-    let wanted = PermissionSet::parse(requested).map_err(|_| invalid_scope())?;
-    if wanted.intersection(app) != wanted {
-        return Err(invalid_scope());
-    }
-    Ok(wanted)
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct RevokeQuery {
-    token: Option<String>,
-}
-
-async fn revoke(
-    State(state): State<AppState>,
-    Query(q): Query<RevokeQuery>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let run = || -> Result<crate::gate::RateHeaders, ApiError> {
-        crate::gate::inject_server_faults(&state)?;
-        let owner = client_auth(&state, &headers)?;
-        let rate = crate::gate::limit(&state, &owner, Group::Auth)?;
-        let from_body = if body.is_empty() {
-            None
-        } else if is_form(&headers) {
-            form_fields(&body).remove("token")
-        } else {
-            return Err(unsupported_media_type());
-        };
-        let token = from_body.or(q.token).ok_or_else(|| {
-            let mut e = ApiError::oauth(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "OAU-101",
-                "Parameter [token] is invalid",
-            );
-            e.body["errors"][0]["parameterName"] = "token".into();
-            e
-        })?;
-        // RFC 7009: an unknown token is not an error.
-        let _ = state.tokens().revoke(&token);
-        Ok(rate)
-    };
-    match run() {
-        Ok(rate) => (StatusCode::OK, rate, ()).into_response(),
-        Err(e) => e.into_response(),
-    }
 }
