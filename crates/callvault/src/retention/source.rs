@@ -234,7 +234,6 @@ async fn settle(
     answer: &str,
 ) -> anyhow::Result<()> {
     for id in ids {
-        let id = &RecordingId::parse(id.as_str()).context("a recording id")?;
         catalog
             .settle_source_deletion(id, state, answer)
             .await

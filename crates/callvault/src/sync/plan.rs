@@ -52,18 +52,15 @@ pub async fn plan(
             plan.records += 1;
             let recordings = rec.recordings();
             plan.recordings += recordings.len() as u64;
-            if seen_records.insert(rec.id.as_str().to_owned()) {
-                let id = vault::CallRecordId::parse(rec.id.as_str()).context("call record id")?;
-                if catalog.call_record(&id).await?.is_none() {
-                    plan.new_records += 1;
-                }
+            if seen_records.insert(rec.id.clone()) && catalog.call_record(&rec.id).await?.is_none()
+            {
+                plan.new_records += 1;
             }
             for info in recordings {
-                if !seen_recordings.insert(info.id.as_str().to_owned()) {
+                if !seen_recordings.insert(info.id.clone()) {
                     continue;
                 }
-                let id = vault::RecordingId::parse(info.id.as_str()).context("recording id")?;
-                if catalog.recording(&id).await?.is_none() {
+                if catalog.recording(&info.id).await?.is_none() {
                     plan.new_recordings += 1;
                 }
             }
