@@ -12,6 +12,7 @@
 //! - [`capacity`] and [`alerts`]: whether the call volume fits RingCentral's Heavy budget, and the alert webhook.
 //! - [`audit`]: the sealed audit trail's key, checkpoint task and JSON Lines export.
 //! - [`ediscovery`]: signed, streamed eDiscovery bundles (`export`) and their verification.
+//! - [`gateway`]: which one process may talk to RingCentral (`serve`, `worker`, or a one-off `sync`).
 //! - [`retention`]: retention rules, disposal, legal holds and deletion at the source.
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares;
 //!   [`assemble`]: the live workers over them.
@@ -27,6 +28,7 @@ pub mod capacity;
 pub mod commands;
 pub mod configuration;
 pub mod ediscovery;
+pub mod gateway;
 pub mod health;
 pub mod jobs;
 pub mod live;

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::Args;
 
 use crate::configuration::{RcArgs, StoreArgs};
+use crate::gateway::{COMMAND_LEASE, CommandHold};
 use crate::sync::{self, Downloader, Progress, Report};
 
 /// Arguments of `callvault sync`.
@@ -60,9 +61,26 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Runs the sync and returns its report; `Err` only when it could not run.
+///
+/// It holds the RingCentral gateway for its whole run (plan or backup), so
+/// it never spends the rate-limit budget beside a running `serve` or
+/// `worker` ([`crate::gateway`]).
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let client = crate::app::rc_client(&args.rc)?;
     let catalog = crate::app::catalog(&args.store).await?;
+    let command = if args.plan { "sync --plan" } else { "sync" };
+    let hold = CommandHold::take(&catalog, command, COMMAND_LEASE + COMMAND_LEASE / 2).await?;
+    let result = run_holding_the_gateway(args, client, &catalog).await;
+    hold.release().await;
+    result
+}
+
+async fn run_holding_the_gateway(
+    args: &SyncArgs,
+    client: rc_api::RcClient,
+    catalog: &vault::Catalog,
+) -> anyhow::Result<Report> {
+    let catalog = catalog.clone();
     let (from, to) = sync::range(
         &client,
         &catalog,

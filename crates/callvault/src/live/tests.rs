@@ -20,8 +20,9 @@ use vault::{
 
 use super::lossy_network::LossyNetwork;
 use super::subscription::{Ensured, ensure_subscription, telephony_filters};
-use super::workers::{GATEWAY, SubscriptionPlan, Workers, run_workers};
+use super::workers::{SubscriptionPlan, Workers, run_workers};
 use super::{LiveConfig, LiveState, TOKEN_SETTING, webhook_router};
+use crate::gateway::GATEWAY;
 use crate::sync::Downloader;
 pub(super) use crate::test_wait::{PATIENCE, eventually};
 use rc_api::ladder::Ladder;

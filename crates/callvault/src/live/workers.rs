@@ -27,12 +27,10 @@ use vault::{Catalog, SingletonLease};
 use super::handler::LiveJobs;
 use super::subscription::ensure_subscription;
 use super::{LiveConfig, LiveState};
+use crate::gateway::{GATEWAY, holder_id};
 use crate::jobs::JobKind;
 use crate::runner::{Mode, Runner, Settings};
 use crate::sync::{self, Downloader};
-
-/// Name of the cluster-wide singleton that may talk to RingCentral.
-pub const GATEWAY: &str = "rc-gateway";
 
 /// Job kinds that call RingCentral (taken only by the gateway).
 pub const RC_KINDS: [&str; 3] = [
@@ -96,16 +94,6 @@ impl Workers {
     fn config(&self) -> &LiveConfig {
         &self.state.config
     }
-}
-
-/// A holder id unique to this process: `host:pid:random`.
-pub fn holder_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    let tag: u32 = rand::random();
-    format!("{host}:{}:{tag:08x}", std::process::id())
 }
 
 /// Runs the gateway, the duty loop and [`LiveConfig::workers`] workers

@@ -343,7 +343,7 @@ pub async fn run_periodically(
     every: std::time::Duration,
     stop: tokio_util::sync::CancellationToken,
 ) {
-    let holder = crate::live::workers::holder_id();
+    let holder = crate::gateway::holder_id();
     loop {
         match catalog
             .acquire_singleton("retention", &holder, every.saturating_mul(2))

@@ -8,7 +8,8 @@ use rand::Rng;
 
 use crate::helpers::{TestApp, on_both_backends, one_second_limits, spawn_app};
 
-fn sync_command(app: &TestApp) -> Command {
+/// `callvault sync` over `app`'s sandbox and catalog, output piped.
+pub fn sync_command(app: &TestApp) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_callvault"));
     cmd.arg("sync")
         .arg("--data")
@@ -29,6 +30,30 @@ fn sync_command(app: &TestApp) -> Command {
         cmd.arg("--database").arg(db);
     }
     cmd
+}
+
+/// Waits until the killed run's RingCentral gateway lease has run out
+/// ([`callvault::gateway::COMMAND_LEASE`]): a run started before would
+/// spend its first seconds waiting for it, and the next kill would land
+/// before any listing or download.
+async fn gateway_lease_lapsed(app: &TestApp) {
+    let catalog = vault::Catalog::open(&app.store.database_url())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + callvault::gateway::COMMAND_LEASE * 2;
+    while catalog
+        .singleton_holder(callvault::gateway::GATEWAY)
+        .await
+        .unwrap()
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed sync's gateway lease never ran out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    catalog.close().await;
 }
 
 on_both_backends! {
@@ -52,6 +77,7 @@ on_both_backends! {
                 killed += 1;
             }
             child.wait().unwrap();
+            gateway_lease_lapsed(&app).await;
         }
         assert!(killed > 0, "no run was killed: the test proves nothing");
 

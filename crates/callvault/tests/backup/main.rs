@@ -17,6 +17,8 @@ mod configuration;
 mod crash;
 mod doctor;
 mod faults;
+// `sync` holds the RingCentral gateway: refused beside a holder, waits out a crashed one.
+mod gateway;
 mod guide;
 mod not_ready;
 // `sync --plan` writes nothing: the ledger and queue row counts are unchanged.

@@ -197,7 +197,7 @@ async fn load_balancer(upstreams: Vec<String>) -> (String, Arc<Vec<AtomicUsize>>
 async fn gateway(live: &Live) -> (String, i64) {
     eventually("a gateway holder", PATIENCE, || async {
         live.catalog
-            .singleton_holder(callvault::live::workers::GATEWAY)
+            .singleton_holder(callvault::gateway::GATEWAY)
             .await
             .unwrap()
     })
@@ -247,7 +247,7 @@ async fn kill_the_gateway(live: &Live, cluster: &mut Cluster) -> (BTreeSet<Strin
     let killed = Instant::now();
     let (next, next_token) = eventually("another gateway", PATIENCE, || async {
         live.catalog
-            .singleton_holder(callvault::live::workers::GATEWAY)
+            .singleton_holder(callvault::gateway::GATEWAY)
             .await
             .unwrap()
             .filter(|(h, _)| *h != holder)
