@@ -1,7 +1,7 @@
 //! The job queue, in the catalog's own database.
 //!
-//! Design (see `shared/notes/job-queue.md` §1.6; why not apalis: it has no
-//! per-job lease, no durable backoff and no fence):
+//! Design (hand-rolled rather than apalis, which has no per-job lease, no
+//! durable backoff and no fence):
 //!
 //! * **States** `queued` → `leased` (holder, `leased_until`) → `done`, or
 //!   `retry` (claimable again at `run_at`), or `dead` (kept for a person).
@@ -30,7 +30,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-use crate::db::{Backend, Catalog, sql, sql_per_backend, with_pool};
+use crate::db::{Catalog, Tx};
 use crate::digest::Sha256Digest;
 use crate::error::CatalogError;
 use crate::ids::RecordingId;
@@ -390,12 +390,12 @@ impl Catalog {
     /// kind and dedupe key exists; that one takes the new job's priority when
     /// it is higher.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let enqueued = enqueue_in!(tx, backend, job);
+        {
+            let mut tx = self.begin_write().await?;
+            let enqueued = enqueue_in(&mut tx, job).await?;
             tx.commit().await?;
             Ok(enqueued)
-        })
+        }
     }
 
     /// Makes the live job with this kind and dedupe key run again now,
@@ -405,21 +405,22 @@ impl Catalog {
     /// before the news and may have missed it. Returns whether a job was
     /// found.
     pub async fn run_now(&self, kind: &str, dedupe_key: &str) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let done = sqlx::query(sql!(backend,
+        {
+            let done = sqlx::query(self.sql(
                 "UPDATE jobs SET
                     run_at = CASE WHEN state <> 'leased' AND run_at > {now} THEN {now}
                                   ELSE run_at END,
                     rerun_requested = CASE WHEN state = 'leased' THEN 1 ELSE rerun_requested END,
                     updated_at = {now}
                  WHERE kind = $1 AND dedupe_key = $2
-                   AND state IN ('queued', 'retry', 'leased')"))
-                .bind(kind)
-                .bind(dedupe_key)
-                .execute(pool)
-                .await?;
+                   AND state IN ('queued', 'retry', 'leased')",
+            ))
+            .bind(kind)
+            .bind(dedupe_key)
+            .execute(&self.pool)
+            .await?;
             Ok(done.rows_affected() > 0)
-        })
+        }
     }
 
     /// Makes the waiting job with this kind and dedupe key due no later than
@@ -431,18 +432,19 @@ impl Catalog {
         dedupe_key: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let moved = sqlx::query(sql!(backend,
+        {
+            let moved = sqlx::query(self.sql(
                 "UPDATE jobs SET run_at = $3, updated_at = {now}
                  WHERE kind = $1 AND dedupe_key = $2 AND state IN ('queued', 'retry')
-                   AND run_at > $3"))
-                .bind(kind)
-                .bind(dedupe_key)
-                .bind(to_ms(at))
-                .execute(pool)
-                .await?;
+                   AND run_at > $3",
+            ))
+            .bind(kind)
+            .bind(dedupe_key)
+            .bind(to_ms(at))
+            .execute(&self.pool)
+            .await?;
             Ok(moved.rows_affected() > 0)
-        })
+        }
     }
 
     /// Claims the next due job of one of `kinds` (any kind when empty) for
@@ -457,33 +459,29 @@ impl Catalog {
     ) -> Result<Option<LeasedJob>, CatalogError> {
         let lease_ms = duration_ms(lease_for);
         let kinds_json = serde_json::to_string(kinds)?;
-        let row: Option<LeasedSql> = with_pool!(self, pool, backend => {
-            let mut tx = match backend {
-                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
-                Backend::Postgres => pool.begin().await?,
-            };
-            let ready: Option<i64> = sqlx::query_scalar(sql_per_backend!(backend,
-                sqlite: "SELECT id FROM jobs
+        let row: Option<LeasedSql> = {
+            let mut tx = self.begin_write().await?;
+            let ready: Option<i64> = sqlx::query_scalar(self.backend().per_backend(
+                "SELECT id FROM jobs
                      WHERE state IN ('queued', 'retry') AND run_at <= {now}
                        AND (json_array_length($1) = 0 OR kind IN (SELECT value FROM json_each($1)))
                      ORDER BY priority DESC, run_at, id LIMIT 1",
-                postgres: "SELECT id FROM jobs
+                "SELECT id FROM jobs
                      WHERE state IN ('queued', 'retry') AND run_at <= {now}
                        AND (jsonb_array_length($1::jsonb) = 0
                             OR kind IN (SELECT jsonb_array_elements_text($1::jsonb)))
                      ORDER BY priority DESC, run_at, id LIMIT 1
-                     FOR UPDATE SKIP LOCKED"))
-                .bind(kinds_json.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+                     FOR UPDATE SKIP LOCKED",
+            ))
+            .bind(kinds_json.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
             let id = match ready {
                 Some(id) => Some(id),
-                None => sqlx::query_scalar(sql_per_backend!(backend,
-                    sqlite: "SELECT id FROM jobs
+                None => sqlx::query_scalar(self.backend().per_backend("SELECT id FROM jobs
                          WHERE state = 'leased' AND leased_until < {now} AND attempts < max_attempts
                            AND (json_array_length($1) = 0 OR kind IN (SELECT value FROM json_each($1)))
-                         ORDER BY leased_until, id LIMIT 1",
-                    postgres: "SELECT id FROM jobs
+                         ORDER BY leased_until, id LIMIT 1", "SELECT id FROM jobs
                          WHERE state = 'leased' AND leased_until < {now} AND attempts < max_attempts
                            AND (jsonb_array_length($1::jsonb) = 0
                                 OR kind IN (SELECT jsonb_array_elements_text($1::jsonb)))
@@ -494,23 +492,26 @@ impl Catalog {
                     .await?,
             };
             let row = match id {
-                Some(id) => sqlx::query_as(sql!(backend,
-                    "UPDATE jobs SET state = 'leased', attempts = attempts + 1,
+                Some(id) => {
+                    sqlx::query_as(self.sql(
+                        "UPDATE jobs SET state = 'leased', attempts = attempts + 1,
                         lease_token = lease_token + 1, holder = $2, leased_until = {now} + $3,
                         rerun_requested = 0, updated_at = {now}
                      WHERE id = $1
                      RETURNING id, kind, dedupe_key, payload, attempts, max_attempts, lease_token,
-                        leased_until"))
+                        leased_until",
+                    ))
                     .bind(id)
                     .bind(holder)
                     .bind(lease_ms)
                     .fetch_optional(&mut *tx)
-                    .await?,
+                    .await?
+                }
                 None => None,
             };
             tx.commit().await?;
             row
-        });
+        };
         row.map(LeasedSql::into_leased).transpose()
     }
 
@@ -521,31 +522,28 @@ impl Catalog {
         lease: &Lease,
         lease_for: Duration,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE jobs SET leased_until = {now} + $3, updated_at = {now}
-                 WHERE id = $1 AND lease_token = $2 AND state = 'leased'"))
-                .bind(lease.job_id.0)
-                .bind(lease.token)
-                .bind(duration_ms(lease_for))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query(self.sql(
+            "UPDATE jobs SET leased_until = {now} + $3, updated_at = {now}
+                 WHERE id = $1 AND lease_token = $2 AND state = 'leased'",
+        ))
+        .bind(lease.job_id.0)
+        .bind(lease.token)
+        .bind(duration_ms(lease_for))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
     /// Marks the job done. `false` means the lease was no longer ours and
     /// nothing changed.
     pub async fn complete(&self, lease: &Lease) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend, COMPLETE_LEASED))
-                .bind(lease.job_id.0)
-                .bind(lease.token)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query(self.sql(COMPLETE_LEASED))
+            .bind(lease.job_id.0)
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -564,9 +562,9 @@ impl Catalog {
         let size = i64::try_from(size).map_err(|_| CatalogError::OutOfRange {
             column: "size_bytes",
         })?;
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let fenced = sqlx::query(sql!(backend, COMPLETE_LEASED))
+        {
+            let mut tx = self.begin_write().await?;
+            let fenced = sqlx::query(self.sql(COMPLETE_LEASED))
                 .bind(lease.job_id.0)
                 .bind(lease.token)
                 .execute(&mut *tx)
@@ -576,21 +574,22 @@ impl Catalog {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            sqlx::query(sql!(backend,
+            sqlx::query(self.sql(
                 "UPDATE recordings SET state = 'stored', storage_key = $2, sha256 = $3,
                     size_bytes = $4, content_type = $5, last_error = NULL, next_attempt_at = NULL,
                     stored_at = {now}, updated_at = {now}
-                 WHERE id = $1 AND state <> 'stored'"))
-                .bind(recording.as_str())
-                .bind(key.as_str())
-                .bind(sha256.to_hex())
-                .bind(size)
-                .bind(content_type)
-                .execute(&mut *tx)
-                .await?;
+                 WHERE id = $1 AND state <> 'stored'",
+            ))
+            .bind(recording.as_str())
+            .bind(key.as_str())
+            .bind(sha256.to_hex())
+            .bind(size)
+            .bind(content_type)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(true)
-        })
+        }
     }
 
     /// Gives the job back to run again at `at` (use [`backoff`]); when this
@@ -642,41 +641,45 @@ impl Catalog {
         at: Option<DateTime<Utc>>,
         reason: Option<&str>,
     ) -> Result<Option<JobState>, CatalogError> {
-        let state: Option<String> = with_pool!(self, pool, backend => {
+        let state: Option<String> = {
             let text = match how {
-                FinishSql::Retry => sql!(backend,
+                FinishSql::Retry => self.sql(
                     "UPDATE jobs SET
                         state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'retry' END,
                         finished_at = CASE WHEN attempts >= max_attempts THEN {now} ELSE NULL END,
                         run_at = COALESCE($3, {now}), last_error = $4, holder = NULL,
                         leased_until = NULL, updated_at = {now}
-                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state"),
-                FinishSql::Snooze => sql!(backend,
+                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state",
+                ),
+                FinishSql::Snooze => self.sql(
                     "UPDATE jobs SET state = 'retry', attempts = attempts - 1,
                         run_at = CASE WHEN rerun_requested = 1 THEN {now}
                                       ELSE COALESCE($3, {now}) END,
                         rerun_requested = 0, last_error = $4, holder = NULL,
                         leased_until = NULL, updated_at = {now}
-                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state"),
-                FinishSql::Fail => sql!(backend,
+                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state",
+                ),
+                FinishSql::Fail => self.sql(
                     "UPDATE jobs SET state = 'dead', finished_at = {now},
                         run_at = COALESCE($3, run_at), last_error = $4, holder = NULL,
                         leased_until = NULL, updated_at = {now}
-                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state"),
-                FinishSql::Release => sql!(backend,
+                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state",
+                ),
+                FinishSql::Release => self.sql(
                     "UPDATE jobs SET state = 'queued', attempts = attempts - 1,
                         run_at = COALESCE($3, {now}), last_error = COALESCE($4, last_error),
                         holder = NULL, leased_until = NULL, updated_at = {now}
-                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state"),
+                     WHERE id = $1 AND lease_token = $2 AND state = 'leased' RETURNING state",
+                ),
             };
             sqlx::query_scalar(text)
                 .bind(lease.job_id.0)
                 .bind(lease.token)
                 .bind(at.map(to_ms))
                 .bind(reason)
-                .fetch_optional(pool)
+                .fetch_optional(&self.pool)
                 .await?
-        });
+        };
         state
             .map(|s| JobState::parse(&s).ok_or_else(|| corrupt(format!("unknown state {s:?}"))))
             .transpose()
@@ -689,40 +692,40 @@ impl Catalog {
     /// busy queue could be never. Safe to run from every worker. Returns
     /// how many died.
     pub async fn reap_expired(&self) -> Result<u64, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            let died = sqlx::query(sql!(backend,
+        let n = {
+            let died = sqlx::query(self.sql(
                 "UPDATE jobs SET state = 'dead', finished_at = {now}, holder = NULL,
                     leased_until = NULL, last_error = 'lease expired on the last attempt',
                     updated_at = {now}
-                 WHERE state = 'leased' AND leased_until < {now} AND attempts >= max_attempts"))
-                .execute(pool)
-                .await?
-                .rows_affected();
-            sqlx::query(sql!(backend,
+                 WHERE state = 'leased' AND leased_until < {now} AND attempts >= max_attempts",
+            ))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            sqlx::query(self.sql(
                 "UPDATE jobs SET state = 'retry', run_at = {now}, holder = NULL,
                     leased_until = NULL, last_error = 'lease expired: its holder stopped renewing it',
                     updated_at = {now}
                  WHERE state = 'leased' AND leased_until < {now} AND attempts < max_attempts"))
-                .execute(pool)
+                .execute(&self.pool)
                 .await?;
             died
-        });
+        };
         Ok(n)
     }
 
     /// Puts a `dead` job back to `queued` with its attempts reset (an
     /// operator's retry). `false` if it is not dead, or a live twin exists.
     pub async fn requeue_dead(&self, id: JobId) -> Result<bool, CatalogError> {
-        let result = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = {now}, finished_at = NULL,
+        let result = sqlx::query(self.sql(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = {now}, finished_at = NULL,
                     updated_at = {now}
-                 WHERE id = $1 AND state = 'dead'"))
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        });
+                 WHERE id = $1 AND state = 'dead'",
+        ))
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected());
         match result {
             Ok(n) => Ok(n == 1),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
@@ -732,13 +735,12 @@ impl Catalog {
 
     /// One job, by id.
     pub async fn job(&self, id: JobId) -> Result<Option<Job>, CatalogError> {
-        let row: Option<JobSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")))
-                .bind(id.0)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<JobSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(JobSql::into_job).transpose()
     }
 
@@ -748,14 +750,13 @@ impl Catalog {
         state: JobState,
         limit: u32,
     ) -> Result<Vec<Job>, CatalogError> {
-        let rows: Vec<JobSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE state = $1 ORDER BY id LIMIT $2")))
-                .bind(state.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<JobSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(JobSql::into_job).collect()
     }
 
@@ -767,25 +768,23 @@ impl Catalog {
         state: JobState,
         limit: u32,
     ) -> Result<Vec<Job>, CatalogError> {
-        let rows: Vec<JobSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND state = $2 ORDER BY id LIMIT $3")))
-                .bind(kind)
-                .bind(state.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<JobSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND state = $2 ORDER BY id LIMIT $3"
+        )))
+        .bind(kind)
+        .bind(state.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(JobSql::into_job).collect()
     }
 
     /// How many jobs are in each state.
     pub async fn counts_by_state(&self) -> Result<JobCounts, CatalogError> {
-        let rows: Vec<(String, i64)> = with_pool!(self, pool, _b => {
+        let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         let mut counts = JobCounts::default();
         for (state, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
@@ -804,13 +803,12 @@ impl Catalog {
     /// How many jobs of `kind` are live (queued, leased or waiting for a
     /// retry): cheap, through the live-dedupe index, for `/metrics`.
     pub async fn live_jobs_of_kind(&self, kind: &str) -> Result<u64, CatalogError> {
-        let n: i64 = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('queued', 'leased', 'retry')")
-                .bind(kind)
-                .fetch_one(pool)
-                .await?
-        });
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND state IN ('queued', 'leased', 'retry')",
+        )
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -819,32 +817,27 @@ impl Catalog {
     /// no live job exists. Workers sleep until then (or a wake-up).
     pub async fn next_run_at(&self, kinds: &[&str]) -> Result<Option<DateTime<Utc>>, CatalogError> {
         let kinds_json = serde_json::to_string(kinds)?;
-        let at: Option<i64> = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql_per_backend!(backend,
-                sqlite: "SELECT MIN(CASE WHEN state = 'leased' THEN leased_until ELSE run_at END) FROM jobs
+        let at: Option<i64> = sqlx::query_scalar(self.backend().per_backend("SELECT MIN(CASE WHEN state = 'leased' THEN leased_until ELSE run_at END) FROM jobs
                      WHERE state IN ('queued', 'retry', 'leased')
-                       AND (json_array_length($1) = 0 OR kind IN (SELECT value FROM json_each($1)))",
-                postgres: "SELECT MIN(CASE WHEN state = 'leased' THEN leased_until ELSE run_at END) FROM jobs
+                       AND (json_array_length($1) = 0 OR kind IN (SELECT value FROM json_each($1)))", "SELECT MIN(CASE WHEN state = 'leased' THEN leased_until ELSE run_at END) FROM jobs
                      WHERE state IN ('queued', 'retry', 'leased')
                        AND (jsonb_array_length($1::jsonb) = 0
                             OR kind IN (SELECT jsonb_array_elements_text($1::jsonb)))"))
                 .bind(kinds_json.as_str())
-                .fetch_one(pool)
-                .await?
-        });
+                .fetch_one(&self.pool)
+                .await?;
         from_opt_ms(TABLE, at)
     }
 
     /// Deletes `done` jobs finished more than `older_than` ago. Returns how many.
     pub async fn prune_done(&self, older_than: Duration) -> Result<u64, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "DELETE FROM jobs WHERE state = 'done' AND finished_at < {now} - $1"))
-                .bind(duration_ms(older_than))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query(
+            self.sql("DELETE FROM jobs WHERE state = 'done' AND finished_at < {now} - $1"),
+        )
+        .bind(duration_ms(older_than))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n)
     }
 
@@ -875,13 +868,13 @@ impl Catalog {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({states}) {kind_clause}
              ORDER BY id DESC LIMIT {limit_param}"
         );
-        let rows: Vec<JobSql> = with_pool!(self, pool, _b => {
+        let rows: Vec<JobSql> = {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(text));
             if let Some(kind) = kind {
                 query = query.bind(kind);
             }
-            query.bind(i64::from(limit)).fetch_all(pool).await?
-        });
+            query.bind(i64::from(limit)).fetch_all(&self.pool).await?
+        };
         rows.into_iter().map(JobSql::into_job).collect()
     }
 
@@ -894,15 +887,14 @@ impl Catalog {
         kind: &str,
         dedupe_key: &str,
     ) -> Result<Option<Job>, CatalogError> {
-        let row: Option<JobSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND dedupe_key = $2
-                   AND state IN ('queued', 'leased', 'retry')")))
-                .bind(kind)
-                .bind(dedupe_key)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<JobSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 AND dedupe_key = $2
+                   AND state IN ('queued', 'leased', 'retry')"
+        )))
+        .bind(kind)
+        .bind(dedupe_key)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(JobSql::into_job).transpose()
     }
 }
@@ -927,10 +919,10 @@ impl Catalog {
     /// `None` on SQLite (use an in-process `tokio::sync::Notify` there).
     /// Needs a session-pooled connection (not pgbouncer transaction mode).
     pub async fn job_listener(&self) -> Result<Option<JobListener>, CatalogError> {
-        let Some(pool) = self.postgres_pool() else {
+        let Some(url) = self.postgres_url() else {
             return Ok(None);
         };
-        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
         listener.listen("callvault_jobs").await?;
         Ok(Some(JobListener { listener }))
     }
@@ -946,74 +938,64 @@ enum FinishSql {
 
 /// The body of [`Catalog::enqueue`] inside the caller's write transaction
 /// `$tx`; yields the [`Enqueued`].
-macro_rules! enqueue_in {
-    ($tx:ident, $backend:ident, $job:expr) => {{
-        let job: &$crate::NewJob = $job;
-        let payload = serde_json::to_string(&job.payload)?;
-        let mut outcome = None;
-        // Two tries: on PostgreSQL the live twin may finish between our
-        // insert and lookup (each statement sees what is committed then).
-        for _ in 0..2 {
-            let created: Option<i64> = sqlx::query_scalar($crate::db::sql!(
-                $backend,
-                "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, max_attempts,
-                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, COALESCE($5, {now}), $6, {now}, {now})
-                 ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry')
-                 DO NOTHING RETURNING id"
-            ))
-            .bind(job.kind.as_str())
-            .bind(job.dedupe_key.as_str())
-            .bind(payload.as_str())
-            .bind(job.priority)
-            .bind(job.run_at.map($crate::time::to_ms))
-            .bind(i64::from(job.max_attempts))
-            .fetch_optional(&mut *$tx)
-            .await?;
-            if let Some(id) = created {
-                if $backend == $crate::Backend::Postgres {
-                    // A wake-up hint for other processes' listeners (sent at
-                    // commit); workers still poll.
-                    sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
-                        .bind(job.kind.as_str())
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                outcome = Some($crate::Enqueued::Created($crate::JobId::new(id)));
-                break;
-            }
-            let live: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM jobs WHERE kind = $1 AND dedupe_key = $2
-                   AND state IN ('queued', 'leased', 'retry')",
-            )
-            .bind(job.kind.as_str())
-            .bind(job.dedupe_key.as_str())
-            .fetch_optional(&mut *$tx)
-            .await?;
-            if let Some(id) = live {
-                // Asked for again with more urgency (a live call's look
-                // lists what a backfill queued): it moves up.
-                sqlx::query("UPDATE jobs SET priority = $2 WHERE id = $1 AND priority < $2")
-                    .bind(id)
-                    .bind(job.priority)
-                    .execute(&mut *$tx)
+pub(crate) async fn enqueue_in(tx: &mut Tx<'_>, job: &NewJob) -> Result<Enqueued, CatalogError> {
+    let payload = serde_json::to_string(&job.payload)?;
+    let mut outcome = None;
+    // Two tries: on PostgreSQL the live twin may finish between our
+    // insert and lookup (each statement sees what is committed then).
+    for _ in 0..2 {
+        let created: Option<i64> = sqlx::query_scalar(tx.sql(
+            "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, max_attempts,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, COALESCE($5, {now}), $6, {now}, {now})
+             ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry')
+             DO NOTHING RETURNING id",
+        ))
+        .bind(job.kind.as_str())
+        .bind(job.dedupe_key.as_str())
+        .bind(payload.as_str())
+        .bind(job.priority)
+        .bind(job.run_at.map(crate::time::to_ms))
+        .bind(i64::from(job.max_attempts))
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some(id) = created {
+            if tx.backend() == crate::Backend::Postgres {
+                // A wake-up hint for other processes' listeners (sent at
+                // commit); workers still poll.
+                sqlx::query("SELECT pg_notify('callvault_jobs', $1)")
+                    .bind(job.kind.as_str())
+                    .execute(tx.conn())
                     .await?;
-                outcome = Some($crate::Enqueued::AlreadyLive($crate::JobId::new(id)));
-                break;
             }
+            outcome = Some(crate::Enqueued::Created(crate::JobId::new(id)));
+            break;
         }
-        match outcome {
-            Some(o) => o,
-            None => {
-                return Err($crate::CatalogError::CorruptRow {
-                    table: "jobs",
-                    what: "dedupe conflict without a live job".into(),
-                });
-            }
+        let live: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE kind = $1 AND dedupe_key = $2
+               AND state IN ('queued', 'leased', 'retry')",
+        )
+        .bind(job.kind.as_str())
+        .bind(job.dedupe_key.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+        if let Some(id) = live {
+            // Asked for again with more urgency (a live call's look
+            // lists what a backfill queued): it moves up.
+            sqlx::query("UPDATE jobs SET priority = $2 WHERE id = $1 AND priority < $2")
+                .bind(id)
+                .bind(job.priority)
+                .execute(tx.conn())
+                .await?;
+            outcome = Some(crate::Enqueued::AlreadyLive(crate::JobId::new(id)));
+            break;
         }
-    }};
+    }
+    outcome.ok_or_else(|| CatalogError::CorruptRow {
+        table: "jobs",
+        what: "dedupe conflict without a live job".into(),
+    })
 }
-pub(crate) use enqueue_in;
 
 #[cfg(test)]
 mod tests {

@@ -11,11 +11,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use std::sync::LazyLock;
+
+use crate::db::{Catalog, Flag, replace_set};
 use crate::digest::Sha256Digest;
 use crate::error::CatalogError;
 use crate::ids::{CallRecordId, ConversationId, RecordingId, TelephonySessionId};
 use crate::key::StorageKey;
+use crate::statement::Statement;
 use crate::time::{from_ms, from_opt_ms, to_ms};
 
 /// A retention rule as stored.
@@ -175,33 +178,59 @@ struct FactsSql {
 
 /// SQL true when the recording row `r` belongs to a conversation on an
 /// active legal hold. The one definition of "held", used by every guard.
-macro_rules! held_sql {
-    ($r:literal) => {
-        concat!(
-            "EXISTS (SELECT 1 FROM conversation_sessions hs
-               JOIN legal_hold_conversations hc ON hc.conversation_id = hs.conversation_id
-               JOIN legal_holds h ON h.id = hc.hold_id
-              WHERE hs.telephony_session_id = ",
-            $r,
-            ".telephony_session_id AND h.released_at IS NULL)"
-        )
-    };
+fn held_sql(r: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM conversation_sessions hs
+           JOIN legal_hold_conversations hc ON hc.conversation_id = hs.conversation_id
+           JOIN legal_holds h ON h.id = hc.hold_id
+          WHERE hs.telephony_session_id = {r}.telephony_session_id AND h.released_at IS NULL)"
+    )
 }
 
-const FACTS: &str = concat!(
-    "SELECT r.id, r.call_record_id, r.telephony_session_id,
+/// What a rule matches on, per stored recording (append a `WHERE`).
+static FACTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT r.id, r.call_record_id, r.telephony_session_id,
         (SELECT cs.conversation_id FROM conversation_sessions cs
           WHERE cs.telephony_session_id = r.telephony_session_id) AS conversation_id,
         cr.extension_id, cr.direction, cr.raw, r.call_start_time, r.stored_at,
         r.storage_key, r.sha256, r.size_bytes,
-        CAST(CASE WHEN ",
-    held_sql!("r"),
-    " THEN 1 ELSE 0 END AS BIGINT) AS held,
+        CAST(CASE WHEN {} THEN 1 ELSE 0 END AS BIGINT) AS held,
         CAST(CASE WHEN EXISTS (SELECT 1 FROM source_deletions sd
                            WHERE sd.recording_id = r.id AND sd.state = 'deleted')
              THEN 1 ELSE 0 END AS BIGINT) AS deleted_at_source
-     FROM recordings r LEFT JOIN call_records cr ON cr.id = r.call_record_id"
-);
+     FROM recordings r LEFT JOIN call_records cr ON cr.id = r.call_record_id",
+        held_sql("r")
+    )
+});
+
+/// Marks a stored, unheld recording past its due time gone.
+static DISPOSE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE recordings SET state = 'gone', last_error = $4, updated_at = {{now}}
+         WHERE id = $1 AND state = 'stored' AND sha256 = $2 AND {{now}} >= $3
+           AND NOT {}",
+        held_sql("recordings")
+    )
+});
+
+/// Whether recording `$1` is held.
+static IS_HELD: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM recordings r WHERE r.id = $1", held_sql("r")));
+
+/// Claims the deletion at the source of a stored, unheld recording.
+static CLAIM_SOURCE_DELETION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO source_deletions (recording_id, state, sha256, claimed_at)
+         SELECT r.id, 'pending', r.sha256, {{now}} FROM recordings r
+         WHERE r.id = $1 AND r.state = 'stored' AND r.sha256 = $2
+           AND NOT {}
+         ON CONFLICT (recording_id) DO UPDATE SET state = 'pending',
+            claimed_at = excluded.claimed_at, answered_at = NULL, answer = NULL
+         WHERE source_deletions.state <> 'deleted'",
+        held_sql("r")
+    )
+});
 
 /// `recording.type` of recording `id` in a call record's JSON: the record's
 /// own `recording`, or a leg's.
@@ -331,62 +360,58 @@ impl Catalog {
         &self,
         rule: &NewRetentionRule,
     ) -> Result<Option<i64>, CatalogError> {
-        let id: Option<i64> = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql!(backend,
-                "INSERT INTO retention_rules (name, position, extension_id, extension_group,
+        let id: Option<i64> = sqlx::query_scalar(self.sql(
+            "INSERT INTO retention_rules (name, position, extension_id, extension_group,
                     direction, recording_kind, min_keep_days, max_keep_days,
                     delete_at_source_after_days, created_by, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {now})
-                 ON CONFLICT (name) DO NOTHING RETURNING id"))
-                .bind(rule.name.as_str())
-                .bind(rule.position)
-                .bind(rule.extension_id.as_deref())
-                .bind(rule.extension_group.as_deref())
-                .bind(rule.direction.as_deref())
-                .bind(rule.recording_kind.as_deref())
-                .bind(i64::from(rule.min_keep_days))
-                .bind(rule.max_keep_days.map(i64::from))
-                .bind(rule.delete_at_source_after_days.map(i64::from))
-                .bind(rule.created_by.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+                 ON CONFLICT (name) DO NOTHING RETURNING id",
+        ))
+        .bind(rule.name.as_str())
+        .bind(rule.position)
+        .bind(rule.extension_id.as_deref())
+        .bind(rule.extension_group.as_deref())
+        .bind(rule.direction.as_deref())
+        .bind(rule.recording_kind.as_deref())
+        .bind(i64::from(rule.min_keep_days))
+        .bind(rule.max_keep_days.map(i64::from))
+        .bind(rule.delete_at_source_after_days.map(i64::from))
+        .bind(rule.created_by.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(id)
     }
 
     /// Every rule, in evaluation order.
     pub async fn retention_rules(&self) -> Result<Vec<RetentionRule>, CatalogError> {
-        let rows: Vec<RuleSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(
-                "SELECT id, name, position, extension_id, extension_group, direction,
+        let rows: Vec<RuleSql> = sqlx::query_as(
+            "SELECT id, name, position, extension_id, extension_group, direction,
                     recording_kind, min_keep_days, max_keep_days, delete_at_source_after_days,
                     created_by, created_at
-                 FROM retention_rules ORDER BY position, id")
-                .fetch_all(pool)
-                .await?
-        });
+                 FROM retention_rules ORDER BY position, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(RetentionRule::try_from).collect()
     }
 
     /// Removes the rule called `name`; returns whether it existed.
     pub async fn remove_retention_rule(&self, name: &str) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, _b => {
-            sqlx::query("DELETE FROM retention_rules WHERE name = $1")
-                .bind(name)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query("DELETE FROM retention_rules WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
     /// The members of every extension group, as (group, extension id).
     pub async fn extension_group_members(&self) -> Result<Vec<(String, String)>, CatalogError> {
-        Ok(with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT name, extension_id FROM extension_groups ORDER BY name, extension_id")
-                .fetch_all(pool)
-                .await?
-        }))
+        Ok(sqlx::query_as(
+            "SELECT name, extension_id FROM extension_groups ORDER BY name, extension_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Replaces the members of extension group `name` (an empty list
@@ -396,18 +421,19 @@ impl Catalog {
         name: &str,
         extension_ids: &[String],
     ) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            crate::db::replace_set!(
-                tx,
+        {
+            let mut tx = self.begin_write().await?;
+            replace_set(
+                &mut tx,
                 "DELETE FROM extension_groups WHERE name = $1",
                 "INSERT INTO extension_groups (name, extension_id) VALUES ($1, $2)
                  ON CONFLICT (name, extension_id) DO NOTHING",
                 name,
-                extension_ids
-            );
+                extension_ids,
+            )
+            .await?;
             tx.commit().await?;
-        });
+        };
         Ok(())
     }
 
@@ -418,15 +444,15 @@ impl Catalog {
         after: Option<&RecordingId>,
         limit: u32,
     ) -> Result<Vec<RetentionFacts>, CatalogError> {
-        let rows: Vec<FactsSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{FACTS} WHERE r.state = 'stored' AND ($1 IS NULL OR r.id > $1)
-                 ORDER BY r.id LIMIT $2")))
-                .bind(after.map(|a| a.as_str()))
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+        let facts = FACTS.as_str();
+        let rows: Vec<FactsSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{facts} WHERE r.state = 'stored' AND ($1 IS NULL OR r.id > $1)
+                 ORDER BY r.id LIMIT $2"
+        )))
+        .bind(after.map(|a| a.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         self.facts_from_rows(rows).await
     }
 
@@ -435,12 +461,12 @@ impl Catalog {
         &self,
         id: &RecordingId,
     ) -> Result<Option<RetentionFacts>, CatalogError> {
-        let rows: Vec<FactsSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{FACTS} WHERE r.id = $1")))
+        let facts = FACTS.as_str();
+        let rows: Vec<FactsSql> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{facts} WHERE r.id = $1")))
                 .bind(id.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         Ok(self.facts_from_rows(rows).await?.into_iter().next())
     }
 
@@ -455,17 +481,15 @@ impl Catalog {
         let legs: Vec<(String, String)> = if records.is_empty() {
             Vec::new()
         } else {
-            with_pool!(self, pool, _b => {
-                let mut q = sqlx::QueryBuilder::new(
+            {
+                let mut q = Statement::new(
                     "SELECT call_record_id, extension_id FROM legs
-                     WHERE extension_id IS NOT NULL AND call_record_id IN (");
-                let mut ids = q.separated(", ");
-                for id in &records {
-                    ids.push_bind(*id);
-                }
+                     WHERE extension_id IS NOT NULL AND call_record_id IN (",
+                );
+                q.push_bind_list(records.iter().copied());
                 q.push(")");
-                q.build_query_as().fetch_all(pool).await?
-            })
+                q.build_query_as()?.fetch_all(&self.pool).await?
+            }
         };
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -536,12 +560,9 @@ impl Catalog {
         rule_name: &str,
     ) -> Result<DisposeOutcome, CatalogError> {
         let reason = format!("disposed of under retention rule {rule_name:?}");
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let done = sqlx::query(sql!(backend, concat!(
-                "UPDATE recordings SET state = 'gone', last_error = $4, updated_at = {now}
-                 WHERE id = $1 AND state = 'stored' AND sha256 = $2 AND {now} >= $3
-                   AND NOT ", held_sql!("recordings"))))
+        {
+            let mut tx = self.begin_write().await?;
+            let done = sqlx::query(self.sql(DISPOSE.as_str()))
                 .bind(id.as_str())
                 .bind(sha256.to_hex())
                 .bind(to_ms(due))
@@ -550,16 +571,19 @@ impl Catalog {
                 .await?
                 .rows_affected();
             if done != 1 {
-                let held: bool = sqlx::query_scalar(concat!(
-                    "SELECT ", held_sql!("r"), " FROM recordings r WHERE r.id = $1"))
+                let held: bool = sqlx::query_scalar::<_, Flag>(IS_HELD.as_str())
                     .bind(id.as_str())
                     .fetch_optional(&mut *tx)
                     .await?
-                    .unwrap_or(false);
+                    .is_some_and(bool::from);
                 tx.rollback().await?;
-                return Ok(if held { DisposeOutcome::Held } else { DisposeOutcome::NotEligible });
+                return Ok(if held {
+                    DisposeOutcome::Held
+                } else {
+                    DisposeOutcome::NotEligible
+                });
             }
-            sqlx::query(sql!(backend,
+            sqlx::query(self.sql(
                 "INSERT INTO recording_disposals (recording_id, call_record_id, telephony_session_id,
                     conversation_id, storage_key, sha256, size_bytes, content_type, call_start_time,
                     call_end_time, stored_at, rule_id, rule_name, disposed_at)
@@ -575,32 +599,32 @@ impl Catalog {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-        });
+        };
         Ok(DisposeOutcome::Disposed)
     }
 
     /// Notes that a disposed recording's blob is deleted.
     pub async fn mark_disposal_blob_deleted(&self, id: &RecordingId) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
+        {
+            sqlx::query(self.sql(
                 "UPDATE recording_disposals SET blob_deleted_at = {now}
-                 WHERE recording_id = $1 AND blob_deleted_at IS NULL"))
-                .bind(id.as_str())
-                .execute(pool)
-                .await?;
-        });
+                 WHERE recording_id = $1 AND blob_deleted_at IS NULL",
+            ))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        };
         Ok(())
     }
 
     /// The tombstone of recording `id`, if it was disposed of.
     pub async fn disposal(&self, id: &RecordingId) -> Result<Option<Disposal>, CatalogError> {
-        let row: Option<DisposalSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {DISPOSAL_COLUMNS} FROM recording_disposals WHERE recording_id = $1")))
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<DisposalSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DISPOSAL_COLUMNS} FROM recording_disposals WHERE recording_id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(Disposal::try_from).transpose()
     }
 
@@ -611,17 +635,16 @@ impl Catalog {
         conversation: Option<&ConversationId>,
         blob_pending: bool,
     ) -> Result<Vec<Disposal>, CatalogError> {
-        let rows: Vec<DisposalSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {DISPOSAL_COLUMNS} FROM recording_disposals
+        let rows: Vec<DisposalSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DISPOSAL_COLUMNS} FROM recording_disposals
                  WHERE ($1 IS NULL OR conversation_id = $1)
                    AND ($2 = 0 OR blob_deleted_at IS NULL)
-                 ORDER BY disposed_at, recording_id")))
-                .bind(conversation.map(|c| c.as_str()))
-                .bind(i64::from(blob_pending))
-                .fetch_all(pool)
-                .await?
-        });
+                 ORDER BY disposed_at, recording_id"
+        )))
+        .bind(conversation.map(|c| c.as_str()))
+        .bind(i64::from(blob_pending))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(Disposal::try_from).collect()
     }
 
@@ -635,21 +658,12 @@ impl Catalog {
         id: &RecordingId,
         sha256: &Sha256Digest,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend, concat!(
-                "INSERT INTO source_deletions (recording_id, state, sha256, claimed_at)
-                 SELECT r.id, 'pending', r.sha256, {now} FROM recordings r
-                 WHERE r.id = $1 AND r.state = 'stored' AND r.sha256 = $2
-                   AND NOT ", held_sql!("r"), "
-                 ON CONFLICT (recording_id) DO UPDATE SET state = 'pending',
-                    claimed_at = excluded.claimed_at, answered_at = NULL, answer = NULL
-                 WHERE source_deletions.state <> 'deleted'")))
-                .bind(id.as_str())
-                .bind(sha256.to_hex())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query(self.sql(CLAIM_SOURCE_DELETION.as_str()))
+            .bind(id.as_str())
+            .bind(sha256.to_hex())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -664,26 +678,26 @@ impl Catalog {
             SourceDeletionState::Deleted => "deleted",
             SourceDeletionState::Failed => "failed",
         };
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
+        {
+            sqlx::query(self.sql(
                 "UPDATE source_deletions SET state = $2, answer = $3, answered_at = {now}
-                 WHERE recording_id = $1 AND state = 'pending'"))
-                .bind(id.as_str())
-                .bind(state)
-                .bind(answer)
-                .execute(pool)
-                .await?;
-        });
+                 WHERE recording_id = $1 AND state = 'pending'",
+            ))
+            .bind(id.as_str())
+            .bind(state)
+            .bind(answer)
+            .execute(&self.pool)
+            .await?;
+        };
         Ok(())
     }
 
     /// How many recordings were deleted at the source by us.
     pub async fn source_deletion_count(&self) -> Result<u64, CatalogError> {
-        let n: i64 = with_pool!(self, pool, _b => {
+        let n: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM source_deletions WHERE state = 'deleted'")
-                .fetch_one(pool)
-                .await?
-        });
+                .fetch_one(&self.pool)
+                .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -10,13 +10,16 @@
 
 use chrono::{DateTime, Utc};
 
+use std::sync::LazyLock;
+
 use crate::conversations::{Conversation, ConversationState};
-use crate::db::{Catalog, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
 use crate::ids::{CallRecordId, ConversationId, RecordingId};
 use crate::recordings::Recording;
 use crate::records::CallRecord;
 use crate::search_index;
+use crate::statement::Statement;
 use crate::time::{from_opt_ms, to_ms};
 use crate::users::{Role, User, UserId};
 
@@ -149,31 +152,24 @@ const TERM_COUNT_CAP: i64 = 10_000;
 /// The extensions each user may see: those listed for them and those of
 /// the extension groups named in their scope. One definition, used by every
 /// scoped statement.
-macro_rules! user_extensions {
-    () => {
-        "(SELECT user_id, extension_id FROM user_extensions
+const USER_EXTENSIONS: &str = "(SELECT user_id, extension_id FROM user_extensions
           UNION SELECT ug.user_id, eg.extension_id FROM user_extension_groups ug
-          JOIN extension_groups eg ON eg.name = ug.group_name)"
-    };
-}
-
-/// [`user_extensions!`] as a constant, for `format!`.
-const USER_EXTENSIONS: &str = user_extensions!();
+          JOIN extension_groups eg ON eg.name = ug.group_name)";
 
 /// `c` (a conversation row) is visible to the user bound at `$1`, or `$1`
 /// is NULL (everything visible).
-const VISIBLE: &str = concat!(
-    "($1 IS NULL OR EXISTS (
+static VISIBLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "($1 IS NULL OR EXISTS (
     SELECT 1 FROM conversation_sessions vs
     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
-    JOIN ",
-    user_extensions!(),
-    " ue ON ue.user_id = $1
+    JOIN {USER_EXTENSIONS} ue ON ue.user_id = $1
     WHERE vs.conversation_id = c.id
       AND (vr.extension_id = ue.extension_id
            OR EXISTS (SELECT 1 FROM legs vl
                       WHERE vl.call_record_id = vr.id AND vl.extension_id = ue.extension_id))))"
-);
+    )
+});
 
 fn corrupt(what: impl std::fmt::Display) -> CatalogError {
     CatalogError::CorruptRow {
@@ -299,15 +295,14 @@ impl Catalog {
             let n: i64 = if terms.len() == 1 {
                 0
             } else {
-                with_pool!(self, pool, _b => {
-                    sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_terms
-                            WHERE term = $1 LIMIT $2) n")
-                        .bind(term.as_str())
-                        .bind(TERM_COUNT_CAP)
-                        .fetch_one(pool)
-                        .await?
-                })
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_terms
+                            WHERE term = $1 LIMIT $2) n",
+                )
+                .bind(term.as_str())
+                .bind(TERM_COUNT_CAP)
+                .fetch_one(&self.pool)
+                .await?
             };
             counted.push((n, term.as_str()));
         }
@@ -335,32 +330,36 @@ impl Catalog {
             Some(StateFilter::HasFailedRecording) => (None, true),
             None => (None, false),
         };
-        let rows: Vec<(String, i64)> = with_pool!(self, pool, _b => {
+        let rows: Vec<(String, i64)> = {
             // Only the filters in use appear in the statement, so the planner
             // sees plain predicates it can match to indexes.
             let mut q;
             let (at, order);
             match &driver {
                 Driver::Recency => {
-                    q = sqlx::QueryBuilder::new(
+                    q = Statement::new(
                         "SELECT c.id, COALESCE(c.started_at, c.created_at)
-                         FROM conversations c WHERE 1 = 1");
+                         FROM conversations c WHERE 1 = 1",
+                    );
                     at = "COALESCE(c.started_at, c.created_at)";
                     order = " ORDER BY COALESCE(c.started_at, c.created_at) DESC, c.id DESC";
                 }
                 Driver::Terms { lead, rest } => {
                     // CROSS JOIN keeps SQLite walking the term's index rows
                     // (already newest first) rather than all conversations.
-                    q = sqlx::QueryBuilder::new(
+                    q = Statement::new(
                         "SELECT t.conversation_id, t.at FROM conversation_terms t
                          CROSS JOIN conversations c
-                         WHERE c.id = t.conversation_id AND t.term = ");
+                         WHERE c.id = t.conversation_id AND t.term = ",
+                    );
                     q.push_bind(*lead);
                     for term in rest {
                         // All terms of a conversation share its `at`: a
                         // primary-key probe.
-                        q.push(" AND EXISTS (SELECT 1 FROM conversation_terms t2
-                            WHERE t2.term = ");
+                        q.push(
+                            " AND EXISTS (SELECT 1 FROM conversation_terms t2
+                            WHERE t2.term = ",
+                        );
                         q.push_bind(*term);
                         q.push(" AND t2.at = t.at AND t2.conversation_id = t.conversation_id)");
                     }
@@ -368,12 +367,15 @@ impl Catalog {
                     order = " ORDER BY t.at DESC, t.conversation_id DESC";
                 }
                 Driver::Ids { text, terms } => {
-                    q = sqlx::QueryBuilder::new(
+                    q = Statement::new(
                         "SELECT c.id, COALESCE(c.started_at, c.created_at)
-                         FROM conversations c WHERE c.id IN (SELECT CAST(");
+                         FROM conversations c WHERE c.id IN (SELECT CAST(",
+                    );
                     q.push_bind(*text);
-                    q.push(" AS TEXT) UNION SELECT conversation_id FROM conversation_sessions
-                        WHERE telephony_session_id = ");
+                    q.push(
+                        " AS TEXT) UNION SELECT conversation_id FROM conversation_sessions
+                        WHERE telephony_session_id = ",
+                    );
                     q.push_bind(*text);
                     q.push(" UNION SELECT ics.conversation_id FROM call_records ir
                         JOIN conversation_sessions ics ON ics.telephony_session_id = ir.telephony_session_id
@@ -385,8 +387,10 @@ impl Catalog {
                     q.push_bind(*text);
                     q.push(")");
                     for term in terms.iter() {
-                        q.push(" AND EXISTS (SELECT 1 FROM conversation_terms t2
-                            WHERE t2.conversation_id = c.id AND t2.term = ");
+                        q.push(
+                            " AND EXISTS (SELECT 1 FROM conversation_terms t2
+                            WHERE t2.conversation_id = c.id AND t2.term = ",
+                        );
                         q.push_bind(term.as_str());
                         q.push(")");
                     }
@@ -395,15 +399,19 @@ impl Catalog {
                 }
             }
             if let Scope::User(user) = scope {
-                q.push(concat!(" AND EXISTS (SELECT 1 FROM conversation_sessions vs
+                q.push(format_args!(
+                    " AND EXISTS (SELECT 1 FROM conversation_sessions vs
                     JOIN call_records vr ON vr.telephony_session_id = vs.telephony_session_id
-                    JOIN ", user_extensions!(), " ue ON ue.user_id = "));
+                    JOIN {USER_EXTENSIONS} ue ON ue.user_id = "
+                ));
                 q.push_bind(user.get());
-                q.push(" WHERE vs.conversation_id = c.id
+                q.push(
+                    " WHERE vs.conversation_id = c.id
                       AND (vr.extension_id = ue.extension_id
                            OR EXISTS (SELECT 1 FROM legs vl
                                       WHERE vl.call_record_id = vr.id
-                                        AND vl.extension_id = ue.extension_id)))");
+                                        AND vl.extension_id = ue.extension_id)))",
+                );
             }
             if let Some(from) = filter.from {
                 q.push(format!(" AND {at} >= "));
@@ -414,9 +422,11 @@ impl Catalog {
                 q.push_bind(to_ms(to));
             }
             if let Some(direction) = filter.direction.as_deref() {
-                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions ds
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM conversation_sessions ds
                     JOIN call_records dr ON dr.telephony_session_id = ds.telephony_session_id
-                    WHERE ds.conversation_id = c.id AND dr.direction = ");
+                    WHERE ds.conversation_id = c.id AND dr.direction = ",
+                );
                 q.push_bind(direction);
                 q.push(")");
             }
@@ -425,17 +435,19 @@ impl Catalog {
                 q.push_bind(state);
             }
             if failed {
-                q.push(" AND EXISTS (SELECT 1 FROM conversation_sessions fs2
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM conversation_sessions fs2
                     JOIN recordings fr2 ON fr2.telephony_session_id = fs2.telephony_session_id
-                    WHERE fs2.conversation_id = c.id AND fr2.state = 'failed')");
+                    WHERE fs2.conversation_id = c.id AND fr2.state = 'failed')",
+                );
             }
             q.push(order);
             q.push(" LIMIT ");
             q.push_bind(limit);
             q.push(" OFFSET ");
             q.push_bind(offset);
-            q.build_query_as().fetch_all(pool).await?
-        });
+            q.build_query_as()?.fetch_all(&self.pool).await?
+        };
         Ok(rows)
     }
 
@@ -447,15 +459,12 @@ impl Catalog {
         if page.is_empty() {
             return Ok(Vec::new());
         }
-        let mut rows: Vec<SummarySql> = with_pool!(self, pool, _b => {
-            let mut q = sqlx::QueryBuilder::new(SUMMARY_COLUMNS);
-            let mut ids = q.separated(", ");
-            for (id, _) in page {
-                ids.push_bind(id.as_str());
-            }
+        let mut rows: Vec<SummarySql> = {
+            let mut q = Statement::new(SUMMARY_COLUMNS);
+            q.push_bind_list(page.iter().map(|(id, _)| id.as_str()));
             q.push(")");
-            q.build_query_as().fetch_all(pool).await?
-        });
+            q.build_query_as()?.fetch_all(&self.pool).await?
+        };
         let position = |id: &str| page.iter().position(|(p, _)| p == id);
         rows.sort_by_key(|r| position(&r.id));
         let mut out = Vec::with_capacity(rows.len());
@@ -487,14 +496,14 @@ impl Catalog {
         scope: Scope,
         id: &ConversationId,
     ) -> Result<Option<Conversation>, CatalogError> {
-        let found: Option<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT c.id FROM conversations c WHERE c.id = $2 AND {VISIBLE}")))
-                .bind(scope.bind())
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let visible = VISIBLE.as_str();
+        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT c.id FROM conversations c WHERE c.id = $2 AND {visible}"
+        )))
+        .bind(scope.bind())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         match found {
             Some(_) => self.conversation(id).await,
             None => Ok(None),
@@ -508,12 +517,12 @@ impl Catalog {
         scope: Scope,
         id: &RecordingId,
     ) -> Result<Option<Recording>, CatalogError> {
-        let found: Option<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let visible = VISIBLE.as_str();
+        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT r.id FROM recordings r WHERE r.id = $2 AND ($1 IS NULL
                     OR EXISTS (SELECT 1 FROM conversation_sessions rs
                                JOIN conversations c ON c.id = rs.conversation_id
-                               WHERE rs.telephony_session_id = r.telephony_session_id AND {VISIBLE})
+                               WHERE rs.telephony_session_id = r.telephony_session_id AND {visible})
                     OR EXISTS (SELECT 1 FROM call_records rr
                                JOIN {USER_EXTENSIONS} rue ON rue.user_id = $1
                                WHERE rr.id = r.call_record_id
@@ -522,9 +531,8 @@ impl Catalog {
                                                  AND rl.extension_id = rue.extension_id))))")))
                 .bind(scope.bind())
                 .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         match found {
             Some(_) => self.recording(id).await,
             None => Ok(None),
@@ -536,16 +544,15 @@ impl Catalog {
         &self,
         id: &ConversationId,
     ) -> Result<Vec<CallRecord>, CatalogError> {
-        let ids: Vec<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
-                "SELECT cr.id FROM conversation_sessions cs
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT cr.id FROM conversation_sessions cs
                  JOIN call_records cr ON cr.telephony_session_id = cs.telephony_session_id
                  WHERE cs.conversation_id = $1
-                 ORDER BY cs.position, cr.start_time, cr.id")
-                .bind(id.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+                 ORDER BY cs.position, cr.start_time, cr.id",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let id = CallRecordId::parse(&id).map_err(corrupt)?;
@@ -558,11 +565,10 @@ impl Catalog {
 
     /// Every sync watermark, by name, for the status page.
     pub async fn watermarks(&self) -> Result<Vec<(String, DateTime<Utc>)>, CatalogError> {
-        let rows: Vec<(String, i64)> = with_pool!(self, pool, _b => {
+        let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT name, value FROM sync_watermarks ORDER BY name")
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|(name, ms)| Ok((name, crate::time::from_ms("sync_watermarks", ms)?)))
             .collect()
@@ -570,13 +576,11 @@ impl Catalog {
 
     /// Recordings in state `failed`, newest change first, for the status page.
     pub async fn failed_recordings(&self, limit: u32) -> Result<Vec<Recording>, CatalogError> {
-        let ids: Vec<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
+        let ids: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM recordings WHERE state = 'failed' ORDER BY updated_at DESC, id LIMIT $1")
                 .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let id = RecordingId::parse(&id).map_err(corrupt)?;
