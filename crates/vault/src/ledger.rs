@@ -10,8 +10,8 @@
 use crate::conversations::upsert_conversation_in;
 use crate::db::Catalog;
 use crate::error::CatalogError;
-use crate::queue::enqueue_in;
-use crate::recordings::upsert_recording_in;
+use crate::queue::enqueue::enqueue_in;
+use crate::recordings::write::upsert_recording_in;
 use crate::records::upsert_call_record_in;
 use crate::{CallRecordRow, ConversationUpsert, NewJob, NewRecording, RecordingState, Source};
 

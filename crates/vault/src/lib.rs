@@ -152,6 +152,5 @@ pub use queue::{
 };
 pub use recordings::{Backlog, NewRecording, Recording, RecordingCounts, RecordingState};
 pub use records::{ArrivedBy, CallRecord, CallRecordRow, CallSearch, LegRow, Source};
-pub use retention::{
-    Disposal, DisposeOutcome, NewRetentionRule, RetentionFacts, RetentionRule, SourceDeletionState,
-};
+pub use retention::disposal::{Disposal, DisposeOutcome, SourceDeletionState};
+pub use retention::{NewRetentionRule, RetentionFacts, RetentionRule};
