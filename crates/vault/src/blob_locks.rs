@@ -31,21 +31,19 @@ impl Catalog {
         key: &StorageKey,
         lock: &BlobLock,
     ) -> Result<(), CatalogError> {
-        {
-            sqlx::query(self.sql(
-                "INSERT INTO blob_locks (storage_key, version_id, mode, retain_until, legal_hold, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, {now})
-                 ON CONFLICT (storage_key) DO UPDATE SET version_id = excluded.version_id,
-                    mode = excluded.mode, retain_until = excluded.retain_until,
-                    legal_hold = excluded.legal_hold, recorded_at = excluded.recorded_at"))
-                .bind(key.as_str())
-                .bind(&lock.version_id)
-                .bind(&lock.mode)
-                .bind(to_ms(lock.retain_until))
-                .bind(i64::from(lock.legal_hold))
-                .execute(&self.pool)
-                .await?;
-        };
+        sqlx::query(self.sql(
+            "INSERT INTO blob_locks (storage_key, version_id, mode, retain_until, legal_hold, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, {now})
+             ON CONFLICT (storage_key) DO UPDATE SET version_id = excluded.version_id,
+                mode = excluded.mode, retain_until = excluded.retain_until,
+                legal_hold = excluded.legal_hold, recorded_at = excluded.recorded_at"))
+            .bind(key.as_str())
+            .bind(&lock.version_id)
+            .bind(&lock.mode)
+            .bind(to_ms(lock.retain_until))
+            .bind(i64::from(lock.legal_hold))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use crate::error::CatalogError;
 use crate::ids::{ConversationId, TelephonySessionId};
 use crate::key::StorageKey;
 use crate::records::{ArrivedBy, Source};
+use crate::search_index::reindex_conversation;
 use crate::time::{from_ms, from_opt_ms, to_ms};
 
 /// Where a conversation stands.
@@ -169,13 +170,11 @@ impl Catalog {
     /// Creates a conversation or notes another report of it. Idempotent.
     /// Returns whether it was new.
     pub async fn upsert_conversation(&self, c: &ConversationUpsert) -> Result<bool, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            tx.serialise_with_ledger().await?;
-            let new = upsert_conversation_in(&mut tx, c).await?;
-            tx.commit().await?;
-            Ok(new)
-        }
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let new = upsert_conversation_in(&mut tx, c).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Moves (or adds) `session` into conversation `id` at `position`, e.g.
@@ -187,44 +186,43 @@ impl Catalog {
         session: &TelephonySessionId,
         position: u32,
     ) -> Result<(), CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            // It rewrites a conversation's rows like a ledger batch does:
-            // taking their turn, the two cannot deadlock on PostgreSQL.
-            tx.serialise_with_ledger().await?;
-            let previous: Option<String> = sqlx::query_scalar(
-                "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
-            )
-            .bind(session.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        // It rewrites a conversation's rows like a ledger batch does:
+        // taking their turn, the two cannot deadlock on PostgreSQL.
+        tx.serialise_with_ledger().await?;
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
+        )
+        .bind(session.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (telephony_session_id) DO UPDATE
+             SET conversation_id = excluded.conversation_id, position = excluded.position",
+        )
+        .bind(session.as_str())
+        .bind(id.as_str())
+        .bind(i64::from(position))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(previous) = previous.filter(|p| p != id.as_str()) {
             sqlx::query(
-                "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (telephony_session_id) DO UPDATE
-                 SET conversation_id = excluded.conversation_id, position = excluded.position")
-                .bind(session.as_str())
-                .bind(id.as_str())
-                .bind(i64::from(position))
-                .execute(&mut *tx)
-                .await?;
-            if let Some(previous) = previous.filter(|p| p != id.as_str()) {
-                sqlx::query(
-                    "DELETE FROM conversations WHERE id = $1 AND NOT EXISTS
-                        (SELECT 1 FROM conversation_sessions s WHERE s.conversation_id = $1)",
-                )
-                .bind(previous.as_str())
-                .execute(&mut *tx)
-                .await?;
-                crate::search_index::reindex_conversation(&mut tx, previous.as_str()).await?;
-            }
-            crate::search_index::reindex_conversation(&mut tx, id.as_str()).await?;
-            sqlx::query(self.sql("UPDATE conversations SET updated_at = {now} WHERE id = $1"))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        };
+                "DELETE FROM conversations WHERE id = $1 AND NOT EXISTS
+                    (SELECT 1 FROM conversation_sessions s WHERE s.conversation_id = $1)",
+            )
+            .bind(previous.as_str())
+            .execute(&mut *tx)
+            .await?;
+            reindex_conversation(&mut tx, previous.as_str()).await?;
+        }
+        reindex_conversation(&mut tx, id.as_str()).await?;
+        sqlx::query(self.sql("UPDATE conversations SET updated_at = {now} WHERE id = $1"))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -351,16 +349,14 @@ impl Catalog {
     }
 }
 
-/// The body of [`Catalog::upsert_conversation`] inside the caller's write
-/// transaction `$tx`; yields whether the conversation was new.
+/// [`Catalog::upsert_conversation`] inside the caller's write transaction
+/// `tx` (so the ledger can write a whole page in one); returns whether the
+/// conversation was new.
 pub(crate) async fn upsert_conversation_in(
     tx: &mut Tx<'_>,
     c: &ConversationUpsert,
 ) -> Result<bool, CatalogError> {
-    let (webhook, sync) = (
-        c.source == crate::Source::Webhook,
-        c.source == crate::Source::Sync,
-    );
+    let (webhook, sync) = (c.source == Source::Webhook, c.source == Source::Sync);
     // A session already folded into another conversation (the second
     // half of an attended transfer) must not grow a conversation of
     // its own: the arrival is credited to the one it belongs to.
@@ -395,7 +391,7 @@ pub(crate) async fn upsert_conversation_in(
         ))
         .bind(c.id.as_str())
         .bind(c.initial_state.as_str())
-        .bind(c.started_at.map(crate::time::to_ms))
+        .bind(c.started_at.map(to_ms))
         .bind(webhook)
         .bind(sync)
         .fetch_optional(tx.conn())
@@ -408,7 +404,7 @@ pub(crate) async fn upsert_conversation_in(
                  WHERE id = $1",
             ))
             .bind(c.id.as_str())
-            .bind(c.started_at.map(crate::time::to_ms))
+            .bind(c.started_at.map(to_ms))
             .bind(webhook)
             .bind(sync)
             .execute(tx.conn())
@@ -425,7 +421,7 @@ pub(crate) async fn upsert_conversation_in(
             .execute(tx.conn())
             .await?;
         }
-        crate::search_index::reindex_conversation(tx, c.id.as_str()).await?;
+        reindex_conversation(tx, c.id.as_str()).await?;
         Ok(inserted.is_some())
     }
 }

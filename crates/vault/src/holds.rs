@@ -4,7 +4,7 @@
 //! A hold names conversations by id, or by a calls-page filter. Either way
 //! its conversations are written to `legal_hold_conversations` when it is
 //! placed, and that table is what every destructive statement checks (see
-//! `held_sql!` in the retention module). A filter hold is also swept again
+//! `held_sql` in the retention module). A filter hold is also swept again
 //! ([`Catalog::sweep_filter_holds`]) before each retention run, so calls
 //! that match it later (future matches) are held too.
 
@@ -16,8 +16,8 @@ use crate::ids::ConversationId;
 use crate::search::ConversationFilter;
 use crate::time::{from_ms, from_opt_ms};
 
-/// Inserts one (hold, conversation) membership inside `$tx`; evaluates to
-/// the rows added (0 or 1).
+/// Inserts one (hold, conversation) membership inside `tx`; returns the
+/// rows added (0 or 1).
 async fn add_member(tx: &mut Tx<'_>, hold: i64, conv: &str) -> Result<u64, CatalogError> {
     Ok(sqlx::query(tx.sql(
         "INSERT INTO legal_hold_conversations (hold_id, conversation_id, added_at)

@@ -65,38 +65,36 @@ impl Catalog {
         &self,
         entries: &[LedgerEntry],
     ) -> Result<Vec<LedgerWritten>, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            tx.serialise_with_ledger().await?;
-            let mut out = Vec::with_capacity(entries.len());
-            for e in entries {
-                let new_record = upsert_call_record_in(&mut tx, &e.record, e.source).await?;
-                if let Some(c) = &e.conversation {
-                    upsert_conversation_in(&mut tx, c).await?;
-                }
-                let mut enqueued = 0;
-                for (recording, job) in &e.recordings {
-                    let _new = upsert_recording_in(&mut tx, recording).await?;
-                    let state: Option<String> =
-                        sqlx::query_scalar("SELECT state FROM recordings WHERE id = $1")
-                            .bind(recording.id.as_str())
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let done = [RecordingState::Stored, RecordingState::Gone];
-                    if done.iter().any(|d| state.as_deref() == Some(d.as_str())) {
-                        continue;
-                    }
-                    enqueue_in(&mut tx, job).await?;
-                    enqueued += 1;
-                }
-                out.push(LedgerWritten {
-                    new_record,
-                    enqueued,
-                });
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let new_record = upsert_call_record_in(&mut tx, &e.record, e.source).await?;
+            if let Some(c) = &e.conversation {
+                upsert_conversation_in(&mut tx, c).await?;
             }
-            tx.commit().await?;
-            Ok(out)
+            let mut enqueued = 0;
+            for (recording, job) in &e.recordings {
+                let _new = upsert_recording_in(&mut tx, recording).await?;
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM recordings WHERE id = $1")
+                        .bind(recording.id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let done = [RecordingState::Stored, RecordingState::Gone];
+                if done.iter().any(|d| state.as_deref() == Some(d.as_str())) {
+                    continue;
+                }
+                enqueue_in(&mut tx, job).await?;
+                enqueued += 1;
+            }
+            out.push(LedgerWritten {
+                new_record,
+                enqueued,
+            });
         }
+        tx.commit().await?;
+        Ok(out)
     }
 }
 

@@ -189,15 +189,13 @@ impl Catalog {
 
     /// Sets a named setting.
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), CatalogError> {
-        {
-            sqlx::query(self.sql(
-                "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, {now})
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
-                .bind(name)
-                .bind(value)
-                .execute(&self.pool)
-                .await?;
-        };
+        sqlx::query(self.sql(
+            "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, {now})
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -59,31 +59,29 @@ impl Catalog {
         limits: &[AttemptLimit],
         window: Duration,
     ) -> Result<AttemptReservation, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            for limit in limits {
-                let n: i64 = sqlx::query_scalar(self.sql(
-                    "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, {now})
-                     ON CONFLICT (key) DO UPDATE SET
-                        failures = CASE WHEN login_attempts.window_start > {now} - $2
-                                        THEN login_attempts.failures + 1 ELSE 1 END,
-                        window_start = CASE WHEN login_attempts.window_start > {now} - $2
-                                            THEN login_attempts.window_start ELSE {now} END
-                     RETURNING failures",
-                ))
-                .bind(limit.key.as_str())
-                .bind(duration_ms(window))
-                .fetch_one(&mut *tx)
-                .await?;
-                if n > i64::from(limit.limit) {
-                    tx.rollback().await?;
-                    return Ok(AttemptReservation::Refused {
-                        key: limit.key.clone(),
-                    });
-                }
+        let mut tx = self.begin_write().await?;
+        for limit in limits {
+            let n: i64 = sqlx::query_scalar(self.sql(
+                "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, {now})
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN login_attempts.window_start > {now} - $2
+                                    THEN login_attempts.failures + 1 ELSE 1 END,
+                    window_start = CASE WHEN login_attempts.window_start > {now} - $2
+                                        THEN login_attempts.window_start ELSE {now} END
+                 RETURNING failures",
+            ))
+            .bind(limit.key.as_str())
+            .bind(duration_ms(window))
+            .fetch_one(&mut *tx)
+            .await?;
+            if n > i64::from(limit.limit) {
+                tx.rollback().await?;
+                return Ok(AttemptReservation::Refused {
+                    key: limit.key.clone(),
+                });
             }
-            tx.commit().await?;
-        };
+        }
+        tx.commit().await?;
         Ok(AttemptReservation::Granted)
     }
 
@@ -96,23 +94,22 @@ impl Catalog {
         forget: &[&str],
         give_back: &[&str],
     ) -> Result<(), CatalogError> {
-        {
-            let mut tx = self.begin().await?;
-            for key in forget {
-                sqlx::query("DELETE FROM login_attempts WHERE key = $1")
-                    .bind(*key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for key in give_back {
-                sqlx::query(
-                    "UPDATE login_attempts SET failures = failures - 1 WHERE key = $1 AND failures > 0")
-                    .bind(*key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        };
+        let mut tx = self.begin().await?;
+        for key in forget {
+            sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+                .bind(*key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for key in give_back {
+            sqlx::query(
+                "UPDATE login_attempts SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+            )
+            .bind(*key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

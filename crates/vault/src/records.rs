@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::db::{Catalog, Flag, Tx};
 use crate::error::CatalogError;
 use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
+use crate::search_index::reindex_conversation;
 use crate::time::{from_ms, from_opt_ms, to_ms};
 
 /// Which path told us about something: the webhook receiver or a call-log sync.
@@ -278,13 +279,11 @@ impl Catalog {
         record: &CallRecordRow,
         source: Source,
     ) -> Result<bool, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            tx.serialise_with_ledger().await?;
-            let new = upsert_call_record_in(&mut tx, record, source).await?;
-            tx.commit().await?;
-            Ok(new)
-        }
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let new = upsert_call_record_in(&mut tx, record, source).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// One call record, if known.
@@ -351,19 +350,16 @@ impl Catalog {
     }
 }
 
-/// The body of [`Catalog::upsert_call_record`] inside the caller's write
-/// transaction `$tx` (so the ledger can write a whole page in one); yields
-/// whether the record was new.
+/// [`Catalog::upsert_call_record`] inside the caller's write transaction
+/// `tx` (so the ledger can write a whole page in one); returns whether the
+/// record was new.
 pub(crate) async fn upsert_call_record_in(
     tx: &mut Tx<'_>,
     record: &CallRecordRow,
     source: Source,
 ) -> Result<bool, CatalogError> {
     let raw = &record.raw;
-    let (webhook, sync) = (
-        source == crate::Source::Webhook,
-        source == crate::Source::Sync,
-    );
+    let (webhook, sync) = (source == Source::Webhook, source == Source::Sync);
     let inserted: Option<String> = sqlx::query_scalar(tx.sql(
         "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
             direction, from_number, from_name, to_number, to_name, extension_id, raw,
@@ -374,7 +370,7 @@ pub(crate) async fn upsert_call_record_in(
     .bind(record.id.as_str())
     .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
     .bind(record.session_id.as_deref())
-    .bind(crate::time::to_ms(record.start_time))
+    .bind(to_ms(record.start_time))
     .bind(record.duration_ms)
     .bind(record.direction.as_deref())
     .bind(record.from_number.as_deref())
@@ -400,7 +396,7 @@ pub(crate) async fn upsert_call_record_in(
         .bind(record.id.as_str())
         .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
         .bind(record.session_id.as_deref())
-        .bind(crate::time::to_ms(record.start_time))
+        .bind(to_ms(record.start_time))
         .bind(record.duration_ms)
         .bind(record.direction.as_deref())
         .bind(record.from_number.as_deref())
@@ -431,7 +427,7 @@ pub(crate) async fn upsert_call_record_in(
         .bind(leg.leg_type.as_deref())
         .bind(leg.telephony_session_id.as_ref().map(|t| t.as_str()))
         .bind(leg.recording_id.as_ref().map(|r| r.as_str()))
-        .bind(leg.start_time.map(crate::time::to_ms))
+        .bind(leg.start_time.map(to_ms))
         .bind(leg.duration_ms)
         .bind(leg.direction.as_deref())
         .bind(leg.from_number.as_deref())
@@ -451,7 +447,7 @@ pub(crate) async fn upsert_call_record_in(
     .fetch_optional(tx.conn())
     .await?;
     if let Some(conversation) = conversation.as_deref() {
-        crate::search_index::reindex_conversation(tx, conversation).await?;
+        reindex_conversation(tx, conversation).await?;
     }
     Ok(inserted.is_some())
 }

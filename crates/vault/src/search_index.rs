@@ -24,7 +24,7 @@
 //!
 //! The index is maintained in the same transaction as the write that changes
 //! what it derives from (a call record and its legs, a conversation's
-//! sessions or start): that write calls [`reindex_conversation!`], which
+//! sessions or start): that write calls [`reindex_conversation`], which
 //! recomputes the conversation's rows from the tables. The migration that
 //! created the table asks [`Catalog::open`] to build it for existing rows
 //! (setting `search_index.rebuild`); [`Catalog::rebuild_search_index`] does
@@ -154,8 +154,8 @@ pub(crate) const PARTIES_OF_CONVERSATION: &str =
 /// Rows per multi-row `INSERT` (3 binds each, far below both backends' limits).
 pub(crate) const INSERT_CHUNK: usize = 1000;
 
-/// Recomputes the index rows of conversation `$id` (a `&str`) inside the
-/// open write transaction `$tx`, from the rows the transaction sees. Used by
+/// Recomputes the index rows of conversation `id` inside the open write
+/// transaction `tx`, from the rows the transaction sees. Used by
 /// every write that changes a conversation's parties, sessions or start; a
 /// conversation that no longer exists just loses its rows.
 pub(crate) async fn reindex_conversation(tx: &mut Tx<'_>, id: &str) -> Result<(), CatalogError> {

@@ -158,34 +158,32 @@ impl Catalog {
     /// Creates a user with their extensions. Returns `None` when the name is
     /// taken (nothing is changed then).
     pub async fn create_user(&self, user: &NewUser) -> Result<Option<UserId>, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar(self.sql(
-                "INSERT INTO users (name, password_hash, role, created_at, updated_at)
-                 VALUES ($1, $2, $3, {now}, {now})
-                 ON CONFLICT (name) DO NOTHING RETURNING id",
-            ))
-            .bind(user.name.as_str())
-            .bind(user.password_hash.as_str())
-            .bind(user.role.as_str())
-            .fetch_optional(&mut *tx)
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(self.sql(
+            "INSERT INTO users (name, password_hash, role, created_at, updated_at)
+             VALUES ($1, $2, $3, {now}, {now})
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        ))
+        .bind(user.name.as_str())
+        .bind(user.password_hash.as_str())
+        .bind(user.role.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        for ext in &user.extensions {
+            sqlx::query(
+                "INSERT INTO user_extensions (user_id, extension_id) VALUES ($1, $2)
+                 ON CONFLICT (user_id, extension_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(ext.as_str())
+            .execute(&mut *tx)
             .await?;
-            let Some(id) = id else {
-                return Ok(None);
-            };
-            for ext in &user.extensions {
-                sqlx::query(
-                    "INSERT INTO user_extensions (user_id, extension_id) VALUES ($1, $2)
-                     ON CONFLICT (user_id, extension_id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(ext.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(Some(UserId(id)))
         }
+        tx.commit().await?;
+        Ok(Some(UserId(id)))
     }
 
     /// The user called `name`.
@@ -249,49 +247,46 @@ impl Catalog {
         name: &str,
         groups: &[String],
     ) -> Result<bool, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(id) = id else {
-                return Ok(false);
-            };
-            replace_set(
-                &mut tx,
-                "DELETE FROM user_extension_groups WHERE user_id = $1",
-                "INSERT INTO user_extension_groups (user_id, group_name) VALUES ($1, $2)
-                 ON CONFLICT (user_id, group_name) DO NOTHING",
-                id,
-                groups,
-            )
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
             .await?;
-            tx.commit().await?;
-            Ok(true)
-        }
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        replace_set(
+            &mut tx,
+            "DELETE FROM user_extension_groups WHERE user_id = $1",
+            "INSERT INTO user_extension_groups (user_id, group_name) VALUES ($1, $2)
+             ON CONFLICT (user_id, group_name) DO NOTHING",
+            id,
+            groups,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Replaces the password hash of `name` and ends all their sessions.
     /// Returns whether the user exists.
     pub async fn set_password_hash(&self, name: &str, phc: &str) -> Result<bool, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            let id: Option<i64> = sqlx::query_scalar(self.sql(
-                "UPDATE users SET password_hash = $2, updated_at = {now} WHERE name = $1 RETURNING id"))
-                .bind(name)
-                .bind(phc)
-                .fetch_optional(&mut *tx)
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(self.sql(
+            "UPDATE users SET password_hash = $2, updated_at = {now} WHERE name = $1 RETURNING id",
+        ))
+        .bind(name)
+        .bind(phc)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = id {
+            sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
                 .await?;
-            if let Some(id) = id {
-                sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(id.is_some())
         }
+        tx.commit().await?;
+        Ok(id.is_some())
     }
 
     /// Starts a session for `user`, known by the hash of its cookie token,
@@ -303,17 +298,15 @@ impl Catalog {
         csrf_token: &str,
         ttl: Duration,
     ) -> Result<(), CatalogError> {
-        {
-            sqlx::query(self.sql(
-                "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
-                 VALUES ($1, $2, $3, {now}, {now} + $4, {now})"))
-                .bind(token_hash)
-                .bind(user.0)
-                .bind(csrf_token)
-                .bind(duration_ms(ttl))
-                .execute(&self.pool)
-                .await?;
-        };
+        sqlx::query(self.sql(
+            "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
+             VALUES ($1, $2, $3, {now}, {now} + $4, {now})"))
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(csrf_token)
+            .bind(duration_ms(ttl))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -365,14 +358,12 @@ impl Catalog {
 
     /// Ends a session (logout). Ending an unknown session is not an error.
     pub async fn delete_web_session(&self, token_hash: &str) -> Result<(), CatalogError> {
-        {
-            sqlx::query(
-                self.sql("DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= {now}"),
-            )
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        };
+        sqlx::query(
+            self.sql("DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= {now}"),
+        )
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -19,15 +19,13 @@ impl Catalog {
 
     /// Sets the watermark `name` to `at`, forwards or backwards.
     pub async fn set_watermark(&self, name: &str, at: DateTime<Utc>) -> Result<(), CatalogError> {
-        {
-            sqlx::query(self.sql(
-                "INSERT INTO sync_watermarks (name, value, updated_at) VALUES ($1, $2, {now})
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
-                .bind(name)
-                .bind(to_ms(at))
-                .execute(&self.pool)
-                .await?;
-        };
+        sqlx::query(self.sql(
+            "INSERT INTO sync_watermarks (name, value, updated_at) VALUES ($1, $2, {now})
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
+            .bind(name)
+            .bind(to_ms(at))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

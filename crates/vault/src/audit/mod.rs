@@ -268,9 +268,9 @@ impl EntryRow {
     }
 }
 
-/// Takes the chain's append lock inside transaction `$tx` (on SQLite the
+/// Takes the chain's append lock inside transaction `tx` (on SQLite the
 /// write transaction is the lock), reads the head and the database clock,
-/// and appends `$event`. Yields the new entry's seq.
+/// and appends `event`. Returns the new entry's seq.
 async fn append_locked(tx: &mut Tx<'_>, event: &AuditEvent) -> Result<i64, CatalogError> {
     tx.serialise_with_audit().await?;
     let head: Option<(i64, String)> =
@@ -320,12 +320,10 @@ impl Catalog {
     /// Appends `event` to the chain and returns its seq. Safe to call from
     /// any number of tasks and processes at once.
     pub async fn append_audit_event(&self, event: &AuditEvent) -> Result<i64, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            let seq = append_locked(&mut tx, event).await?;
-            tx.commit().await?;
-            Ok(seq)
-        }
+        let mut tx = self.begin_write().await?;
+        let seq = append_locked(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     /// Appends one play or download by `user`.
@@ -355,25 +353,23 @@ impl Catalog {
         object: &AuditObject,
         client: Option<&str>,
     ) -> Result<bool, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            let first = sqlx::query(
-                "INSERT INTO session_audio_opened (token_hash, object_kind, object_id)
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(session_token_hash)
-            .bind(object.kind().as_str())
-            .bind(object.id())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if first {
-                append_locked(&mut tx, &object.event(user, AuditAction::Play, client)).await?;
-            }
-            tx.commit().await?;
-            Ok(first)
+        let mut tx = self.begin_write().await?;
+        let first = sqlx::query(
+            "INSERT INTO session_audio_opened (token_hash, object_kind, object_id)
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(session_token_hash)
+        .bind(object.kind().as_str())
+        .bind(object.id())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if first {
+            append_locked(&mut tx, &object.event(user, AuditAction::Play, client)).await?;
         }
+        tx.commit().await?;
+        Ok(first)
     }
 
     /// A page of the trail, newest first.
@@ -414,29 +410,27 @@ impl Catalog {
     /// first, and removes them from `audit_log`, in one transaction. Their
     /// original time is kept in `details.logged_at`.
     pub(crate) async fn chain_legacy_audit_log(&self) -> Result<(), CatalogError> {
-        {
-            let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
-                .fetch_one(&self.pool)
-                .await?;
-            if pending == 0 {
-                return Ok(());
-            }
-            let mut tx = self.begin_write().await?;
-            let rows: Vec<LegacyRow> = sqlx::query_as(
-                "SELECT at, user_id, user_name, action, object_kind, object_id, client
-                 FROM audit_log ORDER BY at, id",
-            )
-            .fetch_all(&mut *tx)
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(&self.pool)
             .await?;
-            for row in rows {
-                let event = row.into_event()?;
-                append_locked(&mut tx, &event).await?;
-            }
-            sqlx::query("DELETE FROM audit_log")
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
+        if pending == 0 {
+            return Ok(());
         }
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<LegacyRow> = sqlx::query_as(
+            "SELECT at, user_id, user_name, action, object_kind, object_id, client
+             FROM audit_log ORDER BY at, id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let event = row.into_event()?;
+            append_locked(&mut tx, &event).await?;
+        }
+        sqlx::query("DELETE FROM audit_log")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -62,55 +62,53 @@ impl Catalog {
         &self,
         signer: &AuditSigner,
     ) -> Result<Option<CheckpointPayload>, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            tx.serialise_with_audit().await?;
-            let head: Option<(i64, String)> = sqlx::query_as(
-                "SELECT seq, event_hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            let last: Option<(i64, i64, String)> = sqlx::query_as(
-                "SELECT seq, count, payload FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (count, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
-            if last.as_ref().is_some_and(|(_, signed, _)| *signed == count) {
-                return Ok(None);
-            }
-            let at: i64 = sqlx::query_scalar(self.sql("SELECT {now}"))
-                .fetch_one(&mut *tx)
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_audit().await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, event_hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
                 .await?;
-            let (prev_seq, prev_checkpoint_hash) = last
-                .map_or((0, GENESIS_HASH.to_owned()), |(seq, _, payload)| {
-                    (seq, checkpoint_hash(&payload))
-                });
-            let payload = CheckpointPayload {
-                seq: prev_seq + 1,
-                at: chain::canonical_time(from_ms("audit_checkpoints", at)?),
-                count,
-                head_hash,
-                prev_checkpoint_hash,
-            };
-            let text = serde_json::to_string(&payload)?;
-            sqlx::query(
-                "INSERT INTO audit_checkpoints
-                     (seq, at, count, head_hash, prev_checkpoint_hash, payload, signature, public_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(payload.seq)
-                .bind(at)
-                .bind(payload.count)
-                .bind(&payload.head_hash)
-                .bind(&payload.prev_checkpoint_hash)
-                .bind(&text)
-                .bind(signer.sign_hex(text.as_bytes()))
-                .bind(signer.public_key().to_hex())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(Some(payload))
+        let last: Option<(i64, i64, String)> = sqlx::query_as(
+            "SELECT seq, count, payload FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (count, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+        if last.as_ref().is_some_and(|(_, signed, _)| *signed == count) {
+            return Ok(None);
         }
+        let at: i64 = sqlx::query_scalar(self.sql("SELECT {now}"))
+            .fetch_one(&mut *tx)
+            .await?;
+        let (prev_seq, prev_checkpoint_hash) = last
+            .map_or((0, GENESIS_HASH.to_owned()), |(seq, _, payload)| {
+                (seq, checkpoint_hash(&payload))
+            });
+        let payload = CheckpointPayload {
+            seq: prev_seq + 1,
+            at: chain::canonical_time(from_ms("audit_checkpoints", at)?),
+            count,
+            head_hash,
+            prev_checkpoint_hash,
+        };
+        let text = serde_json::to_string(&payload)?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints
+                 (seq, at, count, head_hash, prev_checkpoint_hash, payload, signature, public_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(payload.seq)
+        .bind(at)
+        .bind(payload.count)
+        .bind(&payload.head_hash)
+        .bind(&payload.prev_checkpoint_hash)
+        .bind(&text)
+        .bind(signer.sign_hex(text.as_bytes()))
+        .bind(signer.public_key().to_hex())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(payload))
     }
 
     /// Recomputes the whole chain and checks every checkpoint with `key`.

@@ -12,12 +12,10 @@ impl Catalog {
     /// kind and dedupe key exists; that one takes the new job's priority when
     /// it is higher.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            let enqueued = enqueue_in(&mut tx, job).await?;
-            tx.commit().await?;
-            Ok(enqueued)
-        }
+        let mut tx = self.begin_write().await?;
+        let enqueued = enqueue_in(&mut tx, job).await?;
+        tx.commit().await?;
+        Ok(enqueued)
     }
 
     /// Makes the live job with this kind and dedupe key run again now,
@@ -27,22 +25,20 @@ impl Catalog {
     /// before the news and may have missed it. Returns whether a job was
     /// found.
     pub async fn run_now(&self, kind: &str, dedupe_key: &str) -> Result<bool, CatalogError> {
-        {
-            let done = sqlx::query(self.sql(
-                "UPDATE jobs SET
-                    run_at = CASE WHEN state <> 'leased' AND run_at > {now} THEN {now}
-                                  ELSE run_at END,
-                    rerun_requested = CASE WHEN state = 'leased' THEN 1 ELSE rerun_requested END,
-                    updated_at = {now}
-                 WHERE kind = $1 AND dedupe_key = $2
-                   AND state IN ('queued', 'retry', 'leased')",
-            ))
-            .bind(kind)
-            .bind(dedupe_key)
-            .execute(&self.pool)
-            .await?;
-            Ok(done.rows_affected() > 0)
-        }
+        let done = sqlx::query(self.sql(
+            "UPDATE jobs SET
+                run_at = CASE WHEN state <> 'leased' AND run_at > {now} THEN {now}
+                              ELSE run_at END,
+                rerun_requested = CASE WHEN state = 'leased' THEN 1 ELSE rerun_requested END,
+                updated_at = {now}
+             WHERE kind = $1 AND dedupe_key = $2
+               AND state IN ('queued', 'retry', 'leased')",
+        ))
+        .bind(kind)
+        .bind(dedupe_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Makes the waiting job with this kind and dedupe key due no later than
@@ -54,24 +50,22 @@ impl Catalog {
         dedupe_key: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, CatalogError> {
-        {
-            let moved = sqlx::query(self.sql(
-                "UPDATE jobs SET run_at = $3, updated_at = {now}
-                 WHERE kind = $1 AND dedupe_key = $2 AND state IN ('queued', 'retry')
-                   AND run_at > $3",
-            ))
-            .bind(kind)
-            .bind(dedupe_key)
-            .bind(to_ms(at))
-            .execute(&self.pool)
-            .await?;
-            Ok(moved.rows_affected() > 0)
-        }
+        let moved = sqlx::query(self.sql(
+            "UPDATE jobs SET run_at = $3, updated_at = {now}
+             WHERE kind = $1 AND dedupe_key = $2 AND state IN ('queued', 'retry')
+               AND run_at > $3",
+        ))
+        .bind(kind)
+        .bind(dedupe_key)
+        .bind(to_ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(moved.rows_affected() > 0)
     }
 }
 
-/// The body of [`Catalog::enqueue`] inside the caller's write transaction
-/// `$tx`; yields the [`Enqueued`].
+/// [`Catalog::enqueue`] inside the caller's write transaction `tx` (so the
+/// ledger can enqueue a page's downloads with its rows).
 pub(crate) async fn enqueue_in(tx: &mut Tx<'_>, job: &NewJob) -> Result<Enqueued, CatalogError> {
     let payload = serde_json::to_string(&job.payload)?;
     let mut outcome = None;

@@ -11,13 +11,11 @@ impl Catalog {
     /// has its listing facts refreshed (absent facts keep their old value) and
     /// keeps its state. Returns whether the row was new.
     pub async fn upsert_recording(&self, rec: &NewRecording) -> Result<bool, CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            tx.serialise_with_ledger().await?;
-            let new = upsert_recording_in(&mut tx, rec).await?;
-            tx.commit().await?;
-            Ok(new)
-        }
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let new = upsert_recording_in(&mut tx, rec).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Marks a recording `stored` once its blob exists and its hash is known.
@@ -119,8 +117,9 @@ impl Catalog {
     }
 }
 
-/// The body of [`Catalog::upsert_recording`] inside the caller's write
-/// transaction `$tx`; yields whether the row was new.
+/// [`Catalog::upsert_recording`] inside the caller's write transaction
+/// `tx` (so the ledger can write a whole page in one); returns whether the
+/// row was new.
 pub(crate) async fn upsert_recording_in(
     tx: &mut Tx<'_>,
     rec: &NewRecording,

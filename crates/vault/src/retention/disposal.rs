@@ -201,15 +201,13 @@ impl Catalog {
 
     /// Notes that a disposed recording's blob is deleted.
     pub async fn mark_disposal_blob_deleted(&self, id: &RecordingId) -> Result<(), CatalogError> {
-        {
-            sqlx::query(self.sql(
-                "UPDATE recording_disposals SET blob_deleted_at = {now}
-                 WHERE recording_id = $1 AND blob_deleted_at IS NULL",
-            ))
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        };
+        sqlx::query(self.sql(
+            "UPDATE recording_disposals SET blob_deleted_at = {now}
+             WHERE recording_id = $1 AND blob_deleted_at IS NULL",
+        ))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -300,19 +300,17 @@ impl Catalog {
         name: &str,
         extension_ids: &[String],
     ) -> Result<(), CatalogError> {
-        {
-            let mut tx = self.begin_write().await?;
-            replace_set(
-                &mut tx,
-                "DELETE FROM extension_groups WHERE name = $1",
-                "INSERT INTO extension_groups (name, extension_id) VALUES ($1, $2)
-                 ON CONFLICT (name, extension_id) DO NOTHING",
-                name,
-                extension_ids,
-            )
-            .await?;
-            tx.commit().await?;
-        };
+        let mut tx = self.begin_write().await?;
+        replace_set(
+            &mut tx,
+            "DELETE FROM extension_groups WHERE name = $1",
+            "INSERT INTO extension_groups (name, extension_id) VALUES ($1, $2)
+             ON CONFLICT (name, extension_id) DO NOTHING",
+            name,
+            extension_ids,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
