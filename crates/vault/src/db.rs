@@ -273,7 +273,18 @@ pub struct Catalog {
     pub(crate) pool: AnyPool,
     backend: Backend,
     /// The PostgreSQL URL, for [`crate::JobListener`]'s own connection.
-    postgres_url: Option<String>,
+    postgres_url: Option<Secret>,
+}
+
+/// A URL that may hold a password: its `Debug` shows no part of it, so a
+/// logged `Catalog` leaks nothing.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// Connections of a SQLite pool (see [`Catalog::open`]).
@@ -345,7 +356,7 @@ impl Catalog {
             Catalog {
                 pool,
                 backend: Backend::Postgres,
-                postgres_url: Some(url.to_owned()),
+                postgres_url: Some(Secret(url.to_owned())),
             }
         } else {
             return Err(CatalogError::UnsupportedUrl);
@@ -380,7 +391,7 @@ impl Catalog {
     /// need a PostgreSQL-only feature on a connection of their own (a
     /// session-level advisory lock, `LISTEN`); `None` on SQLite.
     pub fn postgres_url(&self) -> Option<&str> {
-        self.postgres_url.as_deref()
+        self.postgres_url.as_ref().map(|s| s.0.as_str())
     }
 
     /// Opens a transaction that will only read, or write without first

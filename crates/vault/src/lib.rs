@@ -36,6 +36,12 @@
 //!   helpers and the receiver's group commit differ. Every timestamp column
 //!   is integer milliseconds since the epoch, UTC, on both; JSON documents
 //!   are text on both.
+//! * **Modules in one direction.** Each module holds the statements of its
+//!   own concern (`records`, `conversations`, `recordings`, `queue`, …);
+//!   `ledger` is the only module that calls several of them inside one
+//!   transaction (a page of the call log). Transactions, per-backend SQL and the advisory
+//!   locks that serialise writers on PostgreSQL live in `db`. A folder
+//!   module's children use their parent, never the reverse.
 //! * **A hand-rolled queue, not apalis.** apalis 1.0 leases per worker, not
 //!   per job, keeps no durable backoff (`run_at` is never moved on retry) and
 //!   fences completion by worker id only. Here every claim bumps a
