@@ -452,6 +452,33 @@ mod tests {
         assert_eq!(Backend::Sqlite.sql("SELECT 1"), "SELECT 1");
     }
 
+    #[tokio::test]
+    async fn every_sqlite_connection_runs_in_wal_with_normal_sync_and_a_10_s_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("c.sqlite").display());
+        let catalog = Catalog::open(&url).await.unwrap();
+        for _ in 0..SQLITE_CONNECTIONS {
+            let mut conn = catalog.pool.acquire().await.unwrap();
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!((mode.as_str(), sync, busy, keys), ("wal", 1, 10_000, 1));
+        }
+    }
+
     #[test]
     fn array_literals_quote_escape_and_null() {
         assert_eq!(
