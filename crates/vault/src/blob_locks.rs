@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
 use crate::key::StorageKey;
 use crate::time::{from_ms, to_ms};
@@ -31,33 +31,29 @@ impl Catalog {
         key: &StorageKey,
         lock: &BlobLock,
     ) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "INSERT INTO blob_locks (storage_key, version_id, mode, retain_until, legal_hold, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, {now})
-                 ON CONFLICT (storage_key) DO UPDATE SET version_id = excluded.version_id,
-                    mode = excluded.mode, retain_until = excluded.retain_until,
-                    legal_hold = excluded.legal_hold, recorded_at = excluded.recorded_at"))
-                .bind(key.as_str())
-                .bind(&lock.version_id)
-                .bind(&lock.mode)
-                .bind(to_ms(lock.retain_until))
-                .bind(i64::from(lock.legal_hold))
-                .execute(pool)
-                .await?;
-        });
+        sqlx::query(self.sql(
+            "INSERT INTO blob_locks (storage_key, version_id, mode, retain_until, legal_hold, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, {now})
+             ON CONFLICT (storage_key) DO UPDATE SET version_id = excluded.version_id,
+                mode = excluded.mode, retain_until = excluded.retain_until,
+                legal_hold = excluded.legal_hold, recorded_at = excluded.recorded_at"))
+            .bind(key.as_str())
+            .bind(&lock.version_id)
+            .bind(&lock.mode)
+            .bind(to_ms(lock.retain_until))
+            .bind(i64::from(lock.legal_hold))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// The recorded lock of the blob at `key`, if any.
     pub async fn blob_lock(&self, key: &StorageKey) -> Result<Option<BlobLock>, CatalogError> {
-        let row: Option<(String, String, i64, i64)> = with_pool!(self, pool, _backend => {
-            sqlx::query_as(
+        let row: Option<(String, String, i64, i64)> = sqlx::query_as(
                 "SELECT version_id, mode, retain_until, legal_hold FROM blob_locks WHERE storage_key = $1")
                 .bind(key.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|(version_id, mode, until, hold)| {
             Ok(BlobLock {
                 version_id,

@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::{Catalog, Flag, Tx};
 use crate::digest::Sha256Digest;
 use crate::error::CatalogError;
 use crate::ids::{ConversationId, TelephonySessionId};
 use crate::key::StorageKey;
 use crate::records::{ArrivedBy, Source};
+use crate::search_index::reindex_conversation;
 use crate::time::{from_ms, from_opt_ms, to_ms};
 
 /// Where a conversation stands.
@@ -110,14 +111,16 @@ struct ConversationSql {
     stitched_key: Option<String>,
     sha256: Option<String>,
     manifest: Option<String>,
+    #[sqlx(try_from = "Flag")]
     arrived_by_webhook: bool,
+    #[sqlx(try_from = "Flag")]
     arrived_by_sync: bool,
     created_at: i64,
     updated_at: i64,
 }
 
 const TABLE: &str = "conversations";
-const COLUMNS: &str = "id, state, reason, started_at, ended_at, stitched_key, sha256, manifest, arrived_by_webhook, arrived_by_sync, created_at, updated_at";
+const COLUMNS: &str = "id, state, reason, started_at, ended_at, stitched_key, sha256, manifest, CAST(arrived_by_webhook AS INTEGER) AS arrived_by_webhook, CAST(arrived_by_sync AS INTEGER) AS arrived_by_sync, created_at, updated_at";
 
 fn corrupt(what: impl std::fmt::Display) -> CatalogError {
     CatalogError::CorruptRow {
@@ -167,13 +170,11 @@ impl Catalog {
     /// Creates a conversation or notes another report of it. Idempotent.
     /// Returns whether it was new.
     pub async fn upsert_conversation(&self, c: &ConversationUpsert) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            crate::ledger::serialise_with_ledger!(tx, backend);
-            let new = upsert_conversation_in!(tx, backend, c);
-            tx.commit().await?;
-            Ok(new)
-        })
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let new = upsert_conversation_in(&mut tx, c).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Moves (or adds) `session` into conversation `id` at `position`, e.g.
@@ -185,42 +186,43 @@ impl Catalog {
         session: &TelephonySessionId,
         position: u32,
     ) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            // It rewrites a conversation's rows like a ledger batch does:
-            // taking their turn, the two cannot deadlock on PostgreSQL.
-            crate::ledger::serialise_with_ledger!(tx, backend);
-            let previous: Option<String> = sqlx::query_scalar(
-                "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1")
-                .bind(session.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let mut tx = self.begin_write().await?;
+        // It rewrites a conversation's rows like a ledger batch does:
+        // taking their turn, the two cannot deadlock on PostgreSQL.
+        tx.serialise_with_ledger().await?;
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
+        )
+        .bind(session.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (telephony_session_id) DO UPDATE
+             SET conversation_id = excluded.conversation_id, position = excluded.position",
+        )
+        .bind(session.as_str())
+        .bind(id.as_str())
+        .bind(i64::from(position))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(previous) = previous.filter(|p| p != id.as_str()) {
             sqlx::query(
-                "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (telephony_session_id) DO UPDATE
-                 SET conversation_id = excluded.conversation_id, position = excluded.position")
-                .bind(session.as_str())
-                .bind(id.as_str())
-                .bind(i64::from(position))
-                .execute(&mut *tx)
-                .await?;
-            if let Some(previous) = previous.filter(|p| p != id.as_str()) {
-                sqlx::query(
-                    "DELETE FROM conversations WHERE id = $1 AND NOT EXISTS
-                        (SELECT 1 FROM conversation_sessions s WHERE s.conversation_id = $1)")
-                    .bind(previous.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                crate::search_index::reindex_conversation!(tx, previous.as_str());
-            }
-            crate::search_index::reindex_conversation!(tx, id.as_str());
-            sqlx::query(sql!(backend, "UPDATE conversations SET updated_at = {now} WHERE id = $1"))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+                "DELETE FROM conversations WHERE id = $1 AND NOT EXISTS
+                    (SELECT 1 FROM conversation_sessions s WHERE s.conversation_id = $1)",
+            )
+            .bind(previous.as_str())
+            .execute(&mut *tx)
+            .await?;
+            reindex_conversation(&mut tx, previous.as_str()).await?;
+        }
+        reindex_conversation(&mut tx, id.as_str()).await?;
+        sqlx::query(self.sql("UPDATE conversations SET updated_at = {now} WHERE id = $1"))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -233,19 +235,18 @@ impl Catalog {
         reason: Option<&str>,
         ended_at: Option<DateTime<Utc>>,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE conversations SET state = $2, reason = $3,
+        let n = sqlx::query(self.sql(
+            "UPDATE conversations SET state = $2, reason = $3,
                     ended_at = COALESCE($4, ended_at), updated_at = {now}
-                 WHERE id = $1"))
-                .bind(id.as_str())
-                .bind(state.as_str())
-                .bind(reason)
-                .bind(ended_at.map(to_ms))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+                 WHERE id = $1",
+        ))
+        .bind(id.as_str())
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(ended_at.map(to_ms))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
@@ -258,19 +259,18 @@ impl Catalog {
         manifest: &serde_json::Value,
     ) -> Result<bool, CatalogError> {
         let manifest = serde_json::to_string(manifest)?;
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE conversations SET state = 'stitched', reason = NULL, stitched_key = $2,
+        let n = sqlx::query(self.sql(
+            "UPDATE conversations SET state = 'stitched', reason = NULL, stitched_key = $2,
                     sha256 = $3, manifest = $4, updated_at = {now}
-                 WHERE id = $1"))
-                .bind(id.as_str())
-                .bind(key.as_str())
-                .bind(sha256.to_hex())
-                .bind(manifest.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+                 WHERE id = $1",
+        ))
+        .bind(id.as_str())
+        .bind(key.as_str())
+        .bind(sha256.to_hex())
+        .bind(manifest.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
@@ -279,26 +279,24 @@ impl Catalog {
         &self,
         session: &TelephonySessionId,
     ) -> Result<Option<ConversationId>, CatalogError> {
-        let id: Option<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
-                "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1")
-                .bind(session.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
+        )
+        .bind(session.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         id.map(|i| ConversationId::parse(&i).map_err(corrupt))
             .transpose()
     }
 
     async fn sessions_of(&self, id: &str) -> Result<Vec<TelephonySessionId>, CatalogError> {
-        let rows: Vec<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
-                "SELECT telephony_session_id FROM conversation_sessions WHERE conversation_id = $1
-                 ORDER BY position, telephony_session_id")
-                .bind(id)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT telephony_session_id FROM conversation_sessions WHERE conversation_id = $1
+                 ORDER BY position, telephony_session_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|s| TelephonySessionId::parse(s).map_err(corrupt))
             .collect()
@@ -309,13 +307,12 @@ impl Catalog {
         &self,
         id: &ConversationId,
     ) -> Result<Option<Conversation>, CatalogError> {
-        let row: Option<ConversationSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM conversations WHERE id = $1")))
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<ConversationSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM conversations WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(row) => {
                 let sessions = self.sessions_of(&row.id).await?;
@@ -334,16 +331,15 @@ impl Catalog {
     ) -> Result<Vec<Conversation>, CatalogError> {
         let offset =
             i64::try_from(offset).map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
-        let rows: Vec<ConversationSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM conversations WHERE ($1 IS NULL OR state = $1)
-                 ORDER BY COALESCE(started_at, created_at) DESC, id DESC LIMIT $2 OFFSET $3")))
-                .bind(state.map(|s| s.as_str()))
-                .bind(i64::from(limit.min(1000)))
-                .bind(offset)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<ConversationSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM conversations WHERE ($1 IS NULL OR state = $1)
+                 ORDER BY COALESCE(started_at, created_at) DESC, id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(state.map(|s| s.as_str()))
+        .bind(i64::from(limit.min(1000)))
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let sessions = self.sessions_of(&row.id).await?;
@@ -353,79 +349,79 @@ impl Catalog {
     }
 }
 
-/// The body of [`Catalog::upsert_conversation`] inside the caller's write
-/// transaction `$tx`; yields whether the conversation was new.
-macro_rules! upsert_conversation_in {
-    ($tx:ident, $backend:ident, $c:expr) => {{
-        let c: &$crate::ConversationUpsert = $c;
-        let (webhook, sync) = (
-            c.source == $crate::Source::Webhook,
-            c.source == $crate::Source::Sync,
-        );
-        // A session already folded into another conversation (the second
-        // half of an attended transfer) must not grow a conversation of
-        // its own: the arrival is credited to the one it belongs to.
-        let owner: Option<String> = match c.sessions.as_slice() {
-            [session] => sqlx::query_scalar(
-                "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
+/// [`Catalog::upsert_conversation`] inside the caller's write transaction
+/// `tx` (so the ledger can write a whole page in one); returns whether the
+/// conversation was new.
+pub(crate) async fn upsert_conversation_in(
+    tx: &mut Tx<'_>,
+    c: &ConversationUpsert,
+) -> Result<bool, CatalogError> {
+    let (webhook, sync) = (c.source == Source::Webhook, c.source == Source::Sync);
+    // A session already folded into another conversation (the second
+    // half of an attended transfer) must not grow a conversation of
+    // its own: the arrival is credited to the one it belongs to.
+    let owner: Option<String> = match c.sessions.as_slice() {
+        [session] => sqlx::query_scalar(
+            "SELECT conversation_id FROM conversation_sessions WHERE telephony_session_id = $1",
+        )
+        .bind(session.as_str())
+        .fetch_optional(tx.conn())
+        .await?
+        .filter(|o: &String| o != c.id.as_str()),
+        _ => None,
+    };
+    if let Some(owner) = owner {
+        sqlx::query(tx.sql(
+            "UPDATE conversations SET arrived_by_webhook = (arrived_by_webhook OR $2),
+                arrived_by_sync = (arrived_by_sync OR $3), updated_at = {now}
+             WHERE id = $1",
+        ))
+        .bind(owner)
+        .bind(webhook)
+        .bind(sync)
+        .execute(tx.conn())
+        .await?;
+        Ok(false)
+    } else {
+        let inserted: Option<String> = sqlx::query_scalar(tx.sql(
+            "INSERT INTO conversations (id, state, started_at, arrived_by_webhook, arrived_by_sync,
+                created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, {now}, {now})
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+        ))
+        .bind(c.id.as_str())
+        .bind(c.initial_state.as_str())
+        .bind(c.started_at.map(to_ms))
+        .bind(webhook)
+        .bind(sync)
+        .fetch_optional(tx.conn())
+        .await?;
+        if inserted.is_none() {
+            sqlx::query(tx.sql(
+                "UPDATE conversations SET started_at = COALESCE($2, started_at),
+                    arrived_by_webhook = (arrived_by_webhook OR $3),
+                    arrived_by_sync = (arrived_by_sync OR $4), updated_at = {now}
+                 WHERE id = $1",
+            ))
+            .bind(c.id.as_str())
+            .bind(c.started_at.map(to_ms))
+            .bind(webhook)
+            .bind(sync)
+            .execute(tx.conn())
+            .await?;
+        }
+        for (position, session) in c.sessions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
+                 VALUES ($1, $2, $3) ON CONFLICT (telephony_session_id) DO NOTHING",
             )
             .bind(session.as_str())
-            .fetch_optional(&mut *$tx)
-            .await?
-            .filter(|o: &String| o != c.id.as_str()),
-            _ => None,
-        };
-        if let Some(owner) = owner {
-            sqlx::query($crate::db::sql!($backend,
-                "UPDATE conversations SET arrived_by_webhook = (arrived_by_webhook OR $2),
-                    arrived_by_sync = (arrived_by_sync OR $3), updated_at = {now}
-                 WHERE id = $1"))
-            .bind(owner)
-            .bind(webhook)
-            .bind(sync)
-            .execute(&mut *$tx)
-            .await?;
-            false
-        } else {
-            let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!($backend,
-                "INSERT INTO conversations (id, state, started_at, arrived_by_webhook, arrived_by_sync,
-                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, {now}, {now})
-                 ON CONFLICT (id) DO NOTHING RETURNING id"))
             .bind(c.id.as_str())
-            .bind(c.initial_state.as_str())
-            .bind(c.started_at.map($crate::time::to_ms))
-            .bind(webhook)
-            .bind(sync)
-            .fetch_optional(&mut *$tx)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(tx.conn())
             .await?;
-            if inserted.is_none() {
-                sqlx::query($crate::db::sql!($backend,
-                    "UPDATE conversations SET started_at = COALESCE($2, started_at),
-                        arrived_by_webhook = (arrived_by_webhook OR $3),
-                        arrived_by_sync = (arrived_by_sync OR $4), updated_at = {now}
-                     WHERE id = $1"))
-                .bind(c.id.as_str())
-                .bind(c.started_at.map($crate::time::to_ms))
-                .bind(webhook)
-                .bind(sync)
-                .execute(&mut *$tx)
-                .await?;
-            }
-            for (position, session) in c.sessions.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO conversation_sessions (telephony_session_id, conversation_id, position)
-                     VALUES ($1, $2, $3) ON CONFLICT (telephony_session_id) DO NOTHING",
-                )
-                .bind(session.as_str())
-                .bind(c.id.as_str())
-                .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                .execute(&mut *$tx)
-                .await?;
-            }
-            $crate::search_index::reindex_conversation!($tx, c.id.as_str());
-            inserted.is_some()
         }
-    }};
+        reindex_conversation(tx, c.id.as_str()).await?;
+        Ok(inserted.is_some())
+    }
 }
-pub(crate) use upsert_conversation_in;

@@ -1,29 +1,43 @@
-//! Opening the catalog database and running its migrations.
+//! Opening the catalog database, its transactions, and the one place that
+//! decides per-backend SQL.
 //!
-//! One [`Catalog`] type serves SQLite and PostgreSQL. Statements are written
-//! once with `$1`-style parameters (sqlx accepts them on both) and with the
-//! marker `{now}` for the database clock in milliseconds, which [`sql!`]
-//! expands per backend. Only where the dialects really differ (the queue's
-//! claim) is there a statement per backend.
+//! One [`Catalog`] type serves SQLite and PostgreSQL through sqlx's `Any`
+//! driver: one pool type, one transaction type ([`Tx`]), and every query
+//! function written once as a plain `async fn`. Statements are written once
+//! with `$1`-style parameters (sqlx accepts them on both) and with the
+//! marker `{now}` for the database clock in milliseconds, which
+//! [`Backend::sql`] expands. Only where the dialects really differ (the
+//! queue's claim, the receiver's group commit) is there a statement per
+//! backend, chosen by [`Backend::per_backend`].
+//!
+//! Why `Any` and not an enum of the two concrete transactions: with an enum
+//! every query would need a hand-written argument and row layer to be
+//! written once; `Any` is that layer, kept by sqlx. Its limits are few and
+//! handled here: it decodes only booleans, integers, floats, text and
+//! bytes (timestamps are already integer milliseconds, JSON is text), a
+//! boolean comes back as an integer from SQLite (read it through [`Flag`]),
+//! and it binds no arrays (the PostgreSQL group commit sends array
+//! literals as text, see [`pg_array`]).
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{LazyLock, RwLock};
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind, AnyValueRef};
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Decode, Executor, Transaction, Type};
 
 use crate::error::CatalogError;
 
 /// The database clock in ms, SQLite dialect (needs SQLite ≥ 3.42; sqlx bundles 3.51).
-pub(crate) const SQLITE_NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+const SQLITE_NOW: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 /// The database clock in ms, PostgreSQL dialect (`clock_timestamp`, not the
 /// transaction start, so long transactions still see time move).
-pub(crate) const PG_NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+const PG_NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
 /// Which database a [`Catalog`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// A SQLite file (WAL mode).
     Sqlite,
@@ -31,93 +45,223 @@ pub enum Backend {
     Postgres,
 }
 
-/// Expands a statement's `{now}` marker for `$backend` once per call site and
-/// yields a `&'static str`.
-macro_rules! sql {
-    ($backend:expr, $text:expr) => {{
-        static SQLITE: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| $text.replace("{now}", $crate::db::SQLITE_NOW));
-        static PG: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| $text.replace("{now}", $crate::db::PG_NOW));
-        match $backend {
-            $crate::db::Backend::Sqlite => SQLITE.as_str(),
-            $crate::db::Backend::Postgres => PG.as_str(),
-        }
-    }};
-}
-pub(crate) use sql;
+/// Statement texts with `{now}` expanded, per backend; each text is
+/// expanded once and kept for the life of the process (the set of
+/// statements is fixed by the code, so this stays small).
+static EXPANDED: LazyLock<RwLock<HashMap<(Backend, &'static str), &'static str>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
 
-/// Like [`sql!`], for a statement whose text differs per backend.
-macro_rules! sql_per_backend {
-    ($backend:expr, sqlite: $sqlite:literal, postgres: $pg:literal) => {{
-        static SQLITE: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| $sqlite.replace("{now}", $crate::db::SQLITE_NOW));
-        static PG: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| $pg.replace("{now}", $crate::db::PG_NOW));
-        match $backend {
-            $crate::db::Backend::Sqlite => SQLITE.as_str(),
-            $crate::db::Backend::Postgres => PG.as_str(),
+impl Backend {
+    /// `text` for this backend: its `{now}` marker becomes the database
+    /// clock in milliseconds.
+    pub(crate) fn sql(self, text: &'static str) -> &'static str {
+        if !text.contains("{now}") {
+            return text;
         }
-    }};
-}
-pub(crate) use sql_per_backend;
-
-/// Runs `$body` with `$pool` bound to the concrete pool and `$backend` to its
-/// [`Backend`]. The body is compiled once per backend, so generic sqlx code
-/// (binds, `FromRow`) serves both.
-macro_rules! with_pool {
-    ($catalog:expr, $pool:ident, $backend:ident => $body:expr) => {
-        match &$catalog.pool {
-            $crate::db::Pool::Sqlite($pool) => {
-                let $backend = $crate::db::Backend::Sqlite;
-                let _ = $backend;
-                $body
-            }
-            $crate::db::Pool::Postgres($pool) => {
-                let $backend = $crate::db::Backend::Postgres;
-                let _ = $backend;
-                $body
-            }
+        let key = (self, text);
+        if let Some(done) = EXPANDED.read().ok().and_then(|m| m.get(&key).copied()) {
+            return done;
         }
-    };
-}
-pub(crate) use with_pool;
-
-/// Opens a transaction that will write. On SQLite it takes the write lock at
-/// once (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
-/// writes later fails with "database is locked" instead of waiting when
-/// another writer committed in between.
-macro_rules! begin_write {
-    ($pool:ident, $backend:ident) => {
-        match $backend {
-            $crate::db::Backend::Sqlite => $pool.begin_with("BEGIN IMMEDIATE").await?,
-            $crate::db::Backend::Postgres => $pool.begin().await?,
+        let now = match self {
+            Backend::Sqlite => SQLITE_NOW,
+            Backend::Postgres => PG_NOW,
+        };
+        let expanded: &'static str = Box::leak(text.replace("{now}", now).into_boxed_str());
+        match EXPANDED.write() {
+            Ok(mut m) => m.entry(key).or_insert(expanded),
+            Err(_) => expanded,
         }
-    };
-}
-pub(crate) use begin_write;
+    }
 
-/// Inside `$tx`, replaces the members of one set: runs `$delete` with
-/// `$key`, then `$insert` with (`$key`, member) for each of `$members`.
-macro_rules! replace_set {
-    ($tx:ident, $delete:literal, $insert:literal, $key:expr, $members:expr) => {{
-        sqlx::query($delete).bind($key).execute(&mut *$tx).await?;
-        for member in $members {
-            sqlx::query($insert)
-                .bind($key)
-                .bind(member.as_str())
-                .execute(&mut *$tx)
+    /// The database clock in milliseconds, as an SQL expression.
+    pub(crate) fn now(self) -> &'static str {
+        self.sql("{now}")
+    }
+
+    /// Like [`Backend::sql`], for a statement whose text differs per backend.
+    pub(crate) fn per_backend(self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self {
+            Backend::Sqlite => self.sql(sqlite),
+            Backend::Postgres => self.sql(postgres),
+        }
+    }
+}
+
+/// The advisory-lock key that serialises ledger batches on PostgreSQL
+/// ("ledger" in ASCII).
+const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
+
+/// The key every PostgreSQL audit appender locks: "CVAUDIT" in ASCII,
+/// distinct from the gateway's session lock.
+const AUDIT_LOCK: i64 = 0x0043_5641_5544_4954;
+
+/// An open transaction on the catalog's backend. Query functions take
+/// `&mut Tx<'_>` and run their statements on [`Tx::conn`]; nothing is kept
+/// unless [`Tx::commit`] is called.
+#[derive(Debug)]
+pub(crate) struct Tx<'c> {
+    inner: Transaction<'c, Any>,
+    backend: Backend,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+impl Tx<'_> {
+    /// The backend this transaction runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// `text` for this transaction's backend (see [`Backend::sql`]).
+    pub(crate) fn sql(&self, text: &'static str) -> &'static str {
+        self.backend.sql(text)
+    }
+
+    /// The connection to run statements on.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+
+    /// Keeps everything the transaction wrote.
+    pub(crate) async fn commit(self) -> Result<(), CatalogError> {
+        Ok(self.inner.commit().await?)
+    }
+
+    /// Drops everything the transaction wrote (as dropping it would, but
+    /// reported).
+    pub(crate) async fn rollback(self) -> Result<(), CatalogError> {
+        Ok(self.inner.rollback().await?)
+    }
+
+    /// On PostgreSQL, waits for the ledger's lock (held to the end of the
+    /// transaction), so that one ledger writer runs at a time as on SQLite,
+    /// whose write lock already serialises: two batches (a safety-net sync
+    /// and a session job) locking the same conversations in different
+    /// orders would deadlock.
+    pub(crate) async fn serialise_with_ledger(&mut self) -> Result<(), CatalogError> {
+        self.advisory_lock(LEDGER_LOCK).await
+    }
+
+    /// On PostgreSQL, waits for the audit chain's lock (held to the end of
+    /// the transaction); on SQLite the write transaction already is the
+    /// lock (`BEGIN IMMEDIATE`).
+    pub(crate) async fn serialise_with_audit(&mut self) -> Result<(), CatalogError> {
+        self.advisory_lock(AUDIT_LOCK).await
+    }
+
+    async fn advisory_lock(&mut self, key: i64) -> Result<(), CatalogError> {
+        if self.backend == Backend::Postgres {
+            // `pg_advisory_xact_lock` returns `void`, which the Any driver
+            // cannot decode: select a constant after it instead.
+            sqlx::query_scalar::<_, i32>("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(key)
+                .fetch_one(self.conn())
                 .await?;
         }
-    }};
+        Ok(())
+    }
 }
-pub(crate) use replace_set;
 
-/// The connection pool of one backend.
-#[derive(Debug, Clone)]
-pub(crate) enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+/// Inside `tx`, replaces the members of one set: runs `delete` with `key`,
+/// then `insert` with (`key`, member) for each of `members`.
+pub(crate) async fn replace_set<'k, K>(
+    tx: &mut Tx<'_>,
+    delete: &'static str,
+    insert: &'static str,
+    key: K,
+    members: &'k [String],
+) -> Result<(), CatalogError>
+where
+    K: sqlx::Encode<'k, Any> + Type<Any> + Copy + Send + 'k,
+{
+    sqlx::query(delete).bind(key).execute(tx.conn()).await?;
+    for member in members {
+        sqlx::query(insert)
+            .bind(key)
+            .bind(member.as_str())
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A boolean read from either backend: PostgreSQL returns `BOOLEAN`,
+/// SQLite an integer (0 or 1). Select a SQLite `BOOLEAN` column through
+/// `CAST(col AS INTEGER)`, as the Any driver rejects that declared type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flag(pub(crate) bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <bool as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        ty.kind() == AnyTypeInfoKind::Bool || ty.kind().is_integer()
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        match <bool as Decode<Any>>::decode(value.clone()) {
+            Ok(b) => Ok(Flag(b)),
+            Err(_) => Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0)),
+        }
+    }
+}
+
+/// A PostgreSQL array literal (`{"a","b",NULL}`) of `items`, bound as text
+/// and cast in SQL (`$1::text[]`, `$1::int8[]`): the Any driver binds no
+/// arrays, and one fixed statement stays prepared whatever the batch size.
+pub(crate) fn pg_array<'a>(items: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item {
+            None => out.push_str("NULL"),
+            Some(s) => {
+                out.push('"');
+                for c in s.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// [`pg_array`] of integers.
+pub(crate) fn pg_int_array(items: impl IntoIterator<Item = Option<i64>>) -> String {
+    let texts: Vec<Option<String>> = items
+        .into_iter()
+        .map(|i| i.map(|i| i.to_string()))
+        .collect();
+    pg_array(texts.iter().map(Option::as_deref))
 }
 
 /// The ledger: call records, legs, recordings, conversations, watermarks and
@@ -126,11 +270,31 @@ pub(crate) enum Pool {
 /// Cheap to clone (a pool handle); share one per process.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    pub(crate) pool: Pool,
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    /// The PostgreSQL URL, for [`crate::JobListener`]'s own connection.
+    postgres_url: Option<Secret>,
+}
+
+/// A URL that may hold a password: its `Debug` shows no part of it, so a
+/// logged `Catalog` leaks nothing.
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// Connections of a SQLite pool (see [`Catalog::open`]).
 const SQLITE_CONNECTIONS: u32 = 4;
+
+/// What every SQLite connection is set to when it opens: WAL journal,
+/// `synchronous=NORMAL` (durable at each checkpoint, never corrupt), a 10 s
+/// busy timeout. Foreign keys are on by sqlx's default.
+const SQLITE_SESSION: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -146,14 +310,11 @@ impl Catalog {
     ///
     /// Running it again on a migrated database changes nothing.
     pub async fn open(url: &str) -> Result<Self, CatalogError> {
+        sqlx::any::install_default_drivers();
         let catalog = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(CatalogError::BadUrl)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .create_if_missing(true);
             if let Some(parent) = options.get_filename().parent()
                 && !parent.as_os_str().is_empty()
             {
@@ -162,25 +323,40 @@ impl Catalog {
                     source,
                 })?;
             }
+            let any = AnyConnectOptions::from_url(&options.to_url_lossy())
+                .map_err(CatalogError::BadUrl)?;
             // SQLite writes one transaction at a time and each connection is
             // a thread with its own page cache: four cover the readers and
             // the writer of one process on a small machine, and keep a
             // sync's memory bounded.
-            let pool = SqlitePoolOptions::new()
+            let pool = AnyPoolOptions::new()
                 .max_connections(SQLITE_CONNECTIONS)
-                .connect_with(options)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(SQLITE_SESSION).await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(any)
                 .await?;
             Catalog {
-                pool: Pool::Sqlite(pool),
+                pool,
+                backend: Backend::Sqlite,
+                postgres_url: None,
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url).map_err(CatalogError::BadUrl)?;
-            let pool = PgPoolOptions::new()
+            // Parsed by the PostgreSQL driver first, so a bad URL is
+            // reported as such before any connection is tried.
+            sqlx::postgres::PgConnectOptions::from_str(url).map_err(CatalogError::BadUrl)?;
+            let any = AnyConnectOptions::from_str(url).map_err(CatalogError::BadUrl)?;
+            let pool = AnyPoolOptions::new()
                 .max_connections(16)
-                .connect_with(options)
+                .connect_with(any)
                 .await?;
             Catalog {
-                pool: Pool::Postgres(pool),
+                pool,
+                backend: Backend::Postgres,
+                postgres_url: Some(Secret(url.to_owned())),
             }
         } else {
             return Err(CatalogError::UnsupportedUrl);
@@ -194,51 +370,121 @@ impl Catalog {
     /// Applies any migration not yet applied (both backends keep their own
     /// history table, `_sqlx_migrations`).
     pub async fn migrate(&self) -> Result<(), CatalogError> {
-        match &self.pool {
-            Pool::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
-            Pool::Postgres(pool) => PG_MIGRATOR.run(pool).await?,
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
+            Backend::Postgres => PG_MIGRATOR.run(&self.pool).await?,
         }
         Ok(())
     }
 
     /// Which backend this catalog uses.
     pub fn backend(&self) -> Backend {
-        match &self.pool {
-            Pool::Sqlite(_) => Backend::Sqlite,
-            Pool::Postgres(_) => Backend::Postgres,
-        }
+        self.backend
+    }
+
+    /// `text` for this catalog's backend (see [`Backend::sql`]).
+    pub(crate) fn sql(&self, text: &'static str) -> &'static str {
+        self.backend.sql(text)
+    }
+
+    /// The PostgreSQL URL this catalog was opened with, for callers that
+    /// need a PostgreSQL-only feature on a connection of their own (a
+    /// session-level advisory lock, `LISTEN`); `None` on SQLite.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_ref().map(|s| s.0.as_str())
+    }
+
+    /// Opens a transaction that will only read, or write without first
+    /// reading what it writes.
+    pub(crate) async fn begin(&self) -> Result<Tx<'static>, CatalogError> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            backend: self.backend,
+        })
+    }
+
+    /// Opens a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// first and writes later fails with "database is locked" instead of
+    /// waiting when another writer committed in between.
+    pub(crate) async fn begin_write(&self) -> Result<Tx<'static>, CatalogError> {
+        let inner = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx {
+            inner,
+            backend: self.backend,
+        })
     }
 
     /// Whether the database answers; for readiness probes.
     pub async fn ping(&self) -> Result<(), CatalogError> {
-        with_pool!(self, pool, _b => {
-            sqlx::query("SELECT 1").execute(pool).await?;
-        });
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     /// Closes every pooled connection; waits for checked-out ones.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
-        }
-    }
-
-    /// The PostgreSQL pool, for callers that need a PostgreSQL-only feature
-    /// (a session-level advisory lock for the RingCentral gateway, `LISTEN`).
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match &self.pool {
-            Pool::Postgres(pool) => Some(pool),
-            Pool::Sqlite(_) => None,
-        }
+        self.pool.close().await
     }
 
     /// The database clock, in the form every timestamp column uses.
     pub async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, CatalogError> {
-        let ms: i64 = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql!(backend, "SELECT {now}")).fetch_one(pool).await?
-        });
+        let ms: i64 = sqlx::query_scalar(self.sql("SELECT {now}"))
+            .fetch_one(&self.pool)
+            .await?;
         crate::time::from_ms("now", ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_is_expanded_per_backend_and_kept() {
+        let text = "SELECT {now}";
+        let lite = Backend::Sqlite.sql(text);
+        assert_eq!(lite, format!("SELECT {SQLITE_NOW}"));
+        assert!(std::ptr::eq(lite, Backend::Sqlite.sql(text)));
+        assert_eq!(Backend::Postgres.sql(text), format!("SELECT {PG_NOW}"));
+        assert_eq!(Backend::Sqlite.sql("SELECT 1"), "SELECT 1");
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_runs_in_wal_with_normal_sync_and_a_10_s_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("c.sqlite").display());
+        let catalog = Catalog::open(&url).await.unwrap();
+        for _ in 0..SQLITE_CONNECTIONS {
+            let mut conn = catalog.pool.acquire().await.unwrap();
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!((mode.as_str(), sync, busy, keys), ("wal", 1, 10_000, 1));
+        }
+    }
+
+    #[test]
+    fn array_literals_quote_escape_and_null() {
+        assert_eq!(
+            pg_array([Some("a"), None, Some(r#"q"\"#)]),
+            r#"{"a",NULL,"q\"\\"}"#
+        );
+        assert_eq!(pg_array(std::iter::empty()), "{}");
     }
 }

@@ -4,33 +4,30 @@
 //! A hold names conversations by id, or by a calls-page filter. Either way
 //! its conversations are written to `legal_hold_conversations` when it is
 //! placed, and that table is what every destructive statement checks (see
-//! `held_sql!` in the retention module). A filter hold is also swept again
+//! `held_sql` in the retention module). A filter hold is also swept again
 //! ([`Catalog::sweep_filter_holds`]) before each retention run, so calls
 //! that match it later (future matches) are held too.
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::{Catalog, Tx};
 use crate::error::CatalogError;
 use crate::ids::ConversationId;
 use crate::search::ConversationFilter;
 use crate::time::{from_ms, from_opt_ms};
 
-/// Inserts one (hold, conversation) membership inside `$tx`; evaluates to
-/// the rows added (0 or 1).
-macro_rules! add_member {
-    ($tx:ident, $backend:ident, $hold:expr, $conv:expr) => {
-        sqlx::query(sql!(
-            $backend,
-            "INSERT INTO legal_hold_conversations (hold_id, conversation_id, added_at)
-             VALUES ($1, $2, {now}) ON CONFLICT (hold_id, conversation_id) DO NOTHING"
-        ))
-        .bind($hold)
-        .bind($conv.as_str())
-        .execute(&mut *$tx)
-        .await?
-        .rows_affected()
-    };
+/// Inserts one (hold, conversation) membership inside `tx`; returns the
+/// rows added (0 or 1).
+async fn add_member(tx: &mut Tx<'_>, hold: i64, conv: &str) -> Result<u64, CatalogError> {
+    Ok(sqlx::query(tx.sql(
+        "INSERT INTO legal_hold_conversations (hold_id, conversation_id, added_at)
+         VALUES ($1, $2, {now}) ON CONFLICT (hold_id, conversation_id) DO NOTHING",
+    ))
+    .bind(hold)
+    .bind(conv)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
 }
 
 /// The calls-page filter a hold keeps (the page's own fields — state,
@@ -184,23 +181,24 @@ impl Catalog {
                 self.all_matching_ids(&f.to_conversation_filter()).await?,
             ),
         };
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let id: i64 = sqlx::query_scalar(sql!(backend,
+        {
+            let mut tx = self.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(self.sql(
                 "INSERT INTO legal_holds (matter, reason, placed_by, placed_at, filter)
-                 VALUES ($1, $2, $3, {now}, $4) RETURNING id"))
-                .bind(hold.matter.as_str())
-                .bind(hold.reason.as_str())
-                .bind(hold.placed_by.as_str())
-                .bind(filter)
-                .fetch_one(&mut *tx)
-                .await?;
+                 VALUES ($1, $2, $3, {now}, $4) RETURNING id",
+            ))
+            .bind(hold.matter.as_str())
+            .bind(hold.reason.as_str())
+            .bind(hold.placed_by.as_str())
+            .bind(filter)
+            .fetch_one(&mut *tx)
+            .await?;
             for conv in &members {
-                add_member!(tx, backend, id, conv);
+                add_member(&mut tx, id, conv).await?;
             }
             tx.commit().await?;
             Ok(id)
-        })
+        }
     }
 
     /// Releases hold `id`. Returns whether an active hold was released.
@@ -210,42 +208,39 @@ impl Catalog {
         released_by: &str,
         reason: &str,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE legal_holds SET released_at = {now}, released_by = $2, release_reason = $3
-                 WHERE id = $1 AND released_at IS NULL"))
-                .bind(id)
-                .bind(released_by)
-                .bind(reason)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query(self.sql(
+            "UPDATE legal_holds SET released_at = {now}, released_by = $2, release_reason = $3
+                 WHERE id = $1 AND released_at IS NULL",
+        ))
+        .bind(id)
+        .bind(released_by)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
     /// One hold.
     pub async fn legal_hold(&self, id: i64) -> Result<Option<LegalHold>, CatalogError> {
-        let row: Option<HoldSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {HOLD_COLUMNS} FROM legal_holds h WHERE h.id = $1")))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<HoldSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HOLD_COLUMNS} FROM legal_holds h WHERE h.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(LegalHold::try_from).transpose()
     }
 
     /// Every hold (or only the active ones), newest first.
     pub async fn legal_holds(&self, active_only: bool) -> Result<Vec<LegalHold>, CatalogError> {
-        let rows: Vec<HoldSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {HOLD_COLUMNS} FROM legal_holds h
-                 WHERE ($1 = 0 OR h.released_at IS NULL) ORDER BY h.id DESC")))
-                .bind(i64::from(active_only))
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<HoldSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HOLD_COLUMNS} FROM legal_holds h
+                 WHERE ($1 = 0 OR h.released_at IS NULL) ORDER BY h.id DESC"
+        )))
+        .bind(i64::from(active_only))
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(LegalHold::try_from).collect()
     }
 
@@ -254,16 +249,15 @@ impl Catalog {
         &self,
         id: &ConversationId,
     ) -> Result<Vec<LegalHold>, CatalogError> {
-        let rows: Vec<HoldSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {HOLD_COLUMNS} FROM legal_holds h
+        let rows: Vec<HoldSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {HOLD_COLUMNS} FROM legal_holds h
                  WHERE EXISTS (SELECT 1 FROM legal_hold_conversations hc
                                 WHERE hc.hold_id = h.id AND hc.conversation_id = $1)
-                 ORDER BY h.id DESC")))
-                .bind(id.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+                 ORDER BY h.id DESC"
+        )))
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(LegalHold::try_from).collect()
     }
 
@@ -277,13 +271,13 @@ impl Catalog {
             let matches = self
                 .all_matching_ids(&filter.to_conversation_filter())
                 .await?;
-            with_pool!(self, pool, backend => {
-                let mut tx = crate::db::begin_write!(pool, backend);
+            {
+                let mut tx = self.begin_write().await?;
                 for conv in &matches {
-                    added += add_member!(tx, backend, hold.id, conv);
+                    added += add_member(&mut tx, hold.id, conv).await?;
                 }
                 tx.commit().await?;
-            });
+            };
         }
         Ok(added)
     }

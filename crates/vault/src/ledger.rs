@@ -8,10 +8,10 @@
 //! transaction with exactly the statements of the single-row methods.
 
 use crate::conversations::upsert_conversation_in;
-use crate::db::{Catalog, begin_write, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
-use crate::queue::enqueue_in;
-use crate::recordings::upsert_recording_in;
+use crate::queue::enqueue::enqueue_in;
+use crate::recordings::write::upsert_recording_in;
 use crate::records::upsert_call_record_in;
 use crate::{CallRecordRow, ConversationUpsert, NewJob, NewRecording, RecordingState, Source};
 
@@ -65,62 +65,42 @@ impl Catalog {
         &self,
         entries: &[LedgerEntry],
     ) -> Result<Vec<LedgerWritten>, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = begin_write!(pool, backend);
-            // One ledger writer at a time, as on SQLite: two batches (a
-            // safety-net sync and a session job) locking the same
-            // conversations in different orders would deadlock.
-            serialise_with_ledger!(tx, backend);
-            let mut out = Vec::with_capacity(entries.len());
-            for e in entries {
-                let new_record = upsert_call_record_in!(tx, backend, &e.record, e.source);
-                if let Some(c) = &e.conversation {
-                    upsert_conversation_in!(tx, backend, c);
-                }
-                let mut enqueued = 0;
-                for (recording, job) in &e.recordings {
-                    let _new = upsert_recording_in!(tx, backend, recording);
-                    let state: Option<String> =
-                        sqlx::query_scalar("SELECT state FROM recordings WHERE id = $1")
-                            .bind(recording.id.as_str())
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    let done = [RecordingState::Stored, RecordingState::Gone];
-                    if done.iter().any(|d| state.as_deref() == Some(d.as_str())) {
-                        continue;
-                    }
-                    enqueue_in!(tx, backend, job);
-                    enqueued += 1;
-                }
-                out.push(LedgerWritten { new_record, enqueued });
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let new_record = upsert_call_record_in(&mut tx, &e.record, e.source).await?;
+            if let Some(c) = &e.conversation {
+                upsert_conversation_in(&mut tx, c).await?;
             }
-            tx.commit().await?;
-            Ok(out)
-        })
+            let mut enqueued = 0;
+            for (recording, job) in &e.recordings {
+                let _new = upsert_recording_in(&mut tx, recording).await?;
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM recordings WHERE id = $1")
+                        .bind(recording.id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let done = [RecordingState::Stored, RecordingState::Gone];
+                if done.iter().any(|d| state.as_deref() == Some(d.as_str())) {
+                    continue;
+                }
+                enqueue_in(&mut tx, job).await?;
+                enqueued += 1;
+            }
+            out.push(LedgerWritten {
+                new_record,
+                enqueued,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 }
 
 /// Tries of one batch that PostgreSQL aborts to break a deadlock with
 /// another writer (the whole batch is idempotent, so it simply runs again).
 const MAX_ATTEMPTS: u32 = 4;
-
-/// The advisory-lock key that serialises ledger batches on PostgreSQL
-/// ("ledger" in ASCII).
-pub(crate) const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
-
-/// On PostgreSQL, waits in transaction `$tx` for the ledger's advisory
-/// lock (held until it ends); SQLite's write lock already serialises.
-macro_rules! serialise_with_ledger {
-    ($tx:ident, $backend:ident) => {
-        if $backend == $crate::Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind($crate::ledger::LEDGER_LOCK)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    };
-}
-pub(crate) use serialise_with_ledger;
 
 /// PostgreSQL's `deadlock_detected` or `serialization_failure`.
 fn is_deadlock(e: &CatalogError) -> bool {

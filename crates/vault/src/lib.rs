@@ -1,4 +1,6 @@
-//! The ledger, the blobs and the queue.
+//! The ledger, the blobs and the queue: this crate owns the sqlx catalog
+//! (SQLite or PostgreSQL), the object_store blobs (atomic put, sha256) and
+//! the leased jobs.
 //!
 //! # Brief overview
 //! * [`Catalog`] — the ledger in SQL through sqlx: a SQLite file by default
@@ -24,12 +26,22 @@
 //! [`BlobStore::put_stream`], and commits [`Catalog::complete_with_recording_stored`].
 //!
 //! # Design notes
-//! * **One code path, two databases.** Statements are written once with `$n`
-//!   parameters; the marker `{now}` becomes the database clock in ms per
-//!   backend. Only the claim (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
-//!   `BEGIN IMMEDIATE` on SQLite) and JSON-array helpers differ. Every
-//!   timestamp column is integer milliseconds since the epoch, UTC, on both;
-//!   JSON documents are text on both.
+//! * **One code path, two databases.** One pool and one transaction type
+//!   over sqlx's `Any` driver; every query is a plain `async fn` (a
+//!   `Catalog` method, or a function taking the open transaction so that a
+//!   ledger page writes many rows in one). Statements are written once with
+//!   `$n` parameters; the marker `{now}` becomes the database clock in ms per
+//!   backend, decided in one place (`db.rs`). Only the claim (`FOR UPDATE
+//!   SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), JSON-array
+//!   helpers and the receiver's group commit differ. Every timestamp column
+//!   is integer milliseconds since the epoch, UTC, on both; JSON documents
+//!   are text on both.
+//! * **Modules in one direction.** Each module holds the statements of its
+//!   own concern (`records`, `conversations`, `recordings`, `queue`, …);
+//!   `ledger` is the only module that calls several of them inside one
+//!   transaction (a page of the call log). Transactions, per-backend SQL and the advisory
+//!   locks that serialise writers on PostgreSQL live in `db`. A folder
+//!   module's children use their parent, never the reverse.
 //! * **A hand-rolled queue, not apalis.** apalis 1.0 leases per worker, not
 //!   per job, keeps no durable backoff (`run_at` is never moved on retry) and
 //!   fences completion by worker id only. Here every claim bumps a
@@ -49,7 +61,9 @@
 //!   what a killed process left locally.
 //!
 //! # Does not
-//! Call RingCentral or decode audio.
+//! * call RingCentral (the binary's sync and workers do, and hand the facts
+//!   here);
+//! * decode or encode audio (blobs are opaque bytes with a hash).
 //!
 //! # Example
 //! A download job from fact to stored blob:
@@ -91,10 +105,11 @@
 //! # }
 //! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod audit;
 mod blob;
+mod blob_error;
 mod blob_locks;
 mod conversations;
 mod db;
@@ -113,6 +128,7 @@ mod retention;
 pub mod search;
 mod search_index;
 mod shared_setting;
+mod statement;
 mod time;
 pub mod users;
 mod watermarks;
@@ -121,7 +137,8 @@ pub mod worm;
 
 #[cfg(feature = "s3")]
 pub use blob::S3Config;
-pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
+pub use blob::{BlobMeta, BlobStore, StoredBlob, Verified};
+pub use blob_error::BlobError;
 pub use blob_locks::BlobLock;
 pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
@@ -141,6 +158,5 @@ pub use queue::{
 };
 pub use recordings::{Backlog, NewRecording, Recording, RecordingCounts, RecordingState};
 pub use records::{ArrivedBy, CallRecord, CallRecordRow, CallSearch, LegRow, Source};
-pub use retention::{
-    Disposal, DisposeOutcome, NewRetentionRule, RetentionFacts, RetentionRule, SourceDeletionState,
-};
+pub use retention::disposal::{Disposal, DisposeOutcome, SourceDeletionState};
+pub use retention::{NewRetentionRule, RetentionFacts, RetentionRule};

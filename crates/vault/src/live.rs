@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
 use crate::ids::TelephonySessionId;
 use crate::queue::NewJob;
@@ -107,20 +107,19 @@ impl Catalog {
     /// (nothing changes).
     pub async fn insert_notification(&self, n: &NewNotification) -> Result<bool, CatalogError> {
         let body = n.body.as_str();
-        let rows = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "INSERT INTO notifications (uuid, telephony_session_id, sequence, event_time, body,
+        let rows = sqlx::query(self.sql(
+            "INSERT INTO notifications (uuid, telephony_session_id, sequence, event_time, body,
                     received_at)
-                 VALUES ($1, $2, $3, $4, $5, {now}) ON CONFLICT (uuid) DO NOTHING"))
-                .bind(n.uuid.as_str())
-                .bind(n.telephony_session_id.as_ref().map(|t| t.as_str()))
-                .bind(n.sequence)
-                .bind(n.event_time.map(to_ms))
-                .bind(body)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+                 VALUES ($1, $2, $3, $4, $5, {now}) ON CONFLICT (uuid) DO NOTHING",
+        ))
+        .bind(n.uuid.as_str())
+        .bind(n.telephony_session_id.as_ref().map(|t| t.as_str()))
+        .bind(n.sequence)
+        .bind(n.event_time.map(to_ms))
+        .bind(body)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(rows == 1)
     }
 
@@ -130,15 +129,14 @@ impl Catalog {
         &self,
         session: &TelephonySessionId,
     ) -> Result<Vec<Notification>, CatalogError> {
-        let rows: Vec<NotificationSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(
-                "SELECT uuid, telephony_session_id, sequence, event_time, body, received_at
+        let rows: Vec<NotificationSql> = sqlx::query_as(
+            "SELECT uuid, telephony_session_id, sequence, event_time, body, received_at
                  FROM notifications WHERE telephony_session_id = $1
-                 ORDER BY sequence, received_at, uuid")
-                .bind(session.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+                 ORDER BY sequence, received_at, uuid",
+        )
+        .bind(session.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(Notification {
@@ -163,12 +161,11 @@ impl Catalog {
 
     /// A small named setting (subscription id, verification token, …).
     pub async fn setting(&self, name: &str) -> Result<Option<String>, CatalogError> {
-        let value: Option<String> = with_pool!(self, pool, _b => {
+        let value: Option<String> =
             sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                 .bind(name)
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(value)
     }
 
@@ -178,13 +175,12 @@ impl Catalog {
         &self,
         name: &str,
     ) -> Result<Option<(String, Duration)>, CatalogError> {
-        let row: Option<(String, i64)> = with_pool!(self, pool, backend => {
-            sqlx::query_as(sql!(backend,
-                "SELECT value, {now} - updated_at FROM settings WHERE name = $1"))
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<(String, i64)> = sqlx::query_as(
+            self.sql("SELECT value, {now} - updated_at FROM settings WHERE name = $1"),
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(value, age_ms)| {
             let age = Duration::from_millis(u64::try_from(age_ms).unwrap_or(0));
             (value, age)
@@ -193,15 +189,13 @@ impl Catalog {
 
     /// Sets a named setting.
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, {now})
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
-                .bind(name)
-                .bind(value)
-                .execute(pool)
-                .await?;
-        });
+        sqlx::query(self.sql(
+            "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, {now})
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -217,20 +211,19 @@ impl Catalog {
         holder: &str,
         lease_for: Duration,
     ) -> Result<Option<SingletonLease>, CatalogError> {
-        let token: Option<i64> = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql!(backend,
-                "INSERT INTO singletons (name, holder, token, leased_until)
+        let token: Option<i64> = sqlx::query_scalar(self.sql(
+            "INSERT INTO singletons (name, holder, token, leased_until)
                  VALUES ($1, $2, 1, {now} + $3)
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
                     token = singletons.token + 1, leased_until = excluded.leased_until
                  WHERE singletons.leased_until < {now} OR singletons.holder = excluded.holder
-                 RETURNING token"))
-                .bind(name)
-                .bind(holder)
-                .bind(duration_ms(lease_for))
-                .fetch_optional(pool)
-                .await?
-        });
+                 RETURNING token",
+        ))
+        .bind(name)
+        .bind(holder)
+        .bind(duration_ms(lease_for))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(token.map(|token| SingletonLease {
             name: name.to_owned(),
             token,
@@ -244,31 +237,31 @@ impl Catalog {
         lease: &SingletonLease,
         lease_for: Duration,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE singletons SET leased_until = {now} + $3 WHERE name = $1 AND token = $2"))
-                .bind(lease.name.as_str())
-                .bind(lease.token)
-                .bind(duration_ms(lease_for))
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n =
+            sqlx::query(self.sql(
+                "UPDATE singletons SET leased_until = {now} + $3 WHERE name = $1 AND token = $2",
+            ))
+            .bind(lease.name.as_str())
+            .bind(lease.token)
+            .bind(duration_ms(lease_for))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
     /// Gives a singleton up (graceful shutdown) so another process can take
     /// it at once. `false` if it was no longer ours.
     pub async fn release_singleton(&self, lease: &SingletonLease) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE singletons SET leased_until = {now} - 1 WHERE name = $1 AND token = $2"))
-                .bind(lease.name.as_str())
-                .bind(lease.token)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n =
+            sqlx::query(self.sql(
+                "UPDATE singletons SET leased_until = {now} - 1 WHERE name = $1 AND token = $2",
+            ))
+            .bind(lease.name.as_str())
+            .bind(lease.token)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -278,13 +271,13 @@ impl Catalog {
         &self,
         name: &str,
     ) -> Result<Option<(String, i64)>, CatalogError> {
-        let row: Option<(String, i64)> = with_pool!(self, pool, backend => {
-            sqlx::query_as(sql!(backend,
-                "SELECT holder, token FROM singletons WHERE name = $1 AND leased_until >= {now}"))
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<(String, i64)> =
+            sqlx::query_as(self.sql(
+                "SELECT holder, token FROM singletons WHERE name = $1 AND leased_until >= {now}",
+            ))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row)
     }
 }

@@ -24,7 +24,7 @@
 
 use std::time::Duration;
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
 use crate::time::duration_ms;
 
@@ -59,28 +59,29 @@ impl Catalog {
         limits: &[AttemptLimit],
         window: Duration,
     ) -> Result<AttemptReservation, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            for limit in limits {
-                let n: i64 = sqlx::query_scalar(sql!(backend,
-                    "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, {now})
-                     ON CONFLICT (key) DO UPDATE SET
-                        failures = CASE WHEN login_attempts.window_start > {now} - $2
-                                        THEN login_attempts.failures + 1 ELSE 1 END,
-                        window_start = CASE WHEN login_attempts.window_start > {now} - $2
-                                            THEN login_attempts.window_start ELSE {now} END
-                     RETURNING failures"))
-                    .bind(limit.key.as_str())
-                    .bind(duration_ms(window))
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if n > i64::from(limit.limit) {
-                    tx.rollback().await?;
-                    return Ok(AttemptReservation::Refused { key: limit.key.clone() });
-                }
+        let mut tx = self.begin_write().await?;
+        for limit in limits {
+            let n: i64 = sqlx::query_scalar(self.sql(
+                "INSERT INTO login_attempts (key, failures, window_start) VALUES ($1, 1, {now})
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN login_attempts.window_start > {now} - $2
+                                    THEN login_attempts.failures + 1 ELSE 1 END,
+                    window_start = CASE WHEN login_attempts.window_start > {now} - $2
+                                        THEN login_attempts.window_start ELSE {now} END
+                 RETURNING failures",
+            ))
+            .bind(limit.key.as_str())
+            .bind(duration_ms(window))
+            .fetch_one(&mut *tx)
+            .await?;
+            if n > i64::from(limit.limit) {
+                tx.rollback().await?;
+                return Ok(AttemptReservation::Refused {
+                    key: limit.key.clone(),
+                });
             }
-            tx.commit().await?;
-        });
+        }
+        tx.commit().await?;
         Ok(AttemptReservation::Granted)
     }
 
@@ -93,51 +94,47 @@ impl Catalog {
         forget: &[&str],
         give_back: &[&str],
     ) -> Result<(), CatalogError> {
-        with_pool!(self, pool, _b => {
-            let mut tx = pool.begin().await?;
-            for key in forget {
-                sqlx::query("DELETE FROM login_attempts WHERE key = $1")
-                    .bind(*key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for key in give_back {
-                sqlx::query(
-                    "UPDATE login_attempts SET failures = failures - 1 WHERE key = $1 AND failures > 0")
-                    .bind(*key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        });
+        let mut tx = self.begin().await?;
+        for key in forget {
+            sqlx::query("DELETE FROM login_attempts WHERE key = $1")
+                .bind(*key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for key in give_back {
+            sqlx::query(
+                "UPDATE login_attempts SET failures = failures - 1 WHERE key = $1 AND failures > 0",
+            )
+            .bind(*key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// Attempts counted under `key` in its current window (0 when the
     /// window is over); for tests and diagnostics.
     pub async fn login_attempts(&self, key: &str, window: Duration) -> Result<u32, CatalogError> {
-        let n: Option<i64> = with_pool!(self, pool, backend => {
-            sqlx::query_scalar(sql!(backend,
-                "SELECT failures FROM login_attempts WHERE key = $1 AND window_start > {now} - $2"))
-                .bind(key)
-                .bind(duration_ms(window))
-                .fetch_optional(pool)
-                .await?
-        });
+        let n: Option<i64> = sqlx::query_scalar(self.sql(
+            "SELECT failures FROM login_attempts WHERE key = $1 AND window_start > {now} - $2",
+        ))
+        .bind(key)
+        .bind(duration_ms(window))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
     }
 
     /// Deletes counters whose window is over, so guessed user names and
     /// addresses do not pile up. Returns how many went.
     pub async fn prune_login_attempts(&self, window: Duration) -> Result<u64, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "DELETE FROM login_attempts WHERE window_start <= {now} - $1"))
+        let n =
+            sqlx::query(self.sql("DELETE FROM login_attempts WHERE window_start <= {now} - $1"))
                 .bind(duration_ms(window))
-                .execute(pool)
+                .execute(&self.pool)
                 .await?
-                .rows_affected()
-        });
+                .rows_affected();
         Ok(n)
     }
 }

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, with_pool};
+use crate::db::{Catalog, Flag, Tx};
 use crate::error::CatalogError;
 use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
+use crate::search_index::reindex_conversation;
 use crate::time::{from_ms, from_opt_ms, to_ms};
 
 /// Which path told us about something: the webhook receiver or a call-log sync.
@@ -164,7 +165,9 @@ struct CallRecordSql {
     to_number: Option<String>,
     to_name: Option<String>,
     extension_id: Option<String>,
+    #[sqlx(try_from = "Flag")]
     seen_by_webhook: bool,
+    #[sqlx(try_from = "Flag")]
     seen_by_sync: bool,
     created_at: i64,
     updated_at: i64,
@@ -182,6 +185,7 @@ struct LegSql {
     from_number: Option<String>,
     to_number: Option<String>,
     extension_id: Option<String>,
+    #[sqlx(try_from = "Flag")]
     master: bool,
 }
 
@@ -264,7 +268,7 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-const RECORD_COLUMNS: &str = "id, telephony_session_id, session_id, start_time, duration_ms, direction, from_number, from_name, to_number, to_name, extension_id, seen_by_webhook, seen_by_sync, created_at, updated_at";
+const RECORD_COLUMNS: &str = "id, telephony_session_id, session_id, start_time, duration_ms, direction, from_number, from_name, to_number, to_name, extension_id, CAST(seen_by_webhook AS INTEGER) AS seen_by_webhook, CAST(seen_by_sync AS INTEGER) AS seen_by_sync, created_at, updated_at";
 
 impl Catalog {
     /// Inserts or refreshes a call record and replaces its legs, in one
@@ -275,24 +279,21 @@ impl Catalog {
         record: &CallRecordRow,
         source: Source,
     ) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            crate::ledger::serialise_with_ledger!(tx, backend);
-            let new = upsert_call_record_in!(tx, backend, record, source);
-            tx.commit().await?;
-            Ok(new)
-        })
+        let mut tx = self.begin_write().await?;
+        tx.serialise_with_ledger().await?;
+        let new = upsert_call_record_in(&mut tx, record, source).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// One call record, if known.
     pub async fn call_record(&self, id: &CallRecordId) -> Result<Option<CallRecord>, CatalogError> {
-        let row: Option<CallRecordSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {RECORD_COLUMNS} FROM call_records WHERE id = $1")))
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<CallRecordSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RECORD_COLUMNS} FROM call_records WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(CallRecord::try_from).transpose()
     }
 
@@ -301,26 +302,22 @@ impl Catalog {
         &self,
         id: &CallRecordId,
     ) -> Result<Option<serde_json::Value>, CatalogError> {
-        let raw: Option<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar("SELECT raw FROM call_records WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let raw: Option<String> = sqlx::query_scalar("SELECT raw FROM call_records WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
     }
 
     /// The legs of a call record, in order.
     pub async fn legs(&self, id: &CallRecordId) -> Result<Vec<LegRow>, CatalogError> {
-        let rows: Vec<LegSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(
+        let rows: Vec<LegSql> = sqlx::query_as(
                 "SELECT leg_index, leg_type, telephony_session_id, recording_id, start_time,
-                    duration_ms, direction, from_number, to_number, extension_id, master
+                    duration_ms, direction, from_number, to_number, extension_id, CAST(master AS INTEGER) AS master
                  FROM legs WHERE call_record_id = $1 ORDER BY leg_index")
                 .bind(id.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(LegRow::try_from).collect()
     }
 
@@ -333,8 +330,7 @@ impl Catalog {
         let offset = i64::try_from(filter.offset)
             .map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
         let pattern = filter.number_contains.as_deref().map(like_escape);
-        let rows: Vec<CallRecordSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let rows: Vec<CallRecordSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {RECORD_COLUMNS} FROM call_records
                  WHERE ($1 IS NULL OR start_time >= $1)
                    AND ($2 IS NULL OR start_time < $2)
@@ -348,108 +344,110 @@ impl Catalog {
                 .bind(pattern.as_deref())
                 .bind(limit)
                 .bind(offset)
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(CallRecord::try_from).collect()
     }
 }
 
-/// The body of [`Catalog::upsert_call_record`] inside the caller's write
-/// transaction `$tx` (so the ledger can write a whole page in one); yields
-/// whether the record was new.
-macro_rules! upsert_call_record_in {
-    ($tx:ident, $backend:ident, $record:expr, $source:expr) => {{
-        let record: &$crate::CallRecordRow = $record;
-        let source: $crate::Source = $source;
-        let raw = &record.raw;
-        let (webhook, sync) = (source == $crate::Source::Webhook, source == $crate::Source::Sync);
-        let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!($backend,
-            "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
-                direction, from_number, from_name, to_number, to_name, extension_id, raw,
-                seen_by_webhook, seen_by_sync, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, {now}, {now})
-             ON CONFLICT (id) DO NOTHING RETURNING id"))
-            .bind(record.id.as_str())
-            .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
-            .bind(record.session_id.as_deref())
-            .bind($crate::time::to_ms(record.start_time))
-            .bind(record.duration_ms)
-            .bind(record.direction.as_deref())
-            .bind(record.from_number.as_deref())
-            .bind(record.from_name.as_deref())
-            .bind(record.to_number.as_deref())
-            .bind(record.to_name.as_deref())
-            .bind(record.extension_id.as_deref())
-            .bind(raw.as_str())
-            .bind(webhook)
-            .bind(sync)
-            .fetch_optional(&mut *$tx)
-            .await?;
-        if inserted.is_none() {
-            sqlx::query($crate::db::sql!($backend,
-                "UPDATE call_records SET telephony_session_id = COALESCE($2, telephony_session_id),
-                    session_id = COALESCE($3, session_id), start_time = $4, duration_ms = $5,
-                    direction = $6, from_number = $7, from_name = $8, to_number = $9, to_name = $10,
-                    extension_id = $11, raw = $12,
-                    seen_by_webhook = (seen_by_webhook OR $13), seen_by_sync = (seen_by_sync OR $14),
-                    updated_at = {now}
-                 WHERE id = $1"))
-                .bind(record.id.as_str())
-                .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
-                .bind(record.session_id.as_deref())
-                .bind($crate::time::to_ms(record.start_time))
-                .bind(record.duration_ms)
-                .bind(record.direction.as_deref())
-                .bind(record.from_number.as_deref())
-                .bind(record.from_name.as_deref())
-                .bind(record.to_number.as_deref())
-                .bind(record.to_name.as_deref())
-                .bind(record.extension_id.as_deref())
-                .bind(raw.as_str())
-                .bind(webhook)
-                .bind(sync)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        sqlx::query("DELETE FROM legs WHERE call_record_id = $1")
-            .bind(record.id.as_str())
-            .execute(&mut *$tx)
-            .await?;
-        for leg in &record.legs {
-            sqlx::query(
-                "INSERT INTO legs (call_record_id, leg_index, leg_type, telephony_session_id,
-                    recording_id, start_time, duration_ms, direction, from_number, to_number,
-                    extension_id, master)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (call_record_id, leg_index) DO NOTHING")
-                .bind(record.id.as_str())
-                .bind(leg.index)
-                .bind(leg.leg_type.as_deref())
-                .bind(leg.telephony_session_id.as_ref().map(|t| t.as_str()))
-                .bind(leg.recording_id.as_ref().map(|r| r.as_str()))
-                .bind(leg.start_time.map($crate::time::to_ms))
-                .bind(leg.duration_ms)
-                .bind(leg.direction.as_deref())
-                .bind(leg.from_number.as_deref())
-                .bind(leg.to_number.as_deref())
-                .bind(leg.extension_id.as_deref())
-                .bind(leg.master)
-                .execute(&mut *$tx)
-                .await?;
-        }
-        // The calls page's term index follows the record's parties.
-        let conversation: Option<String> = sqlx::query_scalar(
-            "SELECT cs.conversation_id FROM call_records r
-             JOIN conversation_sessions cs ON cs.telephony_session_id = r.telephony_session_id
-             WHERE r.id = $1")
-            .bind(record.id.as_str())
-            .fetch_optional(&mut *$tx)
-            .await?;
-        if let Some(conversation) = conversation.as_deref() {
-            $crate::search_index::reindex_conversation!($tx, conversation);
-        }
-        inserted.is_some()
-    }};
+/// [`Catalog::upsert_call_record`] inside the caller's write transaction
+/// `tx` (so the ledger can write a whole page in one); returns whether the
+/// record was new.
+pub(crate) async fn upsert_call_record_in(
+    tx: &mut Tx<'_>,
+    record: &CallRecordRow,
+    source: Source,
+) -> Result<bool, CatalogError> {
+    let raw = &record.raw;
+    let (webhook, sync) = (source == Source::Webhook, source == Source::Sync);
+    let inserted: Option<String> = sqlx::query_scalar(tx.sql(
+        "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
+            direction, from_number, from_name, to_number, to_name, extension_id, raw,
+            seen_by_webhook, seen_by_sync, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, {now}, {now})
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+    ))
+    .bind(record.id.as_str())
+    .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
+    .bind(record.session_id.as_deref())
+    .bind(to_ms(record.start_time))
+    .bind(record.duration_ms)
+    .bind(record.direction.as_deref())
+    .bind(record.from_number.as_deref())
+    .bind(record.from_name.as_deref())
+    .bind(record.to_number.as_deref())
+    .bind(record.to_name.as_deref())
+    .bind(record.extension_id.as_deref())
+    .bind(raw.as_str())
+    .bind(webhook)
+    .bind(sync)
+    .fetch_optional(tx.conn())
+    .await?;
+    if inserted.is_none() {
+        sqlx::query(tx.sql(
+            "UPDATE call_records SET telephony_session_id = COALESCE($2, telephony_session_id),
+                session_id = COALESCE($3, session_id), start_time = $4, duration_ms = $5,
+                direction = $6, from_number = $7, from_name = $8, to_number = $9, to_name = $10,
+                extension_id = $11, raw = $12,
+                seen_by_webhook = (seen_by_webhook OR $13), seen_by_sync = (seen_by_sync OR $14),
+                updated_at = {now}
+             WHERE id = $1",
+        ))
+        .bind(record.id.as_str())
+        .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
+        .bind(record.session_id.as_deref())
+        .bind(to_ms(record.start_time))
+        .bind(record.duration_ms)
+        .bind(record.direction.as_deref())
+        .bind(record.from_number.as_deref())
+        .bind(record.from_name.as_deref())
+        .bind(record.to_number.as_deref())
+        .bind(record.to_name.as_deref())
+        .bind(record.extension_id.as_deref())
+        .bind(raw.as_str())
+        .bind(webhook)
+        .bind(sync)
+        .execute(tx.conn())
+        .await?;
+    }
+    sqlx::query("DELETE FROM legs WHERE call_record_id = $1")
+        .bind(record.id.as_str())
+        .execute(tx.conn())
+        .await?;
+    for leg in &record.legs {
+        sqlx::query(
+            "INSERT INTO legs (call_record_id, leg_index, leg_type, telephony_session_id,
+                recording_id, start_time, duration_ms, direction, from_number, to_number,
+                extension_id, master)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (call_record_id, leg_index) DO NOTHING",
+        )
+        .bind(record.id.as_str())
+        .bind(leg.index)
+        .bind(leg.leg_type.as_deref())
+        .bind(leg.telephony_session_id.as_ref().map(|t| t.as_str()))
+        .bind(leg.recording_id.as_ref().map(|r| r.as_str()))
+        .bind(leg.start_time.map(to_ms))
+        .bind(leg.duration_ms)
+        .bind(leg.direction.as_deref())
+        .bind(leg.from_number.as_deref())
+        .bind(leg.to_number.as_deref())
+        .bind(leg.extension_id.as_deref())
+        .bind(leg.master)
+        .execute(tx.conn())
+        .await?;
+    }
+    // The calls page's term index follows the record's parties.
+    let conversation: Option<String> = sqlx::query_scalar(
+        "SELECT cs.conversation_id FROM call_records r
+         JOIN conversation_sessions cs ON cs.telephony_session_id = r.telephony_session_id
+         WHERE r.id = $1",
+    )
+    .bind(record.id.as_str())
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(conversation) = conversation.as_deref() {
+        reindex_conversation(tx, conversation).await?;
+    }
+    Ok(inserted.is_some())
 }
-pub(crate) use upsert_call_record_in;

@@ -24,7 +24,7 @@
 //!
 //! The index is maintained in the same transaction as the write that changes
 //! what it derives from (a call record and its legs, a conversation's
-//! sessions or start): that write calls [`reindex_conversation!`], which
+//! sessions or start): that write calls [`reindex_conversation`], which
 //! recomputes the conversation's rows from the tables. The migration that
 //! created the table asks [`Catalog::open`] to build it for existing rows
 //! (setting `search_index.rebuild`); [`Catalog::rebuild_search_index`] does
@@ -32,8 +32,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::db::{Catalog, with_pool};
+use crate::db::{Catalog, Tx};
 use crate::error::CatalogError;
+use crate::statement::Statement;
 
 /// Shortest trailing-digits query that the index serves.
 pub const MIN_NUMBER_SUFFIX: usize = 4;
@@ -153,46 +154,42 @@ pub(crate) const PARTIES_OF_CONVERSATION: &str =
 /// Rows per multi-row `INSERT` (3 binds each, far below both backends' limits).
 pub(crate) const INSERT_CHUNK: usize = 1000;
 
-/// Recomputes the index rows of conversation `$id` (a `&str`) inside the
-/// open write transaction `$tx`, from the rows the transaction sees. Used by
+/// Recomputes the index rows of conversation `id` inside the open write
+/// transaction `tx`, from the rows the transaction sees. Used by
 /// every write that changes a conversation's parties, sessions or start; a
 /// conversation that no longer exists just loses its rows.
-macro_rules! reindex_conversation {
-    ($tx:ident, $id:expr) => {{
-        let id: &str = $id;
-        sqlx::query("DELETE FROM conversation_terms WHERE conversation_id = $1")
-            .bind(id)
-            .execute(&mut *$tx)
-            .await?;
-        let at: Option<i64> = sqlx::query_scalar(
-            "SELECT COALESCE(started_at, created_at) FROM conversations WHERE id = $1",
-        )
+pub(crate) async fn reindex_conversation(tx: &mut Tx<'_>, id: &str) -> Result<(), CatalogError> {
+    sqlx::query("DELETE FROM conversation_terms WHERE conversation_id = $1")
         .bind(id)
-        .fetch_optional(&mut *$tx)
+        .execute(tx.conn())
         .await?;
-        if let Some(at) = at {
-            let parties: Vec<$crate::search_index::PartyRow> =
-                sqlx::query_as($crate::search_index::PARTIES_OF_CONVERSATION)
-                    .bind(id)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-            let terms: Vec<String> = $crate::search_index::terms_of(&parties)
-                .into_iter()
-                .collect();
-            for chunk in terms.chunks($crate::search_index::INSERT_CHUNK) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO conversation_terms (term, at, conversation_id) ",
-                );
-                q.push_values(chunk, |mut b, term| {
-                    b.push_bind(term.as_str()).push_bind(at).push_bind(id);
-                });
-                q.push(" ON CONFLICT DO NOTHING");
-                q.build().execute(&mut *$tx).await?;
-            }
+    let at: Option<i64> = sqlx::query_scalar(
+        "SELECT COALESCE(started_at, created_at) FROM conversations WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await?;
+    if let Some(at) = at {
+        let parties: Vec<crate::search_index::PartyRow> =
+            sqlx::query_as(crate::search_index::PARTIES_OF_CONVERSATION)
+                .bind(id)
+                .fetch_all(tx.conn())
+                .await?;
+        let terms: Vec<String> = crate::search_index::terms_of(&parties)
+            .into_iter()
+            .collect();
+        for chunk in terms.chunks(crate::search_index::INSERT_CHUNK) {
+            let mut q =
+                Statement::new("INSERT INTO conversation_terms (term, at, conversation_id) ");
+            q.push_values(chunk, |b, term| {
+                b.push_bind(term.as_str()).push_bind(at).push_bind(id);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build()?.execute(tx.conn()).await?;
         }
-    }};
+    }
+    Ok(())
 }
-pub(crate) use reindex_conversation;
 
 /// Conversations indexed per transaction by [`Catalog::rebuild_search_index`].
 const REBUILD_BATCH: i64 = 5000;
@@ -218,28 +215,31 @@ impl Catalog {
         let mut written = 0u64;
         let mut after = String::new();
         loop {
-            let done: Option<u64> = with_pool!(self, pool, backend => {
-                let mut tx = crate::db::begin_write!(pool, backend);
+            let done: Option<u64> = {
+                let mut tx = self.begin_write().await?;
                 // The batch is the next REBUILD_BATCH conversation ids.
                 let last: Option<String> = sqlx::query_scalar(
                     "SELECT MAX(id) FROM (SELECT id FROM conversations WHERE id > $1
-                        ORDER BY id LIMIT $2) b")
-                    .bind(after.as_str())
-                    .bind(REBUILD_BATCH)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                        ORDER BY id LIMIT $2) b",
+                )
+                .bind(after.as_str())
+                .bind(REBUILD_BATCH)
+                .fetch_one(&mut *tx)
+                .await?;
                 match last {
                     None => {
                         tx.commit().await?;
                         None
                     }
                     Some(last) => {
-                        sqlx::query("DELETE FROM conversation_terms
-                            WHERE conversation_id > $1 AND conversation_id <= $2")
-                            .bind(after.as_str())
-                            .bind(last.as_str())
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(
+                            "DELETE FROM conversation_terms
+                            WHERE conversation_id > $1 AND conversation_id <= $2",
+                        )
+                        .bind(after.as_str())
+                        .bind(last.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                         let rows: Vec<BatchRow> = sqlx::query_as(
                             "SELECT c.id AS conversation_id, COALESCE(c.started_at, c.created_at) AS at,
                                 r.from_number, r.from_name, r.to_number, r.to_name, r.extension_id
@@ -275,42 +275,44 @@ impl Catalog {
                         }
                         let entries: Vec<_> = entries.into_iter().collect();
                         for chunk in entries.chunks(INSERT_CHUNK) {
-                            let mut q = sqlx::QueryBuilder::new(
-                                "INSERT INTO conversation_terms (term, at, conversation_id) ");
-                            q.push_values(chunk, |mut b, (term, at, id)| {
-                                b.push_bind(term.as_str()).push_bind(*at).push_bind(id.as_str());
+                            let mut q = Statement::new(
+                                "INSERT INTO conversation_terms (term, at, conversation_id) ",
+                            );
+                            q.push_values(chunk, |b, (term, at, id)| {
+                                b.push_bind(term.as_str())
+                                    .push_bind(*at)
+                                    .push_bind(id.as_str());
                             });
                             q.push(" ON CONFLICT DO NOTHING");
-                            q.build().execute(&mut *tx).await?;
+                            q.build()?.execute(&mut *tx).await?;
                         }
                         tx.commit().await?;
                         after = last;
                         Some(entries.len() as u64)
                     }
                 }
-            });
+            };
             match done {
                 Some(n) => written += n,
                 None => break,
             }
         }
-        with_pool!(self, pool, _b => {
+        {
             sqlx::query("DELETE FROM settings WHERE name = $1")
                 .bind(REBUILD_SETTING)
-                .execute(pool)
+                .execute(&self.pool)
                 .await?;
-        });
+        };
         Ok(written)
     }
 
     /// Builds the index when a migration asked for it (see the module doc).
     pub(crate) async fn rebuild_search_index_if_pending(&self) -> Result<(), CatalogError> {
-        let pending: Option<String> = with_pool!(self, pool, _b => {
+        let pending: Option<String> =
             sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                 .bind(REBUILD_SETTING)
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         if pending.is_some() {
             let started = std::time::Instant::now();
             tracing::info!("building the calls page's search index for existing conversations");

@@ -2,7 +2,7 @@
 //! whichever process asks first (e.g. the key that signs login forms, so a
 //! form served by one `serve` process is accepted by another).
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
 
 impl Catalog {
@@ -14,19 +14,20 @@ impl Catalog {
         name: &str,
         candidate: &str,
     ) -> Result<String, CatalogError> {
-        let value: String = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
+        let value: String = {
+            sqlx::query(self.sql(
                 "INSERT INTO settings (name, value, updated_at) VALUES ($1, $2, {now})
-                 ON CONFLICT (name) DO NOTHING"))
-                .bind(name)
-                .bind(candidate)
-                .execute(pool)
-                .await?;
+                 ON CONFLICT (name) DO NOTHING",
+            ))
+            .bind(name)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
             sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
                 .bind(name)
-                .fetch_one(pool)
+                .fetch_one(&self.pool)
                 .await?
-        });
+        };
         Ok(value)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::{Catalog, Flag, replace_set};
 use crate::error::CatalogError;
 use crate::time::{duration_ms, from_ms};
 
@@ -117,6 +117,7 @@ struct UserSql {
     name: String,
     password_hash: String,
     role: String,
+    #[sqlx(try_from = "Flag")]
     listen_only: bool,
     time_zone: Option<String>,
     created_at: i64,
@@ -134,20 +135,18 @@ impl Catalog {
             table: TABLE,
             what: format!("unknown role {:?}", row.role),
         })?;
-        let extensions: Vec<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
-                "SELECT extension_id FROM user_extensions WHERE user_id = $1 ORDER BY extension_id")
-                .bind(row.id)
-                .fetch_all(pool)
-                .await?
-        });
-        let extension_groups: Vec<String> = with_pool!(self, pool, _b => {
-            sqlx::query_scalar(
-                "SELECT group_name FROM user_extension_groups WHERE user_id = $1 ORDER BY group_name")
-                .bind(row.id)
-                .fetch_all(pool)
-                .await?
-        });
+        let extensions: Vec<String> = sqlx::query_scalar(
+            "SELECT extension_id FROM user_extensions WHERE user_id = $1 ORDER BY extension_id",
+        )
+        .bind(row.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let extension_groups: Vec<String> = sqlx::query_scalar(
+            "SELECT group_name FROM user_extension_groups WHERE user_id = $1 ORDER BY group_name",
+        )
+        .bind(row.id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(User {
             id: UserId(row.id),
             name: row.name,
@@ -164,43 +163,41 @@ impl Catalog {
     /// Creates a user with their extensions. Returns `None` when the name is
     /// taken (nothing is changed then).
     pub async fn create_user(&self, user: &NewUser) -> Result<Option<UserId>, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let id: Option<i64> = sqlx::query_scalar(sql!(backend,
-                "INSERT INTO users (name, password_hash, role, created_at, updated_at)
-                 VALUES ($1, $2, $3, {now}, {now})
-                 ON CONFLICT (name) DO NOTHING RETURNING id"))
-                .bind(user.name.as_str())
-                .bind(user.password_hash.as_str())
-                .bind(user.role.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(id) = id else {
-                return Ok(None);
-            };
-            for ext in &user.extensions {
-                sqlx::query(
-                    "INSERT INTO user_extensions (user_id, extension_id) VALUES ($1, $2)
-                     ON CONFLICT (user_id, extension_id) DO NOTHING")
-                    .bind(id)
-                    .bind(ext.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(Some(UserId(id)))
-        })
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(self.sql(
+            "INSERT INTO users (name, password_hash, role, created_at, updated_at)
+             VALUES ($1, $2, $3, {now}, {now})
+             ON CONFLICT (name) DO NOTHING RETURNING id",
+        ))
+        .bind(user.name.as_str())
+        .bind(user.password_hash.as_str())
+        .bind(user.role.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        for ext in &user.extensions {
+            sqlx::query(
+                "INSERT INTO user_extensions (user_id, extension_id) VALUES ($1, $2)
+                 ON CONFLICT (user_id, extension_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(ext.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(UserId(id)))
     }
 
     /// The user called `name`.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>, CatalogError> {
-        let row: Option<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(
-                "SELECT id, name, password_hash, role, listen_only, time_zone, created_at FROM users WHERE name = $1")
+        let row: Option<UserSql> = sqlx::query_as(
+                "SELECT id, name, password_hash, role, CAST(listen_only AS INTEGER) AS listen_only, time_zone, created_at FROM users WHERE name = $1")
                 .bind(name)
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             Some(row) => Ok(Some(self.user_from_row(row).await?)),
             None => Ok(None),
@@ -209,11 +206,9 @@ impl Catalog {
 
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<User>, CatalogError> {
-        let rows: Vec<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, time_zone, created_at FROM users ORDER BY name")
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<UserSql> = sqlx::query_as("SELECT id, name, password_hash, role, CAST(listen_only AS INTEGER) AS listen_only, time_zone, created_at FROM users ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
         let mut users = Vec::with_capacity(rows.len());
         for row in rows {
             users.push(self.user_from_row(row).await?);
@@ -224,13 +219,11 @@ impl Catalog {
     /// Removes the user called `name` with their sessions. Returns whether
     /// they existed.
     pub async fn remove_user(&self, name: &str) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, _b => {
-            sqlx::query("DELETE FROM users WHERE name = $1")
-                .bind(name)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query("DELETE FROM users WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -241,15 +234,14 @@ impl Catalog {
         name: &str,
         listen_only: bool,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE users SET listen_only = $2, updated_at = {now} WHERE name = $1"))
-                .bind(name)
-                .bind(listen_only)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = sqlx::query(
+            self.sql("UPDATE users SET listen_only = $2, updated_at = {now} WHERE name = $1"),
+        )
+        .bind(name)
+        .bind(listen_only)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 
@@ -260,14 +252,11 @@ impl Catalog {
         id: UserId,
         time_zone: Option<&str>,
     ) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE users SET time_zone = $2, updated_at = {now} WHERE id = $1"))
-                .bind(id.0)
-                .bind(time_zone)
-                .execute(pool)
-                .await?;
-        });
+        sqlx::query(self.sql("UPDATE users SET time_zone = $2, updated_at = {now} WHERE id = $1"))
+            .bind(id.0)
+            .bind(time_zone)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -278,48 +267,46 @@ impl Catalog {
         name: &str,
         groups: &[String],
     ) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(id) = id else {
-                return Ok(false);
-            };
-            crate::db::replace_set!(
-                tx,
-                "DELETE FROM user_extension_groups WHERE user_id = $1",
-                "INSERT INTO user_extension_groups (user_id, group_name) VALUES ($1, $2)
-                 ON CONFLICT (user_id, group_name) DO NOTHING",
-                id,
-                groups
-            );
-            tx.commit().await?;
-            Ok(true)
-        })
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        replace_set(
+            &mut tx,
+            "DELETE FROM user_extension_groups WHERE user_id = $1",
+            "INSERT INTO user_extension_groups (user_id, group_name) VALUES ($1, $2)
+             ON CONFLICT (user_id, group_name) DO NOTHING",
+            id,
+            groups,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Replaces the password hash of `name` and ends all their sessions.
     /// Returns whether the user exists.
     pub async fn set_password_hash(&self, name: &str, phc: &str) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let id: Option<i64> = sqlx::query_scalar(sql!(backend,
-                "UPDATE users SET password_hash = $2, updated_at = {now} WHERE name = $1 RETURNING id"))
-                .bind(name)
-                .bind(phc)
-                .fetch_optional(&mut *tx)
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(self.sql(
+            "UPDATE users SET password_hash = $2, updated_at = {now} WHERE name = $1 RETURNING id",
+        ))
+        .bind(name)
+        .bind(phc)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(id) = id {
+            sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
                 .await?;
-            if let Some(id) = id {
-                sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(id.is_some())
-        })
+        }
+        tx.commit().await?;
+        Ok(id.is_some())
     }
 
     /// Starts a session for `user`, known by the hash of its cookie token,
@@ -331,17 +318,15 @@ impl Catalog {
         csrf_token: &str,
         ttl: Duration,
     ) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
-                 VALUES ($1, $2, $3, {now}, {now} + $4, {now})"))
-                .bind(token_hash)
-                .bind(user.0)
-                .bind(csrf_token)
-                .bind(duration_ms(ttl))
-                .execute(pool)
-                .await?;
-        });
+        sqlx::query(self.sql(
+            "INSERT INTO web_sessions (token_hash, user_id, csrf_token, created_at, expires_at, last_seen_at)
+             VALUES ($1, $2, $3, {now}, {now} + $4, {now})"))
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(csrf_token)
+            .bind(duration_ms(ttl))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -355,33 +340,31 @@ impl Catalog {
         token_hash: &str,
         idle: Duration,
     ) -> Result<Option<WebSession>, CatalogError> {
-        let row: Option<(i64, String, i64, i64)> = with_pool!(self, pool, backend => {
-            sqlx::query_as(sql!(backend,
-                "SELECT user_id, csrf_token, expires_at, {now} - last_seen_at FROM web_sessions
-                 WHERE token_hash = $1 AND expires_at > {now} AND last_seen_at > {now} - $2"))
-                .bind(token_hash)
-                .bind(duration_ms(idle))
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<(i64, String, i64, i64)> = sqlx::query_as(self.sql(
+            "SELECT user_id, csrf_token, expires_at, {now} - last_seen_at FROM web_sessions
+                 WHERE token_hash = $1 AND expires_at > {now} AND last_seen_at > {now} - $2",
+        ))
+        .bind(token_hash)
+        .bind(duration_ms(idle))
+        .fetch_optional(&self.pool)
+        .await?;
         let Some((user_id, csrf_token, expires_at, idle_ms)) = row else {
             return Ok(None);
         };
         if idle_ms >= duration_ms(LAST_SEEN_GRANULARITY) {
-            with_pool!(self, pool, backend => {
-                sqlx::query(sql!(backend,
-                    "UPDATE web_sessions SET last_seen_at = {now} WHERE token_hash = $1"))
-                    .bind(token_hash)
-                    .execute(pool)
-                    .await?;
-            });
+            {
+                sqlx::query(
+                    self.sql("UPDATE web_sessions SET last_seen_at = {now} WHERE token_hash = $1"),
+                )
+                .bind(token_hash)
+                .execute(&self.pool)
+                .await?;
+            };
         }
-        let user: Option<UserSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT id, name, password_hash, role, listen_only, time_zone, created_at FROM users WHERE id = $1")
+        let user: Option<UserSql> = sqlx::query_as("SELECT id, name, password_hash, role, CAST(listen_only AS INTEGER) AS listen_only, time_zone, created_at FROM users WHERE id = $1")
                 .bind(user_id)
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         let Some(user) = user else {
             return Ok(None);
         };
@@ -395,13 +378,12 @@ impl Catalog {
 
     /// Ends a session (logout). Ending an unknown session is not an error.
     pub async fn delete_web_session(&self, token_hash: &str) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= {now}"))
-                .bind(token_hash)
-                .execute(pool)
-                .await?;
-        });
+        sqlx::query(
+            self.sql("DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= {now}"),
+        )
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }

@@ -2,33 +2,30 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::Catalog;
 use crate::error::CatalogError;
 use crate::time::{from_ms, to_ms};
 
 impl Catalog {
     /// The watermark called `name`, if it was ever set.
     pub async fn watermark(&self, name: &str) -> Result<Option<DateTime<Utc>>, CatalogError> {
-        let value: Option<i64> = with_pool!(self, pool, _b => {
+        let value: Option<i64> =
             sqlx::query_scalar("SELECT value FROM sync_watermarks WHERE name = $1")
                 .bind(name)
-                .fetch_optional(pool)
-                .await?
-        });
+                .fetch_optional(&self.pool)
+                .await?;
         value.map(|v| from_ms("sync_watermarks", v)).transpose()
     }
 
     /// Sets the watermark `name` to `at`, forwards or backwards.
     pub async fn set_watermark(&self, name: &str, at: DateTime<Utc>) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "INSERT INTO sync_watermarks (name, value, updated_at) VALUES ($1, $2, {now})
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
-                .bind(name)
-                .bind(to_ms(at))
-                .execute(pool)
-                .await?;
-        });
+        sqlx::query(self.sql(
+            "INSERT INTO sync_watermarks (name, value, updated_at) VALUES ($1, $2, {now})
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"))
+            .bind(name)
+            .bind(to_ms(at))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -39,17 +36,15 @@ impl Catalog {
         name: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, CatalogError> {
-        let n = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
+        let n = sqlx::query(self.sql(
                 "INSERT INTO sync_watermarks (name, value, updated_at) VALUES ($1, $2, {now})
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
                  WHERE excluded.value > sync_watermarks.value"))
                 .bind(name)
                 .bind(to_ms(at))
-                .execute(pool)
+                .execute(&self.pool)
                 .await?
-                .rows_affected()
-        });
+                .rows_affected();
         Ok(n == 1)
     }
 }

@@ -32,7 +32,7 @@ use object_store::signer::{SignedUrlOptions, Signer};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 
-use crate::blob::BlobError;
+use crate::blob_error::BlobError;
 
 /// How long a presigned lock request stays valid: it is sent at once.
 const SIGNED_FOR: Duration = Duration::from_secs(300);

@@ -21,10 +21,11 @@
 
 mod chain;
 mod seal;
+mod verify;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::{Catalog, Tx};
 use crate::error::CatalogError;
 use crate::ids::{ConversationId, RecordingId};
 use crate::time::from_ms;
@@ -197,10 +198,6 @@ pub struct AuditEntry {
     pub client: Option<String>,
 }
 
-/// The one key every PostgreSQL appender locks (`pg_advisory_xact_lock`):
-/// "CVAUDIT" in ASCII, distinct from the gateway's session lock.
-const PG_AUDIT_LOCK: i64 = 0x0043_5641_5544_4954;
-
 /// Page size when reading the whole chain.
 const CHAIN_PAGE: i64 = 1000;
 
@@ -271,81 +268,62 @@ impl EntryRow {
     }
 }
 
-/// Takes the chain's append lock inside transaction `$tx` (on SQLite the
+/// Takes the chain's append lock inside transaction `tx` (on SQLite the
 /// write transaction is the lock), reads the head and the database clock,
-/// and appends `$event`. Yields the new entry's seq.
-macro_rules! append_locked {
-    ($tx:ident, $backend:ident, $event:expr) => {{
-        lock_chain!($tx, $backend);
-        let event: &AuditEvent = $event;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, event_hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *$tx)
-                .await?;
-        let at: i64 = sqlx::query_scalar(sql!($backend, "SELECT {now}"))
-            .fetch_one(&mut *$tx)
+/// and appends `event`. Returns the new entry's seq.
+async fn append_locked(tx: &mut Tx<'_>, event: &AuditEvent) -> Result<i64, CatalogError> {
+    tx.serialise_with_audit().await?;
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, event_hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(tx.conn())
             .await?;
-        let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
-        let seq = prev_seq + 1;
-        let text = CanonicalEntry {
-            v: chain::CANONICAL_VERSION,
-            seq,
-            at: chain::canonical_time(from_ms("audit_events", at)?),
-            actor: event.actor.clone(),
-            action: event.action.as_str().to_owned(),
-            subject_kind: event.subject_kind.as_str().to_owned(),
-            subject_id: event.subject_id.clone(),
-            details: event.details.clone(),
-        };
-        let canonical = serde_json::to_string(&text)?;
-        let hash = entry_hash(&prev_hash, &canonical).ok_or_else(|| CatalogError::CorruptRow {
-            table: "audit_events",
-            what: format!("entry {prev_seq} has a malformed hash"),
-        })?;
-        sqlx::query(
-            "INSERT INTO audit_events
-                 (seq, at, actor, action, subject_kind, subject_id, canonical, prev_hash, event_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(&text.actor)
-        .bind(&text.action)
-        .bind(&text.subject_kind)
-        .bind(&text.subject_id)
-        .bind(&canonical)
-        .bind(&prev_hash)
-        .bind(&hash)
-        .execute(&mut *$tx)
+    let at: i64 = sqlx::query_scalar(tx.sql("SELECT {now}"))
+        .fetch_one(tx.conn())
         .await?;
-        seq
-    }};
-}
-
-/// Serialises appenders and checkpointers: on PostgreSQL a lock held to the
-/// end of the transaction; on SQLite the transaction already holds the
-/// database's write lock (`BEGIN IMMEDIATE`).
-macro_rules! lock_chain {
-    ($tx:ident, $backend:ident) => {
-        if $backend == crate::db::Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(PG_AUDIT_LOCK)
-                .execute(&mut *$tx)
-                .await?;
-        }
+    let (prev_seq, prev_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let seq = prev_seq + 1;
+    let text = CanonicalEntry {
+        v: chain::CANONICAL_VERSION,
+        seq,
+        at: chain::canonical_time(from_ms("audit_events", at)?),
+        actor: event.actor.clone(),
+        action: event.action.as_str().to_owned(),
+        subject_kind: event.subject_kind.as_str().to_owned(),
+        subject_id: event.subject_id.clone(),
+        details: event.details.clone(),
     };
+    let canonical = serde_json::to_string(&text)?;
+    let hash = entry_hash(&prev_hash, &canonical).ok_or_else(|| CatalogError::CorruptRow {
+        table: "audit_events",
+        what: format!("entry {prev_seq} has a malformed hash"),
+    })?;
+    sqlx::query(
+        "INSERT INTO audit_events
+             (seq, at, actor, action, subject_kind, subject_id, canonical, prev_hash, event_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(&text.actor)
+    .bind(&text.action)
+    .bind(&text.subject_kind)
+    .bind(&text.subject_id)
+    .bind(&canonical)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(tx.conn())
+    .await?;
+    Ok(seq)
 }
 
 impl Catalog {
     /// Appends `event` to the chain and returns its seq. Safe to call from
     /// any number of tasks and processes at once.
     pub async fn append_audit_event(&self, event: &AuditEvent) -> Result<i64, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let seq = append_locked!(tx, backend, event);
-            tx.commit().await?;
-            Ok(seq)
-        })
+        let mut tx = self.begin_write().await?;
+        let seq = append_locked(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     /// Appends one play or download by `user`.
@@ -375,24 +353,23 @@ impl Catalog {
         object: &AuditObject,
         client: Option<&str>,
     ) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let first = sqlx::query(
-                "INSERT INTO session_audio_opened (token_hash, object_kind, object_id)
-                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(session_token_hash)
-                .bind(object.kind().as_str())
-                .bind(object.id())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
-            if first {
-                append_locked!(tx, backend, &object.event(user, AuditAction::Play, client));
-            }
-            tx.commit().await?;
-            Ok(first)
-        })
+        let mut tx = self.begin_write().await?;
+        let first = sqlx::query(
+            "INSERT INTO session_audio_opened (token_hash, object_kind, object_id)
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(session_token_hash)
+        .bind(object.kind().as_str())
+        .bind(object.id())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if first {
+            append_locked(&mut tx, &object.event(user, AuditAction::Play, client)).await?;
+        }
+        tx.commit().await?;
+        Ok(first)
     }
 
     /// A page of the trail, newest first.
@@ -403,15 +380,13 @@ impl Catalog {
     ) -> Result<Vec<AuditEntry>, CatalogError> {
         let offset =
             i64::try_from(offset).map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
-        let rows: Vec<EntryRow> = with_pool!(self, pool, _b => {
-            sqlx::query_as(
+        let rows: Vec<EntryRow> = sqlx::query_as(
                 "SELECT seq, at, actor, action, subject_kind, subject_id, canonical, prev_hash, event_hash
                  FROM audit_events ORDER BY seq DESC LIMIT $1 OFFSET $2")
                 .bind(i64::from(limit.min(1000)))
                 .bind(offset)
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|r| {
                 let client = serde_json::from_str::<CanonicalEntry>(&r.canonical)
@@ -430,159 +405,32 @@ impl Catalog {
             .collect()
     }
 
-    /// Up to 1000 entries after `after_seq`, in chain order: read the whole
-    /// chain page by page with bounded memory.
-    pub async fn audit_chain_page(&self, after_seq: i64) -> Result<Vec<ChainEntry>, CatalogError> {
-        let rows: Vec<EntryRow> = with_pool!(self, pool, _b => {
-            sqlx::query_as(
-                "SELECT seq, at, actor, action, subject_kind, subject_id, canonical, prev_hash, event_hash
-                 FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
-                .bind(after_seq)
-                .bind(CHAIN_PAGE)
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(rows.into_iter().map(EntryRow::into_chain_entry).collect())
-    }
-
-    /// Every entry about any of `subjects` (kind, id), in chain order.
-    pub async fn audit_entries_about(
-        &self,
-        subjects: &[(SubjectKind, String)],
-    ) -> Result<Vec<ChainEntry>, CatalogError> {
-        let mut out = Vec::new();
-        for (kind, id) in subjects {
-            let rows: Vec<EntryRow> = with_pool!(self, pool, _b => {
-                sqlx::query_as(
-                    "SELECT seq, at, actor, action, subject_kind, subject_id, canonical, prev_hash, event_hash
-                     FROM audit_events WHERE subject_kind = $1 AND subject_id = $2 ORDER BY seq")
-                    .bind(kind.as_str())
-                    .bind(id)
-                    .fetch_all(pool)
-                    .await?
-            });
-            out.extend(rows.into_iter().map(EntryRow::into_chain_entry));
-        }
-        out.sort_by_key(|e| e.seq);
-        out.dedup_by_key(|e| e.seq);
-        Ok(out)
-    }
-
-    /// Every checkpoint, in order.
-    pub async fn audit_checkpoints(&self) -> Result<Vec<ChainCheckpoint>, CatalogError> {
-        let rows: Vec<(String, String, String)> = with_pool!(self, pool, _b => {
-            sqlx::query_as("SELECT payload, signature, public_key FROM audit_checkpoints ORDER BY seq")
-                .fetch_all(pool)
-                .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(payload, signature, public_key)| ChainCheckpoint {
-                payload,
-                signature,
-                public_key,
-            })
-            .collect())
-    }
-
-    /// Signs the chain's head with `signer` unless the last checkpoint
-    /// already covers it. Returns the new checkpoint, if one was written.
-    /// Serialised with appends, so the head it signs is the head.
-    pub async fn checkpoint_audit(
-        &self,
-        signer: &AuditSigner,
-    ) -> Result<Option<CheckpointPayload>, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            lock_chain!(tx, backend);
-            let head: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, event_hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let last: Option<(i64, i64, String)> = sqlx::query_as(
-                "SELECT seq, count, payload FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (count, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_owned()));
-            if last.as_ref().is_some_and(|(_, signed, _)| *signed == count) {
-                return Ok(None);
-            }
-            let at: i64 = sqlx::query_scalar(sql!(backend, "SELECT {now}"))
-                .fetch_one(&mut *tx)
-                .await?;
-            let (prev_seq, prev_checkpoint_hash) = last
-                .map_or((0, GENESIS_HASH.to_owned()), |(seq, _, payload)| (seq, checkpoint_hash(&payload)));
-            let payload = CheckpointPayload {
-                seq: prev_seq + 1,
-                at: chain::canonical_time(from_ms("audit_checkpoints", at)?),
-                count,
-                head_hash,
-                prev_checkpoint_hash,
-            };
-            let text = serde_json::to_string(&payload)?;
-            sqlx::query(
-                "INSERT INTO audit_checkpoints
-                     (seq, at, count, head_hash, prev_checkpoint_hash, payload, signature, public_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(payload.seq)
-                .bind(at)
-                .bind(payload.count)
-                .bind(&payload.head_hash)
-                .bind(&payload.prev_checkpoint_hash)
-                .bind(&text)
-                .bind(signer.sign_hex(text.as_bytes()))
-                .bind(signer.public_key().to_hex())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(Some(payload))
-        })
-    }
-
-    /// Recomputes the whole chain and checks every checkpoint with `key`.
-    pub async fn verify_audit(&self, key: &AuditPublicKey) -> Result<ChainReport, CatalogError> {
-        let mut verifier = ChainVerifier::new(key, &self.audit_checkpoints().await?);
-        let mut after = 0;
-        loop {
-            let page = self.audit_chain_page(after).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for entry in &page {
-                verifier.entry(entry);
-            }
-            if verifier.found_entry_fault() {
-                break;
-            }
-        }
-        Ok(verifier.finish())
-    }
-
     /// Chains the rows of the pre-chain `audit_log` (plays and downloads
     /// recorded before the trail was sealed) into `audit_events`, oldest
     /// first, and removes them from `audit_log`, in one transaction. Their
     /// original time is kept in `details.logged_at`.
     pub(crate) async fn chain_legacy_audit_log(&self) -> Result<(), CatalogError> {
-        with_pool!(self, pool, backend => {
-            let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
-                .fetch_one(pool)
-                .await?;
-            if pending == 0 {
-                return Ok(());
-            }
-            let mut tx = crate::db::begin_write!(pool, backend);
-            let rows: Vec<LegacyRow> = sqlx::query_as(
-                "SELECT at, user_id, user_name, action, object_kind, object_id, client
-                 FROM audit_log ORDER BY at, id",
-            )
-            .fetch_all(&mut *tx)
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(&self.pool)
             .await?;
-            for row in rows {
-                let event = row.into_event()?;
-                append_locked!(tx, backend, &event);
-            }
-            sqlx::query("DELETE FROM audit_log").execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        if pending == 0 {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<LegacyRow> = sqlx::query_as(
+            "SELECT at, user_id, user_name, action, object_kind, object_id, client
+             FROM audit_log ORDER BY at, id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in rows {
+            let event = row.into_event()?;
+            append_locked(&mut tx, &event).await?;
+        }
+        sqlx::query("DELETE FROM audit_log")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -14,10 +14,10 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::{Connection, PgPool, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{Any, AnyPool, Connection, QueryBuilder};
 
 use super::NotificationWrite;
-use crate::db::{Catalog, Pool, SQLITE_NOW, sql};
+use crate::db::{Backend, Catalog, pg_array, pg_int_array};
 use crate::error::CatalogError;
 use crate::queue::NewJob;
 use crate::time::to_ms;
@@ -118,9 +118,9 @@ impl Catalog {
         batch: &[NotificationWrite],
     ) -> Result<Vec<bool>, CatalogError> {
         let plan = Plan::of(batch);
-        let inserted = match &self.pool {
-            Pool::Sqlite(pool) => commit_sqlite(pool, &plan).await?,
-            Pool::Postgres(pool) => commit_postgres(pool, &plan).await?,
+        let inserted = match self.backend() {
+            Backend::Sqlite => commit_sqlite(&self.pool, &plan).await?,
+            Backend::Postgres => commit_postgres(self, &plan).await?,
         };
         Ok(batch
             .iter()
@@ -135,10 +135,8 @@ impl Catalog {
 
 /// SQLite: this commit alone runs with `synchronous = FULL` (the WAL is
 /// fsync'd before it returns); the connection goes back to `NORMAL`.
-async fn commit_sqlite(
-    pool: &SqlitePool,
-    plan: &Plan<'_>,
-) -> Result<HashSet<String>, CatalogError> {
+async fn commit_sqlite(pool: &AnyPool, plan: &Plan<'_>) -> Result<HashSet<String>, CatalogError> {
+    let now = Backend::Sqlite.now();
     let mut conn = pool.acquire().await?;
     // Per connection, and not allowed inside a transaction.
     sqlx::query("PRAGMA synchronous = FULL")
@@ -148,7 +146,7 @@ async fn commit_sqlite(
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let mut inserted = HashSet::with_capacity(plan.rows.len());
         for chunk in plan.rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = QueryBuilder::<Any>::new(
                 "INSERT INTO notifications (uuid, telephony_session_id, sequence, \
                  event_time, body, received_at) ",
             );
@@ -158,7 +156,7 @@ async fn commit_sqlite(
                     .push_bind(n.sequence)
                     .push_bind(n.event_time)
                     .push_bind(n.body)
-                    .push(SQLITE_NOW);
+                    .push(now);
             });
             q.push(" ON CONFLICT (uuid) DO NOTHING RETURNING uuid");
             let got: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
@@ -166,7 +164,7 @@ async fn commit_sqlite(
         }
         let jobs = plan.new_jobs(&inserted)?;
         for chunk in jobs.chunks(SQLITE_ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = QueryBuilder::<Any>::new(
                 "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, \
                  max_attempts, created_at, updated_at) ",
             );
@@ -177,10 +175,10 @@ async fn commit_sqlite(
                     .push_bind(j.priority)
                     .push_unseparated(", COALESCE(")
                     .push_bind_unseparated(j.run_at)
-                    .push_unseparated(format!(", {SQLITE_NOW})"))
+                    .push_unseparated(format!(", {now})"))
                     .push_bind(j.max_attempts)
-                    .push(SQLITE_NOW)
-                    .push(SQLITE_NOW);
+                    .push(now)
+                    .push(now);
             });
             q.push(
                 " ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry') \
@@ -205,35 +203,32 @@ async fn commit_sqlite(
 
 /// PostgreSQL: two fixed statements fed with arrays, and a wake-up hint
 /// for other processes' queue listeners, sent at commit.
-async fn commit_postgres(pool: &PgPool, plan: &Plan<'_>) -> Result<HashSet<String>, CatalogError> {
+async fn commit_postgres(
+    catalog: &Catalog,
+    plan: &Plan<'_>,
+) -> Result<HashSet<String>, CatalogError> {
     let rows = &plan.rows;
-    let mut tx = pool.begin().await?;
-    let got: Vec<String> = sqlx::query_scalar(sql!(
-        crate::db::Backend::Postgres,
+    let mut tx = catalog.begin().await?;
+    let got: Vec<String> = sqlx::query_scalar(Backend::Postgres.sql(
         "INSERT INTO notifications (uuid, telephony_session_id, sequence, event_time, body,
             received_at)
          SELECT r.uuid, r.tsid, r.seq, r.at, r.body, {now}
          FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[])
               AS r(uuid, tsid, seq, at, body)
          ORDER BY r.uuid
-         ON CONFLICT (uuid) DO NOTHING RETURNING uuid"
+         ON CONFLICT (uuid) DO NOTHING RETURNING uuid",
     ))
-    .bind(rows.iter().map(|n| n.uuid).collect::<Vec<_>>())
-    .bind(
-        rows.iter()
-            .map(|n| n.telephony_session_id)
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|n| n.sequence).collect::<Vec<_>>())
-    .bind(rows.iter().map(|n| n.event_time).collect::<Vec<_>>())
-    .bind(rows.iter().map(|n| n.body).collect::<Vec<_>>())
+    .bind(pg_array(rows.iter().map(|n| Some(n.uuid))))
+    .bind(pg_array(rows.iter().map(|n| n.telephony_session_id)))
+    .bind(pg_int_array(rows.iter().map(|n| n.sequence)))
+    .bind(pg_int_array(rows.iter().map(|n| n.event_time)))
+    .bind(pg_array(rows.iter().map(|n| Some(n.body))))
     .fetch_all(&mut *tx)
     .await?;
     let inserted: HashSet<String> = got.into_iter().collect();
     let jobs = plan.new_jobs(&inserted)?;
     if !jobs.is_empty() {
-        let kinds: Vec<String> = sqlx::query_scalar(sql!(
-            crate::db::Backend::Postgres,
+        let kinds: Vec<String> = sqlx::query_scalar(Backend::Postgres.sql(
             "INSERT INTO jobs (kind, dedupe_key, payload, priority, run_at, max_attempts,
                 created_at, updated_at)
              SELECT j.kind, j.key, j.payload, j.priority, COALESCE(j.run_at, {now}),
@@ -242,18 +237,14 @@ async fn commit_postgres(pool: &PgPool, plan: &Plan<'_>) -> Result<HashSet<Strin
                   AS j(kind, key, payload, priority, run_at, max_attempts)
              ORDER BY j.kind, j.key
              ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry')
-             DO NOTHING RETURNING kind"
+             DO NOTHING RETURNING kind",
         ))
-        .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
-        .bind(
-            jobs.iter()
-                .map(|j| j.dedupe_key.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(jobs.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>())
-        .bind(jobs.iter().map(|j| j.priority).collect::<Vec<_>>())
-        .bind(jobs.iter().map(|j| j.run_at).collect::<Vec<_>>())
-        .bind(jobs.iter().map(|j| j.max_attempts).collect::<Vec<_>>())
+        .bind(pg_array(jobs.iter().map(|j| Some(j.kind.as_str()))))
+        .bind(pg_array(jobs.iter().map(|j| Some(j.dedupe_key.as_str()))))
+        .bind(pg_array(jobs.iter().map(|j| Some(j.payload.as_str()))))
+        .bind(pg_int_array(jobs.iter().map(|j| Some(j.priority))))
+        .bind(pg_int_array(jobs.iter().map(|j| j.run_at)))
+        .bind(pg_int_array(jobs.iter().map(|j| Some(j.max_attempts))))
         .fetch_all(&mut *tx)
         .await?;
         for kind in kinds.into_iter().collect::<BTreeSet<_>>() {

@@ -5,10 +5,15 @@
 //! (deleted or purged at the source) or `failed` (needs a person). No
 //! transition ever leaves `stored`: every marking statement is guarded by
 //! `state <> 'stored'`, so a late or duplicate worker cannot undo a copy.
+//!
+//! This file holds the types and the reads; `write` the upsert and the
+//! state changes.
+
+pub(crate) mod write;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Catalog, sql, with_pool};
+use crate::db::Catalog;
 use crate::digest::Sha256Digest;
 use crate::error::CatalogError;
 use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
@@ -236,28 +241,14 @@ fn to_recordings(rows: Vec<RecordingSql>) -> Result<Vec<Recording>, CatalogError
 }
 
 impl Catalog {
-    /// Records that a recording exists. New rows start `listed`; a known row
-    /// has its listing facts refreshed (absent facts keep their old value) and
-    /// keeps its state. Returns whether the row was new.
-    pub async fn upsert_recording(&self, rec: &NewRecording) -> Result<bool, CatalogError> {
-        with_pool!(self, pool, backend => {
-            let mut tx = crate::db::begin_write!(pool, backend);
-            crate::ledger::serialise_with_ledger!(tx, backend);
-            let new = upsert_recording_in!(tx, backend, rec);
-            tx.commit().await?;
-            Ok(new)
-        })
-    }
-
     /// One recording, if known.
     pub async fn recording(&self, id: &RecordingId) -> Result<Option<Recording>, CatalogError> {
-        let row: Option<RecordingSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM recordings WHERE id = $1")))
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?
-        });
+        let row: Option<RecordingSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recordings WHERE id = $1"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(Recording::try_from).transpose()
     }
 
@@ -266,14 +257,13 @@ impl Catalog {
         &self,
         session: &TelephonySessionId,
     ) -> Result<Vec<Recording>, CatalogError> {
-        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM recordings WHERE telephony_session_id = $1
-                 ORDER BY call_start_time, id")))
-                .bind(session.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<RecordingSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recordings WHERE telephony_session_id = $1
+                 ORDER BY call_start_time, id"
+        )))
+        .bind(session.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         to_recordings(rows)
     }
 
@@ -282,14 +272,13 @@ impl Catalog {
         &self,
         call_record: &CallRecordId,
     ) -> Result<Vec<Recording>, CatalogError> {
-        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM recordings WHERE call_record_id = $1
-                 ORDER BY call_start_time, id")))
-                .bind(call_record.as_str())
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<RecordingSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recordings WHERE call_record_id = $1
+                 ORDER BY call_start_time, id"
+        )))
+        .bind(call_record.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         to_recordings(rows)
     }
 
@@ -303,16 +292,15 @@ impl Catalog {
     ) -> Result<Vec<Recording>, CatalogError> {
         let offset =
             i64::try_from(offset).map_err(|_| CatalogError::OutOfRange { column: "offset" })?;
-        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM recordings WHERE state = $1
-                 ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3")))
-                .bind(state.as_str())
-                .bind(i64::from(limit.min(1000)))
-                .bind(offset)
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<RecordingSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recordings WHERE state = $1
+                 ORDER BY updated_at DESC, id LIMIT $2 OFFSET $3"
+        )))
+        .bind(state.as_str())
+        .bind(i64::from(limit.min(1000)))
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
         to_recordings(rows)
     }
 
@@ -320,22 +308,18 @@ impl Catalog {
     /// one and every `not_ready` one whose time has come (database clock),
     /// oldest call first (retention drops the oldest first).
     pub async fn recordings_to_download(&self, limit: u32) -> Result<Vec<Recording>, CatalogError> {
-        let rows: Vec<RecordingSql> = with_pool!(self, pool, backend => {
-            let text = match backend {
-                crate::db::Backend::Sqlite => format!(
-                    "SELECT {COLUMNS} FROM recordings
-                     WHERE state = 'listed' OR (state = 'not_ready' AND next_attempt_at <= {})
-                     ORDER BY call_start_time, id LIMIT $1", crate::db::SQLITE_NOW),
-                crate::db::Backend::Postgres => format!(
-                    "SELECT {COLUMNS} FROM recordings
-                     WHERE state = 'listed' OR (state = 'not_ready' AND next_attempt_at <= {})
-                     ORDER BY call_start_time, id LIMIT $1", crate::db::PG_NOW),
-            };
+        let rows: Vec<RecordingSql> = {
+            let text = format!(
+                "SELECT {COLUMNS} FROM recordings
+                 WHERE state = 'listed' OR (state = 'not_ready' AND next_attempt_at <= {})
+                 ORDER BY call_start_time, id LIMIT $1",
+                self.backend().now()
+            );
             sqlx::query_as(sqlx::AssertSqlSafe(text))
                 .bind(i64::from(limit))
-                .fetch_all(pool)
+                .fetch_all(&self.pool)
                 .await?
-        });
+        };
         to_recordings(rows)
     }
 
@@ -345,127 +329,23 @@ impl Catalog {
         after: Option<&RecordingId>,
         limit: u32,
     ) -> Result<Vec<Recording>, CatalogError> {
-        let rows: Vec<RecordingSql> = with_pool!(self, pool, _b => {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM recordings WHERE state = 'stored' AND ($1 IS NULL OR id > $1)
-                 ORDER BY id LIMIT $2")))
-                .bind(after.map(|a| a.as_str()))
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<RecordingSql> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM recordings WHERE state = 'stored' AND ($1 IS NULL OR id > $1)
+                 ORDER BY id LIMIT $2"
+        )))
+        .bind(after.map(|a| a.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         to_recordings(rows)
-    }
-
-    /// Marks a recording `stored` once its blob exists and its hash is known.
-    /// Returns `false` when it was already stored (the first copy wins) or is
-    /// unknown.
-    pub async fn mark_recording_stored(
-        &self,
-        id: &RecordingId,
-        key: &StorageKey,
-        sha256: &Sha256Digest,
-        size: u64,
-        content_type: &str,
-    ) -> Result<bool, CatalogError> {
-        let size = i64::try_from(size).map_err(|_| CatalogError::OutOfRange {
-            column: "size_bytes",
-        })?;
-        let done = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE recordings SET state = 'stored', storage_key = $2, sha256 = $3,
-                    size_bytes = $4, content_type = $5, last_error = NULL, next_attempt_at = NULL,
-                    stored_at = {now}, updated_at = {now}
-                 WHERE id = $1 AND state <> 'stored'"))
-                .bind(id.as_str())
-                .bind(key.as_str())
-                .bind(sha256.to_hex())
-                .bind(size)
-                .bind(content_type)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done == 1)
-    }
-
-    /// Marks a recording `not_ready`, due again at `next_at`; counts an attempt.
-    pub async fn mark_recording_not_ready(
-        &self,
-        id: &RecordingId,
-        next_at: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<bool, CatalogError> {
-        self.mark_recording(id, RecordingState::NotReady, Some(next_at), reason)
-            .await
-    }
-
-    /// Marks a recording `gone` (deleted or purged at the source).
-    pub async fn mark_recording_gone(
-        &self,
-        id: &RecordingId,
-        reason: &str,
-    ) -> Result<bool, CatalogError> {
-        self.mark_recording(id, RecordingState::Gone, None, reason)
-            .await
-    }
-
-    /// Marks a recording `failed`, for a person to look at.
-    pub async fn mark_recording_failed(
-        &self,
-        id: &RecordingId,
-        reason: &str,
-    ) -> Result<bool, CatalogError> {
-        self.mark_recording(id, RecordingState::Failed, None, reason)
-            .await
-    }
-
-    /// Puts a `failed` or `gone` recording back to `listed` (a person's
-    /// retry); never one disposed of under a retention rule.
-    pub async fn relist_recording(&self, id: &RecordingId) -> Result<bool, CatalogError> {
-        let done = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE recordings SET state = 'listed', next_attempt_at = NULL, updated_at = {now}
-                 WHERE id = $1 AND state IN ('failed', 'gone')
-                   AND NOT EXISTS (SELECT 1 FROM recording_disposals d WHERE d.recording_id = recordings.id)"))
-                .bind(id.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done == 1)
-    }
-
-    async fn mark_recording(
-        &self,
-        id: &RecordingId,
-        state: RecordingState,
-        next_at: Option<DateTime<Utc>>,
-        reason: &str,
-    ) -> Result<bool, CatalogError> {
-        let done = with_pool!(self, pool, backend => {
-            sqlx::query(sql!(backend,
-                "UPDATE recordings SET state = $2, next_attempt_at = $3, last_error = $4,
-                    attempts = attempts + 1, updated_at = {now}
-                 WHERE id = $1 AND state <> 'stored'"))
-                .bind(id.as_str())
-                .bind(state.as_str())
-                .bind(next_at.map(to_ms))
-                .bind(reason)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done == 1)
     }
 
     /// How many recordings are in each state.
     pub async fn recording_counts(&self) -> Result<RecordingCounts, CatalogError> {
-        let rows: Vec<(String, i64)> = with_pool!(self, pool, _b => {
+        let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT state, COUNT(*) FROM recordings GROUP BY state")
-                .fetch_all(pool)
-                .await?
-        });
+                .fetch_all(&self.pool)
+                .await?;
         let mut counts = RecordingCounts::default();
         for (state, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
@@ -484,66 +364,15 @@ impl Catalog {
     /// The [`Backlog`]: recordings `listed` or `not_ready`, and when the
     /// oldest of them was first listed.
     pub async fn backlog(&self) -> Result<Backlog, CatalogError> {
-        let (n, oldest): (i64, Option<i64>) = with_pool!(self, pool, _b => {
-            sqlx::query_as(
-                "SELECT COUNT(*), MIN(created_at) FROM recordings
+        let (n, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM recordings
                  WHERE state IN ('listed', 'not_ready')",
-            )
-            .fetch_one(pool)
-            .await?
-        });
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(Backlog {
             recordings: u64::try_from(n).unwrap_or(0),
             oldest_listed_at: from_opt_ms("recordings", oldest)?,
         })
     }
 }
-
-/// The body of [`Catalog::upsert_recording`] inside the caller's write
-/// transaction `$tx`; yields whether the row was new.
-macro_rules! upsert_recording_in {
-    ($tx:ident, $backend:ident, $rec:expr) => {{
-        let rec: &$crate::NewRecording = $rec;
-        let inserted: Option<String> = sqlx::query_scalar($crate::db::sql!(
-            $backend,
-            "INSERT INTO recordings (id, call_record_id, telephony_session_id, content_uri,
-                content_type, call_start_time, call_end_time, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, {now}, {now})
-             ON CONFLICT (id) DO NOTHING RETURNING id"
-        ))
-        .bind(rec.id.as_str())
-        .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
-        .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
-        .bind(rec.content_uri.as_deref())
-        .bind(rec.content_type.as_deref())
-        .bind($crate::time::to_ms(rec.call_start_time))
-        .bind(rec.call_end_time.map($crate::time::to_ms))
-        .fetch_optional(&mut *$tx)
-        .await?;
-        if inserted.is_none() {
-            sqlx::query($crate::db::sql!(
-                $backend,
-                "UPDATE recordings SET call_record_id = COALESCE($2, call_record_id),
-                    telephony_session_id = COALESCE($3, telephony_session_id),
-                    content_uri = COALESCE($4, content_uri),
-                    content_type = CASE WHEN state = 'stored' THEN content_type
-                                        ELSE COALESCE($5, content_type) END,
-                    call_start_time = $6,
-                    call_end_time = COALESCE($7, call_end_time),
-                    updated_at = {now}
-                 WHERE id = $1"
-            ))
-            .bind(rec.id.as_str())
-            .bind(rec.call_record_id.as_ref().map(|c| c.as_str()))
-            .bind(rec.telephony_session_id.as_ref().map(|t| t.as_str()))
-            .bind(rec.content_uri.as_deref())
-            .bind(rec.content_type.as_deref())
-            .bind($crate::time::to_ms(rec.call_start_time))
-            .bind(rec.call_end_time.map($crate::time::to_ms))
-            .execute(&mut *$tx)
-            .await?;
-        }
-        inserted.is_some()
-    }};
-}
-pub(crate) use upsert_recording_in;
