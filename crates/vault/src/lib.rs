@@ -96,6 +96,7 @@
 pub mod audit;
 mod blob;
 mod blob_locks;
+mod conversation_disposal;
 mod conversations;
 mod db;
 mod digest;
@@ -123,6 +124,7 @@ pub mod worm;
 pub use blob::S3Config;
 pub use blob::{BlobError, BlobMeta, BlobStore, StoredBlob, Verified};
 pub use blob_locks::BlobLock;
+pub use conversation_disposal::{StitchedDisposal, StitchedDisposeOutcome};
 pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
 pub use digest::{BadDigest, Sha256Digest};

@@ -361,11 +361,13 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
                     report.skipped,
                     report.blob_failures.len()
                 );
+                println!("{}", retention::jobs::stitched_summary(&report));
             }
             anyhow::ensure!(
-                report.blob_failures.is_empty(),
-                "{} disposed recordings still have their blob (retried next run)",
-                report.blob_failures.len()
+                report.blob_failures.is_empty() && report.stitched_blob_failures.is_empty(),
+                "{} disposed recordings and {} stitched files still have their blob (retried next run)",
+                report.blob_failures.len(),
+                report.stitched_blob_failures.len()
             );
             Ok(())
         }

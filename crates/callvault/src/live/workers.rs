@@ -35,21 +35,24 @@ use crate::sync::{self, Downloader};
 pub const GATEWAY: &str = "rc-gateway";
 
 /// Job kinds that call RingCentral (taken only by the gateway).
-pub const RC_KINDS: [&str; 3] = [
+pub const RC_KINDS: [&str; 4] = [
     JobKind::Download.as_str(),
     JobKind::Session.as_str(),
     JobKind::Look.as_str(),
+    JobKind::DeleteAtSource.as_str(),
 ];
 
 /// Jobs any worker may run: they need no RingCentral call.
-pub const LOCAL_KINDS: [&str; 1] = [JobKind::Stitch.as_str()];
+pub const LOCAL_KINDS: [&str; 2] = [JobKind::Stitch.as_str(), JobKind::RetentionApply.as_str()];
 
 /// Everything the gateway holder runs.
-const ALL_KINDS: [&str; 4] = [
+const ALL_KINDS: [&str; 6] = [
     JobKind::Download.as_str(),
     JobKind::Session.as_str(),
     JobKind::Look.as_str(),
     JobKind::Stitch.as_str(),
+    JobKind::RetentionApply.as_str(),
+    JobKind::DeleteAtSource.as_str(),
 ];
 
 /// Where the subscription should deliver, for the gateway to keep it.

@@ -58,6 +58,8 @@ pub enum AuditAction {
     Disposed,
     /// Deleted a recording at RingCentral.
     DeletedAtSource,
+    /// Refused to replace a stitched file (legal hold, WORM lock).
+    OverwriteRefused,
     /// Logged in.
     Login,
     /// Failed to log in.
@@ -84,6 +86,7 @@ impl AuditAction {
             AuditAction::RuleChanged => "rule_changed",
             AuditAction::Disposed => "disposed",
             AuditAction::DeletedAtSource => "deleted_at_source",
+            AuditAction::OverwriteRefused => "overwrite_refused",
             AuditAction::Login => "login",
             AuditAction::LoginFailed => "login_failed",
             AuditAction::Logout => "logout",
