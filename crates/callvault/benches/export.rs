@@ -5,6 +5,13 @@
 //! `cargo bench -p callvault --bench export` (Linux; needs `zip` and GNU
 //! `/usr/bin/time`). `EXPORT_BENCH_CONVERSATIONS` and
 //! `EXPORT_BENCH_KIB` (per recording, default 48) change the size.
+//!
+//! Where memory grows with the bundle: the same export of
+//! `EXPORT_BENCH_SMALL` (default 1,000) conversations runs first, so the
+//! growth per conversation is measured, not guessed; and the zip writer's
+//! own cost per entry (the central-directory record it keeps in memory
+//! until the end, as every zip writer must write the directory last) is
+//! measured in this process with as many empty entries as the bundle has.
 
 use std::path::Path;
 use std::process::Command;
@@ -102,17 +109,59 @@ fn size(path: &Path) -> u64 {
     std::fs::metadata(path).unwrap().len()
 }
 
-fn main() {
-    let n = env_or("EXPORT_BENCH_CONVERSATIONS", 10_000);
-    let kib = env_or("EXPORT_BENCH_KIB", 48);
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!(
-        "sqlite:{}?mode=rwc",
-        dir.path().join("catalog.sqlite").display()
-    );
-    let storage = dir.path().join("recordings");
-    let key = dir.path().join("audit.key");
-    let rt = tokio::runtime::Runtime::new().unwrap();
+/// This process's resident memory now, KiB (`VmRSS`, Linux).
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Bytes the zip writer keeps per entry until `finish` (its
+/// central-directory record), with names like the bundle's.
+fn zip_bytes_per_entry(entries: usize) -> f64 {
+    use std::io::Write;
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut zip = zip::ZipWriter::new_stream(std::io::sink());
+    let before = rss_kib();
+    for i in 0..entries {
+        let name = if i % 2 == 0 {
+            format!("conversations/s-bench{i:06}/legs/{}.mp3", 900_000_000 + i)
+        } else {
+            format!("conversations/s-bench{i:06}/metadata.json")
+        };
+        zip.start_file(name, options).unwrap();
+        zip.write_all(b"x").unwrap();
+    }
+    let after = rss_kib();
+    zip.finish().unwrap();
+    (after.saturating_sub(before) * 1024) as f64 / entries as f64
+}
+
+/// Files in the zip at `path` (its central directory's count).
+fn entries_of(path: &Path) -> usize {
+    zip::ZipArchive::new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .len()
+}
+
+/// Seeds `n` conversations in a fresh catalog under `dir` and exports
+/// them: (seconds, peak RSS MiB, bundle path).
+fn seed_and_export(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    n: usize,
+    kib: usize,
+) -> (f64, f64, std::path::PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let database = format!("sqlite:{}?mode=rwc", dir.join("catalog.sqlite").display());
+    let storage = dir.join("recordings");
+    let key = dir.join("audit.key");
     let seeded = Instant::now();
     rt.block_on(async {
         let catalog = Catalog::open(&database).await.unwrap();
@@ -121,15 +170,13 @@ fn main() {
         catalog.close().await;
     });
     let signer = vault::audit::AuditSigner::generate(&key).unwrap();
-    let public = dir.path().join("audit.key.pub");
-    std::fs::write(&public, signer.public_key().to_hex()).unwrap();
+    std::fs::write(dir.join("audit.key.pub"), signer.public_key().to_hex()).unwrap();
     eprintln!(
         "seeded {n} conversations of {kib} KiB in {:.1}s",
         seeded.elapsed().as_secs_f64()
     );
-
-    let bundle = dir.path().join("bundle.zip");
-    let (export_s, export_rss) = timed(
+    let bundle = dir.join("bundle.zip");
+    let (secs, rss) = timed(
         Command::new(env!("CARGO_BIN_EXE_callvault"))
             .args(["export", "--database", &database, "--storage"])
             .arg(&storage)
@@ -139,6 +186,30 @@ fn main() {
             .arg(&bundle)
             .env("RUST_LOG", "warn"),
     );
+    (secs, rss, bundle)
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn main() {
+    let n = env_or("EXPORT_BENCH_CONVERSATIONS", 10_000);
+    let small = env_or("EXPORT_BENCH_SMALL", 1_000);
+    let kib = env_or("EXPORT_BENCH_KIB", 48);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    eprintln!("load average at start: {}", load());
+    let (small_s, small_rss, small_bundle) =
+        seed_and_export(&rt, &dir.path().join("small"), small, kib);
+    let small_entries = entries_of(&small_bundle);
+    std::fs::remove_dir_all(dir.path().join("small")).unwrap();
+    let (export_s, export_rss, bundle) = seed_and_export(&rt, dir.path(), n, kib);
+    let public = dir.path().join("audit.key.pub");
+    let load_during = load();
     let bundle_bytes = size(&bundle);
     let (verify_s, verify_rss) = timed(
         Command::new(env!("CARGO_BIN_EXE_callvault"))
@@ -165,6 +236,8 @@ fn main() {
             .current_dir(dir.path()),
     );
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let entries = entries_of(&bundle);
+    let per_entry = zip_bytes_per_entry(entries);
     println!("export of {n} conversations ({kib} KiB recording each), same run:");
     println!(
         "  callvault export   {export_s:7.2} s  {:7.1} MiB/s  peak RSS {export_rss:6.1} MiB  bundle {:.1} MiB",
@@ -188,6 +261,21 @@ fn main() {
         "  export time / zip -r time = {:.2}x; / zip -0 -r = {:.2}x",
         export_s / zip_s.max(0.01),
         export_s / zip0_s.max(0.01)
+    );
+    println!(
+        "memory growth: {small} conversations ({small_entries} files): {small_s:.2} s, peak RSS {small_rss:.1} MiB; \
+         {n} ({entries} files): peak RSS {export_rss:.1} MiB; \
+         {:.0} bytes per extra file",
+        (export_rss - small_rss) * 1024.0 * 1024.0 / (entries - small_entries).max(1) as f64
+    );
+    println!(
+        "  the zip writer alone keeps {per_entry:.0} bytes per entry until it writes the central directory \
+         ({:.1} MiB for {entries} entries)",
+        per_entry * entries as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "load average: {load_during} (after the export), {} (end)",
+        load()
     );
     assert!(
         export_rss <= 64.0,

@@ -17,8 +17,21 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vault::{Catalog, SingletonLease};
 
+use crate::jobs::JobKind;
+
 /// Name of the deployment-wide singleton that may talk to RingCentral.
 pub const GATEWAY: &str = "rc-gateway";
+
+/// Job kinds that call RingCentral: only the gateway's holder claims them.
+pub const RC_KINDS: [&str; 4] = [
+    JobKind::Download.as_str(),
+    JobKind::Session.as_str(),
+    JobKind::Look.as_str(),
+    JobKind::DeleteAtSource.as_str(),
+];
+
+/// Job kinds any worker may run: they need no RingCentral call.
+pub const LOCAL_KINDS: [&str; 2] = [JobKind::Stitch.as_str(), JobKind::RetentionApply.as_str()];
 
 /// A one-off command's lease: short, so a crashed command blocks the next
 /// one (or `serve`) for seconds, not minutes; renewed at a third of it.

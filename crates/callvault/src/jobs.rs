@@ -9,6 +9,8 @@
 //! | [`Job::Session`] | `session` | `session:<tsid>` | `{"tsid": …}` |
 //! | [`Job::Look`] | `calllog_look` | `calllog-look` | `{}` |
 //! | [`Job::Stitch`] | `stitch` | `stitch:<conversation id>` | `{"conversation": …}` |
+//! | [`Job::RetentionApply`] | `retention_apply` | `retention-apply` | `{}` |
+//! | [`Job::DeleteAtSource`] | `delete_at_source` | `delete-at-source` | `{}` |
 //!
 //! A stored job is untrusted data: [`Job::from_leased`] parses it into a
 //! [`Job`] or says what is wrong ([`BadJob`]), never panics.
@@ -38,15 +40,21 @@ pub enum JobKind {
     Look,
     /// Stitch one conversation.
     Stitch,
+    /// Apply the retention rules (a standing job, see `retention::jobs`).
+    RetentionApply,
+    /// Delete verified recordings at RingCentral (a standing job).
+    DeleteAtSource,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::Download,
         JobKind::Session,
         JobKind::Look,
         JobKind::Stitch,
+        JobKind::RetentionApply,
+        JobKind::DeleteAtSource,
     ];
 
     /// The kind as stored in the catalog's `jobs.kind`.
@@ -56,6 +64,8 @@ impl JobKind {
             JobKind::Session => "session",
             JobKind::Look => "calllog_look",
             JobKind::Stitch => "stitch",
+            JobKind::RetentionApply => "retention_apply",
+            JobKind::DeleteAtSource => "delete_at_source",
         }
     }
 
@@ -102,6 +112,10 @@ pub enum Job {
         /// The conversation to stitch.
         conversation: ConversationId,
     },
+    /// Apply the retention rules, then sleep until the next run.
+    RetentionApply,
+    /// Delete at RingCentral what the rules allow, then sleep until the next run.
+    DeleteAtSource,
 }
 
 /// Why a stored job cannot be run.
@@ -150,6 +164,8 @@ impl Job {
             Job::Session { .. } => JobKind::Session,
             Job::Look => JobKind::Look,
             Job::Stitch { .. } => JobKind::Stitch,
+            Job::RetentionApply => JobKind::RetentionApply,
+            Job::DeleteAtSource => JobKind::DeleteAtSource,
         }
     }
 
@@ -160,6 +176,8 @@ impl Job {
             Job::Session { session } => format!("session:{session}"),
             Job::Look => "calllog-look".to_owned(),
             Job::Stitch { conversation } => format!("stitch:{conversation}"),
+            Job::RetentionApply => "retention-apply".to_owned(),
+            Job::DeleteAtSource => "delete-at-source".to_owned(),
         }
     }
 
@@ -168,7 +186,7 @@ impl Job {
         match self {
             Job::Download { recording } => json!({ "id": recording.as_str() }),
             Job::Session { session } => json!({ "tsid": session.as_str() }),
-            Job::Look => json!({}),
+            Job::Look | Job::RetentionApply | Job::DeleteAtSource => json!({}),
             Job::Stitch { conversation } => json!({ "conversation": conversation.as_str() }),
         }
     }
@@ -197,6 +215,8 @@ impl Job {
             JobKind::Stitch => Job::Stitch {
                 conversation: id(kind, payload, "conversation", ConversationId::parse)?,
             },
+            JobKind::RetentionApply => Job::RetentionApply,
+            JobKind::DeleteAtSource => Job::DeleteAtSource,
         })
     }
 
@@ -312,6 +332,8 @@ mod tests {
             Job::Stitch {
                 conversation: ConversationId::parse("s-a0d7e3c1").unwrap(),
             },
+            Job::RetentionApply,
+            Job::DeleteAtSource,
         ]
     }
 
@@ -334,6 +356,8 @@ mod tests {
                 "stitch:s-a0d7e3c1",
                 json!({"conversation": "s-a0d7e3c1"}),
             ),
+            NewJob::new("retention_apply", "retention-apply", json!({})),
+            NewJob::new("delete_at_source", "delete-at-source", json!({})),
         ];
         for (job, want) in examples().iter().zip(want) {
             assert_eq!(job.to_new_job(), want, "{job:?}");

@@ -23,3 +23,8 @@ pub fn of_download(source: vault::Source) -> i64 {
         vault::Source::Sync => BACKFILL,
     }
 }
+
+/// Records management's standing jobs (retention runs, deletions at the
+/// source): they wait behind live work and backfill alike, so a deletion at
+/// RingCentral never spends Heavy budget a backup could use.
+pub const RECORDS: i64 = -10;

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use vault::NewRetentionRule;
 
 use crate::configuration::{RcArgs, StoreArgs};
+use crate::gateway::{COMMAND_LEASE, CommandHold};
 use crate::retention::{self, audit};
 // Where the web UI and the tests reach them until they name `crate::retention`.
 pub use crate::retention::rules::{add_rule, remove_rule, validate_rule};
@@ -295,11 +296,13 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
                     report.skipped,
                     report.blob_failures.len()
                 );
+                println!("{}", retention::jobs::stitched_summary(&report));
             }
             anyhow::ensure!(
-                report.blob_failures.is_empty(),
-                "{} disposed recordings still have their blob (retried next run)",
-                report.blob_failures.len()
+                report.blob_failures.is_empty() && report.stitched_blob_failures.is_empty(),
+                "{} disposed recordings and {} stitched files still have their blob (retried next run)",
+                report.blob_failures.len(),
+                report.stitched_blob_failures.len()
             );
             Ok(())
         }
@@ -312,7 +315,25 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
             let catalog = crate::app::catalog(&store).await?;
             let blobs = crate::app::blobs(&store)?;
             let client = crate::app::rc_client(&rc)?;
-            let report = retention::source::run(&client, &catalog, &blobs, execute).await?;
+            // Deleting calls RingCentral: hold the gateway, as `sync` does,
+            // so it never shares the rate-limit budget with a running
+            // `serve` (whose standing job deletes at the source anyway).
+            let hold = match execute {
+                true => Some(
+                    CommandHold::take(
+                        &catalog,
+                        "retention delete-at-source",
+                        COMMAND_LEASE + COMMAND_LEASE / 2,
+                    )
+                    .await?,
+                ),
+                false => None,
+            };
+            let report = retention::source::run(&client, &catalog, &blobs, execute).await;
+            if let Some(hold) = hold {
+                hold.release().await;
+            }
+            let report = report?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else if report.dry_run {

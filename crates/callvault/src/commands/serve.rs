@@ -3,7 +3,7 @@
 //! RingCentral is configured, the webhook receiver and the workers
 //! (downloads, sessions, stitching, the subscription and the safety-net sync),
 //! with `--audit-key` the audit trail's periodic signed checkpoints, and
-//! the periodic retention run ([`crate::retention::run_periodically`]).
+//! the standing retention jobs ([`crate::retention::jobs`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +79,14 @@ pub struct ServeArgs {
     /// due; one process of a cluster runs it). 0: never.
     #[arg(long, env = "CALLVAULT_RETENTION_EVERY_MINUTES", default_value_t = 60)]
     pub retention_every_minutes: u64,
+    /// Minutes between deletions at RingCentral under the rules that opt in
+    /// (run by the RingCentral gateway, behind backups). 0: never.
+    #[arg(
+        long,
+        env = "CALLVAULT_DELETE_AT_SOURCE_EVERY_MINUTES",
+        default_value_t = 60
+    )]
+    pub delete_at_source_every_minutes: u64,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -126,14 +134,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
-    let retention = (args.retention_every_minutes > 0).then(|| {
-        tokio::spawn(crate::retention::run_periodically(
-            app.state().catalog.clone(),
-            app.state().blobs.clone(),
-            Duration::from_secs(args.retention_every_minutes * 60),
-            stop.clone(),
-        ))
-    });
+    let retention = crate::retention::jobs::start(
+        &app.state().catalog,
+        &app.state().blobs,
+        Duration::from_secs(args.retention_every_minutes.saturating_mul(60)),
+        Duration::from_secs(args.delete_at_source_every_minutes.saturating_mul(60)),
+        args.no_workers || !args.rc.client_id.is_empty(),
+        stop.clone(),
+    )
+    .await?;
     let mut workers = None;
     let mut probes = Health::new(app.state().catalog.clone());
     if args.no_workers {

@@ -116,6 +116,15 @@ impl Handler for LiveJobs {
             Job::Session { session } => self.session(session, leased).await,
             Job::Look => self.look(leased).await,
             Job::Stitch { conversation } => self.stitch(conversation, leased).await,
+            Job::RetentionApply | Job::DeleteAtSource => {
+                let w = &self.workers;
+                let records = crate::retention::jobs::RecordsJobs {
+                    catalog: self.catalog().clone(),
+                    blobs: w.downloader.blobs.clone(),
+                    client: Some(w.downloader.client.clone()),
+                };
+                records.handle(job.clone(), leased).await
+            }
         }
     }
 }

@@ -27,27 +27,19 @@ use vault::{Catalog, SingletonLease};
 use super::handler::LiveJobs;
 use super::subscription::ensure_subscription;
 use super::{LiveConfig, LiveState};
-use crate::gateway::{GATEWAY, holder_id};
+use crate::gateway::{GATEWAY, LOCAL_KINDS, holder_id};
 use crate::jobs::JobKind;
 use crate::runner::{Mode, Runner, Settings};
 use crate::sync::{self, Downloader};
 
-/// Job kinds that call RingCentral (taken only by the gateway).
-pub const RC_KINDS: [&str; 3] = [
-    JobKind::Download.as_str(),
-    JobKind::Session.as_str(),
-    JobKind::Look.as_str(),
-];
-
-/// Jobs any worker may run: they need no RingCentral call.
-pub const LOCAL_KINDS: [&str; 1] = [JobKind::Stitch.as_str()];
-
 /// Everything the gateway holder runs.
-const ALL_KINDS: [&str; 4] = [
+const ALL_KINDS: [&str; 6] = [
     JobKind::Download.as_str(),
     JobKind::Session.as_str(),
     JobKind::Look.as_str(),
     JobKind::Stitch.as_str(),
+    JobKind::RetentionApply.as_str(),
+    JobKind::DeleteAtSource.as_str(),
 ];
 
 /// Where the subscription should deliver, for the gateway to keep it.

@@ -14,8 +14,10 @@
 
 pub mod audit;
 pub mod holds;
+pub mod jobs;
 pub mod rules;
 pub mod source;
+pub mod stitched;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -239,6 +241,14 @@ pub struct ApplyReport {
     pub skipped: u64,
     /// Disposed of, but deleting the blob failed (retried next run).
     pub blob_failures: Vec<String>,
+    /// Conversations whose stitched file went with their legs.
+    pub stitched_disposed: Vec<String>,
+    /// Conversations whose legs are gone but whose stitched file a hold keeps.
+    pub stitched_held: Vec<String>,
+    /// Stitched files kept because some of their legs are kept.
+    pub stitched_kept: u64,
+    /// Stitched files disposed of whose blob deletion failed (retried).
+    pub stitched_blob_failures: Vec<String>,
 }
 
 /// `callvault retention apply`: sweeps filter holds (future matches), plans
@@ -300,6 +310,7 @@ pub async fn apply_plan(
             DisposeOutcome::NotEligible => report.skipped += 1,
         }
     }
+    stitched::dispose_with_legs(catalog, blobs, &mut report).await?;
     Ok(report)
 }
 
@@ -331,44 +342,6 @@ async fn delete_blob(
                 "deleting a disposed recording's blob failed; retried next run");
             report.blob_failures.push(id.as_str().to_owned());
             Ok(false)
-        }
-    }
-}
-
-/// The periodic retention run of `serve`: every `every`, one process of
-/// the cluster (the `retention` singleton) applies the rules.
-pub async fn run_periodically(
-    catalog: Catalog,
-    blobs: BlobStore,
-    every: std::time::Duration,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    let holder = crate::gateway::holder_id();
-    loop {
-        match catalog
-            .acquire_singleton("retention", &holder, every.saturating_mul(2))
-            .await
-        {
-            Ok(Some(lease)) => {
-                match apply(&catalog, &blobs).await {
-                    Ok(r) => tracing::info!(
-                        disposed = r.disposed.len(),
-                        held = r.held.len(),
-                        blob_failures = r.blob_failures.len(),
-                        "retention run done"
-                    ),
-                    Err(e) => tracing::error!(error = %format!("{e:#}"), "retention run failed"),
-                }
-                if let Err(e) = catalog.release_singleton(&lease).await {
-                    tracing::warn!(error = %e, "releasing the retention lease failed");
-                }
-            }
-            Ok(None) => tracing::debug!("another process runs retention"),
-            Err(e) => tracing::error!(error = %e, "taking the retention lease failed"),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
         }
     }
 }

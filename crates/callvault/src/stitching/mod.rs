@@ -15,6 +15,7 @@
 //! of its recordings: a conversation already in the vault stitches offline.
 
 pub mod gather;
+pub mod hold_guard;
 pub mod job;
 pub mod plan;
 pub mod store;
@@ -333,6 +334,7 @@ impl Stitcher {
                 key: key.as_str().to_owned(),
             });
         }
+        hold_guard::refuse_if_held(&self.catalog, &conversation).await?;
         let stitched = store::stitch_and_store(
             &self.blobs,
             &self.layout,
@@ -341,7 +343,8 @@ impl Stitcher {
             &playable,
             options,
         )
-        .await?;
+        .await;
+        let stitched = hold_guard::explain_conflict(&self.catalog, &conversation, stitched).await?;
         crate::worm::record_lock(&self.catalog, &self.blobs, &stitched.key).await?;
         let manifest: serde_json::Value = serde_json::from_str(&stitched.manifest.to_json())
             .context("re-reading the manifest")?;

@@ -25,6 +25,10 @@ mod not_ready;
 mod plan;
 mod rate_limits;
 mod retention;
+// Stitched files under holds, WORM and retention.
+mod records_jobs;
+mod records_stitched;
+mod records_worm;
 // `--storage s3://…` against moto: sync, then verify re-hashing the bucket.
 mod s3;
 mod tokens;

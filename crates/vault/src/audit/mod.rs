@@ -59,6 +59,8 @@ pub enum AuditAction {
     Disposed,
     /// Deleted a recording at RingCentral.
     DeletedAtSource,
+    /// Refused to replace a stitched file (legal hold, WORM lock).
+    OverwriteRefused,
     /// Logged in.
     Login,
     /// Failed to log in.
@@ -85,6 +87,7 @@ impl AuditAction {
             AuditAction::RuleChanged => "rule_changed",
             AuditAction::Disposed => "disposed",
             AuditAction::DeletedAtSource => "deleted_at_source",
+            AuditAction::OverwriteRefused => "overwrite_refused",
             AuditAction::Login => "login",
             AuditAction::LoginFailed => "login_failed",
             AuditAction::Logout => "logout",
