@@ -23,6 +23,10 @@ pub struct Settings {
     pub database_url: String,
     /// Blob store location (a folder or `s3://…`).
     pub storage_url: String,
+    /// WORM mode for the blob store (`--worm`): the retention job, hold
+    /// mirroring and the web's hold forms then act on locked objects as
+    /// locked objects.
+    pub worm: crate::worm::WormArgs,
     /// The URL users reach us at; `https://…` makes cookies `Secure`.
     pub public_url: Option<url::Url>,
     /// Session idle timeout and password-check bounds.
@@ -49,6 +53,7 @@ impl Application {
             .await
             .context("opening the catalog")?;
         let blobs = BlobStore::open(&settings.storage_url).context("opening the blob store")?;
+        let blobs = crate::worm::enable(blobs, &settings.worm).await?;
         let secure_cookies = crate::configuration::address::is_https(settings.public_url.as_ref());
         let state = AppState::new(catalog, blobs, secure_cookies, settings.web).await?;
         Ok(Self::with_state(settings.listen, state)

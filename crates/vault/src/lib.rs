@@ -120,6 +120,7 @@ mod holds;
 mod ids;
 mod key;
 mod ledger;
+mod legal_hold_mirror;
 mod live;
 pub mod login_throttle;
 mod queue;
@@ -153,6 +154,7 @@ pub use key::{
     MAX_KEY_LEN, StorageKey,
 };
 pub use ledger::{LedgerEntry, LedgerWritten};
+pub use legal_hold_mirror::LegalHoldDrift;
 pub use live::{NewNotification, Notification, NotificationWrite, SingletonLease};
 pub use queue::{
     DEFAULT_MAX_ATTEMPTS, Enqueued, Job, JobCounts, JobId, JobListener, JobState, Lease, LeasedJob,

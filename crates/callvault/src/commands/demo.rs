@@ -214,6 +214,7 @@ async fn serve_live(
     sandbox: rc_sandbox::SandboxHandle,
 ) -> anyhow::Result<()> {
     let app = crate::startup::Application::build(crate::startup::Settings {
+        worm: Default::default(),
         listen: args.listen,
         database_url: store.database_url(),
         storage_url: store.storage_url(),

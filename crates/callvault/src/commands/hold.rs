@@ -150,7 +150,7 @@ pub async fn run(args: HoldArgs) -> anyhow::Result<()> {
                 "placed hold {id} ({}) on {} conversations",
                 placed.matter, placed.conversations
             );
-            Ok(())
+            mirror(&catalog, &store).await
         }
         HoldAction::Release {
             store,
@@ -161,7 +161,7 @@ pub async fn run(args: HoldArgs) -> anyhow::Result<()> {
             let catalog = crate::app::catalog(&store).await?;
             release(&catalog, id, &actor.by, &reason).await?;
             println!("released hold {id}");
-            Ok(())
+            mirror(&catalog, &store).await
         }
         HoldAction::Ls { store, all, json } => {
             let catalog = crate::app::catalog(&store).await?;
@@ -187,4 +187,26 @@ pub async fn run(args: HoldArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// With `--worm`, mirrors the holds onto the bucket's S3 legal holds at
+/// once (every retention run does it too) and says what changed.
+async fn mirror(catalog: &vault::Catalog, store: &StoreArgs) -> anyhow::Result<()> {
+    if store.worm.config().is_none() {
+        return Ok(());
+    }
+    let blobs = crate::app::writable_blobs(store).await?;
+    let r = crate::retention::holds::mirror_to_worm(catalog, &blobs).await?;
+    println!(
+        "S3 legal holds: {} placed, {} lifted, {} failed (retried by the next retention run)",
+        r.placed,
+        r.lifted,
+        r.failed.len()
+    );
+    anyhow::ensure!(
+        r.failed.is_empty(),
+        "the bucket refused to change the legal hold of {}",
+        r.failed.join(", ")
+    );
+    Ok(())
 }

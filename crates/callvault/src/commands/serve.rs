@@ -99,6 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         database_url: args.store.database_url(),
         storage_url: args.store.storage_url(),
+        worm: args.store.worm.clone(),
         public_url: args.public_url.clone(),
         web: WebOptions {
             session_idle: Duration::from_secs(args.session_idle_minutes.max(1) * 60),

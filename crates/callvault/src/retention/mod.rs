@@ -249,17 +249,23 @@ pub struct ApplyReport {
     pub stitched_kept: u64,
     /// Stitched files disposed of whose blob deletion failed (retried).
     pub stitched_blob_failures: Vec<String>,
+    /// S3 legal holds set or lifted to match the catalog's holds (WORM).
+    pub s3_legal_holds: holds::MirrorReport,
 }
 
-/// `callvault retention apply`: sweeps filter holds (future matches), plans
-/// at "now" and disposes of what is due.
+/// `callvault retention apply`: sweeps filter holds (future matches),
+/// mirrors the holds onto the bucket's S3 legal holds (WORM mode), plans at
+/// "now" and disposes of what is due.
 pub async fn apply(catalog: &Catalog, blobs: &BlobStore) -> anyhow::Result<ApplyReport> {
     catalog
         .sweep_filter_holds()
         .await
         .context("sweeping filter holds")?;
+    let mirrored = holds::mirror_to_worm(catalog, blobs).await?;
     let plan = plan(catalog).await?;
-    apply_plan(catalog, blobs, &plan).await
+    let mut report = apply_plan(catalog, blobs, &plan).await?;
+    report.s3_legal_holds = mirrored;
+    Ok(report)
 }
 
 /// Disposes of the due entries of `plan`. Holds are NOT taken from the

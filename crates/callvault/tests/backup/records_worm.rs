@@ -1,6 +1,8 @@
-//! A re-stitch in WORM mode (S3 Object Lock, against moto): the locked
-//! stitched file is never overwritten. A re-stitch that would change its
-//! bytes is refused, reported and audited; the bucket keeps one version.
+//! WORM mode (S3 Object Lock, against moto) under records management: the
+//! locked stitched file is never overwritten (a re-stitch that would change
+//! its bytes is refused, reported and audited; the bucket keeps one
+//! version), and a legal hold becomes the S3 legal hold of every file of the
+//! held conversation, lifted when the hold is released.
 
 use std::sync::Arc;
 
@@ -8,39 +10,62 @@ use callvault::stitching::hold_guard::OverwriteRefused;
 use callvault::stitching::{Outcome, StitchOptions, Stitcher};
 use callvault::sync::{self, Downloader, Progress, Report};
 use vault::worm::{LockMode, WormConfig};
-use vault::{KeyLayout, Verified};
+use vault::{BlobStore, Catalog, KeyLayout, Verified};
 
-use crate::helpers::{on_both_backends, spawn_app};
+use crate::helpers::{TestApp, on_both_backends, spawn_app};
+use crate::moto::Moto;
 use crate::records_stitched::{actions_about, transferred};
+
+/// A backup of `app`'s sandbox into a fresh Object Lock bucket of `moto`,
+/// every blob locked (GOVERNANCE, one day): the bucket, the WORM store,
+/// the catalog and a stitcher over them.
+async fn worm_backup(app: &TestApp, moto: &Moto) -> (String, BlobStore, Catalog, Stitcher) {
+    let bucket = moto.bucket(true).await;
+    let blobs = moto
+        .blob_store(&bucket)
+        .with_worm(WormConfig {
+            mode: LockMode::Governance,
+            default_keep: chrono::Duration::days(1),
+        })
+        .unwrap();
+    blobs.check_worm().await.unwrap();
+    let catalog = app.catalog().await;
+    let client = callvault::app::rc_client(&app.rc).unwrap();
+    client.authenticate().await.unwrap();
+    let to = client.server_clock().now();
+    let downloader = Downloader {
+        client: client.clone(),
+        catalog: catalog.clone(),
+        blobs: blobs.clone(),
+        layout: KeyLayout::default(),
+        schedule: rc_api::ladder::Ladder::recording_content(),
+        backoff: callvault::jobs::Backoff::DEFAULT,
+    };
+    let mut report = Report::default();
+    sync::backup(
+        &downloader,
+        (app.sync_args().from.unwrap(), to),
+        4,
+        chrono::Duration::seconds(30),
+        Arc::new(Progress::default()),
+        &mut report,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let stitcher = Stitcher {
+        catalog: catalog.clone(),
+        blobs: blobs.clone(),
+        layout: KeyLayout::default(),
+        rc: None,
+    };
+    (bucket, blobs, catalog, stitcher)
+}
 
 on_both_backends! {
     async fn a_restitch_never_overwrites_a_locked_stitched_file_and_says_so(backend) {
         let Some(moto) = crate::moto::moto().await else { return };
         let Some(app) = spawn_app(backend, 83, transferred).await else { return };
-        let bucket = moto.bucket(true).await;
-        let blobs = moto
-            .blob_store(&bucket)
-            .with_worm(WormConfig { mode: LockMode::Governance, default_keep: chrono::Duration::days(1) })
-            .unwrap();
-        blobs.check_worm().await.unwrap();
-        let catalog = app.catalog().await;
-        let client = callvault::app::rc_client(&app.rc).unwrap();
-        client.authenticate().await.unwrap();
-        let to = client.server_clock().now();
-        let downloader = Downloader {
-            client: client.clone(),
-            catalog: catalog.clone(),
-            blobs: blobs.clone(),
-            layout: KeyLayout::default(),
-            schedule: rc_api::ladder::Ladder::recording_content(),
-            backoff: callvault::jobs::Backoff::DEFAULT,
-        };
-        let mut report = Report::default();
-        sync::backup(&downloader, (app.sync_args().from.unwrap(), to), 4,
-            chrono::Duration::seconds(30), Arc::new(Progress::default()), &mut report)
-            .await
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let stitcher = Stitcher { catalog: catalog.clone(), blobs: blobs.clone(), layout: KeyLayout::default(), rc: None };
+        let (bucket, blobs, catalog, stitcher) = worm_backup(&app, &moto).await;
         let outcomes = stitcher.stitch_all(&StitchOptions::default()).await.unwrap();
         let Some(Outcome::Stitched { conversation, sessions, key, sha256, .. }) =
             outcomes.into_iter().find(|o| matches!(o, Outcome::Stitched { .. }))
@@ -70,6 +95,84 @@ on_both_backends! {
         let of_key = versions.iter().find(|(k, _)| k == key.as_str()).map(|(_, n)| *n);
         assert_eq!(of_key, Some(1), "one version of {key}: {versions:?}");
         assert_eq!(catalog.conversation(&conversation).await.unwrap().unwrap().sha256, Some(sha));
+        app.finish().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_legal_hold_becomes_the_s3_legal_hold_of_each_file_and_is_lifted_on_release(backend) {
+        // Arrange: a WORM backup of transferred calls, stitched.
+        let Some(moto) = crate::moto::moto().await else { return };
+        let Some(app) = spawn_app(backend, 84, transferred).await else { return };
+        let (_bucket, blobs, catalog, stitcher) = worm_backup(&app, &moto).await;
+        let stitched: Vec<(vault::ConversationId, Vec<String>, vault::StorageKey)> = stitcher
+            .stitch_all(&StitchOptions::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::Stitched { conversation, sessions, key, .. } => Some((
+                    vault::ConversationId::parse(&conversation).unwrap(),
+                    sessions,
+                    vault::StorageKey::from_stored(&key).unwrap(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert!(stitched.len() >= 2, "two stitched conversations to tell apart: {stitched:?}");
+        let files = |i: usize| {
+            let (_, sessions, key) = stitched[i].clone();
+            let catalog = catalog.clone();
+            async move {
+                let mut keys = vec![key];
+                for s in sessions {
+                    let session = vault::TelephonySessionId::parse(&s).unwrap();
+                    for r in catalog.recordings_for_session(&session).await.unwrap() {
+                        keys.extend(r.storage_key);
+                    }
+                }
+                assert!(keys.len() >= 3, "a stitched file and its legs: {keys:?}");
+                keys
+            }
+        };
+        let (held, other) = (files(0).await, files(1).await);
+        let s3_hold = |key: vault::StorageKey| {
+            let blobs = blobs.clone();
+            async move { blobs.lock_info(&key).await.unwrap().unwrap().legal_hold }
+        };
+
+        // Act: a hold on the first conversation, mirrored as `hold place` does.
+        let hold = callvault::retention::holds::place(&catalog, &vault::NewHold {
+            matter: "Doe v. Roe".into(),
+            reason: "litigation".into(),
+            placed_by: "counsel".into(),
+            target: vault::HoldTarget::Conversations(vec![stitched[0].0.clone()]),
+        })
+        .await
+        .unwrap();
+        let placed = callvault::retention::holds::mirror_to_worm(&catalog, &blobs).await.unwrap();
+
+        // Assert: every file of the held conversation carries an S3 legal
+        // hold (the bucket says so), and no file of the other one does.
+        assert_eq!(placed.placed, held.len() as u64, "{placed:?}");
+        assert!(placed.failed.is_empty(), "{placed:?}");
+        for key in &held {
+            assert!(s3_hold(key.clone()).await, "{key} has no S3 legal hold");
+            assert!(catalog.blob_lock(key).await.unwrap().unwrap().legal_hold);
+        }
+        for key in &other {
+            assert!(!s3_hold(key.clone()).await, "{key} is held but its conversation is not");
+        }
+        let again = callvault::retention::holds::mirror_to_worm(&catalog, &blobs).await.unwrap();
+        assert_eq!((again.placed, again.lifted), (0, 0), "a second pass changes nothing");
+
+        // Released, the S3 legal holds are lifted.
+        callvault::retention::holds::release(&catalog, hold, "counsel", "settled").await.unwrap();
+        let lifted = callvault::retention::holds::mirror_to_worm(&catalog, &blobs).await.unwrap();
+        assert_eq!(lifted.lifted, held.len() as u64, "{lifted:?}");
+        for key in &held {
+            assert!(!s3_hold(key.clone()).await, "{key} kept its S3 legal hold after release");
+        }
         app.finish().await;
     }
 }

@@ -133,6 +133,7 @@ async fn spawn_app_at(
 ) -> TestApp {
     let storage_url = dir.path().join("blobs").display().to_string();
     let mut settings = Settings {
+        worm: Default::default(),
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url,
         storage_url,

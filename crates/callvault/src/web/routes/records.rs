@@ -184,7 +184,7 @@ pub async fn add_rule(
         delete_at_source_after_days: days(form.delete_at_source_after_days, "delete at source")?,
         created_by: session.user.name.clone(),
     };
-    crate::commands::retention::add_rule(&state.catalog, &rule)
+    crate::retention::rules::add_rule(&state.catalog, &rule)
         .await
         .map_err(refused)?;
     Ok(Redirect::to("/records"))
@@ -202,7 +202,7 @@ pub async fn remove_rule(
     AdminUser(session): AdminUser,
     CsrfForm(form): CsrfForm<RemoveRuleForm>,
 ) -> Result<Redirect, AppError> {
-    crate::commands::retention::remove_rule(&state.catalog, &form.name, &session.user.name)
+    crate::retention::rules::remove_rule(&state.catalog, &form.name, &session.user.name)
         .await
         .map_err(refused)?;
     Ok(Redirect::to("/records"))
@@ -268,9 +268,10 @@ pub async fn place_hold(
         placed_by: session.user.name.clone(),
         target,
     };
-    crate::commands::hold::place(&state.catalog, &hold)
+    crate::retention::holds::place(&state.catalog, &hold)
         .await
         .map_err(refused)?;
+    mirror_to_worm(&state).await;
     Ok(Redirect::to("/records"))
 }
 
@@ -287,8 +288,19 @@ pub async fn release_hold(
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<ReleaseForm>,
 ) -> Result<Redirect, AppError> {
-    crate::commands::hold::release(&state.catalog, id, &session.user.name, &form.reason)
+    crate::retention::holds::release(&state.catalog, id, &session.user.name, &form.reason)
         .await
         .map_err(refused)?;
+    mirror_to_worm(&state).await;
     Ok(Redirect::to("/records"))
+}
+
+/// Mirrors the holds onto the bucket's S3 legal holds (WORM mode) right
+/// after a hold changed. The hold itself is already in force in the
+/// catalog, so a failure here is logged, not shown: every retention run
+/// mirrors again.
+async fn mirror_to_worm(state: &AppState) {
+    if let Err(e) = crate::retention::holds::mirror_to_worm(&state.catalog, &state.blobs).await {
+        tracing::error!(error = %format!("{e:#}"), "mirroring legal holds to S3 failed; the next retention run retries");
+    }
 }
