@@ -90,3 +90,13 @@ async fn on_postgresql_access_filters_audio_and_audit_behave_as_on_sqlite() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn on_postgresql_a_listen_only_user_has_no_download_route() {
+    let Some(app) = spawn_app_postgres().await else {
+        return;
+    };
+    let (listener, _) = crate::records::finer_users(&app).await;
+    crate::records::listen_only_has_no_download_route(&app, listener).await;
+    app.finish().await;
+}

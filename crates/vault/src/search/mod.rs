@@ -159,6 +159,11 @@ static VISIBLE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A download is asked for by the user bound at `$3` and that user is not
+/// listen-only, or `$3` is NULL (playing, or a command-line tool).
+const MAY_DOWNLOAD: &str =
+    "($3 IS NULL OR NOT EXISTS (SELECT 1 FROM users lu WHERE lu.id = $3 AND lu.listen_only))";
+
 fn corrupt(what: impl std::fmt::Display) -> CatalogError {
     CatalogError::CorruptRow {
         table: "conversations",
@@ -258,12 +263,34 @@ impl Catalog {
         scope: Scope,
         id: &ConversationId,
     ) -> Result<Option<Conversation>, CatalogError> {
+        self.conversation_for(scope, None, id).await
+    }
+
+    /// The conversation `id`, if `scope` may see it and user `by` may
+    /// download (is not listen-only): the download routes' access, decided
+    /// in the same statement as the scope.
+    pub async fn downloadable_conversation(
+        &self,
+        scope: Scope,
+        by: UserId,
+        id: &ConversationId,
+    ) -> Result<Option<Conversation>, CatalogError> {
+        self.conversation_for(scope, Some(by), id).await
+    }
+
+    async fn conversation_for(
+        &self,
+        scope: Scope,
+        download_by: Option<UserId>,
+        id: &ConversationId,
+    ) -> Result<Option<Conversation>, CatalogError> {
         let visible = VISIBLE.as_str();
         let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT c.id FROM conversations c WHERE c.id = $2 AND {visible}"
+            "SELECT c.id FROM conversations c WHERE c.id = $2 AND {visible} AND {MAY_DOWNLOAD}"
         )))
         .bind(scope.bind())
         .bind(id.as_str())
+        .bind(download_by.map(UserId::get))
         .fetch_optional(&self.pool)
         .await?;
         match found {
@@ -279,9 +306,29 @@ impl Catalog {
         scope: Scope,
         id: &RecordingId,
     ) -> Result<Option<Recording>, CatalogError> {
+        self.recording_for(scope, None, id).await
+    }
+
+    /// The recording `id`, if `scope` may see it and user `by` may download
+    /// (is not listen-only), decided in the same statement as the scope.
+    pub async fn downloadable_recording(
+        &self,
+        scope: Scope,
+        by: UserId,
+        id: &RecordingId,
+    ) -> Result<Option<Recording>, CatalogError> {
+        self.recording_for(scope, Some(by), id).await
+    }
+
+    async fn recording_for(
+        &self,
+        scope: Scope,
+        download_by: Option<UserId>,
+        id: &RecordingId,
+    ) -> Result<Option<Recording>, CatalogError> {
         let visible = VISIBLE.as_str();
         let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT r.id FROM recordings r WHERE r.id = $2 AND ($1 IS NULL
+                "SELECT r.id FROM recordings r WHERE r.id = $2 AND {MAY_DOWNLOAD} AND ($1 IS NULL
                     OR EXISTS (SELECT 1 FROM conversation_sessions rs
                                JOIN conversations c ON c.id = rs.conversation_id
                                WHERE rs.telephony_session_id = r.telephony_session_id AND {visible})
@@ -293,6 +340,7 @@ impl Catalog {
                                                  AND rl.extension_id = rue.extension_id))))")))
                 .bind(scope.bind())
                 .bind(id.as_str())
+                .bind(download_by.map(UserId::get))
                 .fetch_optional(&self.pool)
                 .await?;
         match found {

@@ -87,11 +87,18 @@ pub async fn recording(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let id = RecordingId::parse(&id).map_err(|_| AppError::NotFound)?;
-    let recording = state
-        .catalog
-        .visible_recording(user.scope(), &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    // A download is a separate right: the statement that checks the scope
+    // also refuses a listen-only user, so such a user has no download route.
+    let recording = match query.is_download() {
+        true => {
+            state
+                .catalog
+                .downloadable_recording(user.scope(), user.0.user.id, &id)
+                .await?
+        }
+        false => state.catalog.visible_recording(user.scope(), &id).await?,
+    }
+    .ok_or(AppError::NotFound)?;
     let key = match (&recording.state, recording.storage_key) {
         (RecordingState::Stored, Some(key)) => key,
         _ => {
@@ -125,11 +132,21 @@ pub async fn conversation(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let id = parse_conversation_id(&id)?;
-    let conversation = state
-        .catalog
-        .visible_conversation(user.scope(), &id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let conversation = match query.is_download() {
+        true => {
+            state
+                .catalog
+                .downloadable_conversation(user.scope(), user.0.user.id, &id)
+                .await?
+        }
+        false => {
+            state
+                .catalog
+                .visible_conversation(user.scope(), &id)
+                .await?
+        }
+    }
+    .ok_or(AppError::NotFound)?;
     let manifest = manifest_of(&conversation);
     let key = conversation.stitched_key.ok_or(AppError::NotFound)?;
     let audio = Audio {
@@ -150,10 +167,6 @@ async fn serve(
     download: bool,
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
-    // A listen-only user has no download route at all.
-    if download && user.0.user.listen_only {
-        return Err(AppError::NotFound);
-    }
     let Some(meta) = state.blobs.head(&audio.key).await? else {
         tracing::error!(key = %audio.key, "catalog names a blob that is missing");
         return Err(AppError::NotFound);
