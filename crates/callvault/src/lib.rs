@@ -1,7 +1,10 @@
-//! CallVault as a library: glue and policy only. `main.rs` parses the
-//! command line and calls into [`commands`]; integration tests and
-//! benchmarks drive the same code in-process.
+//! CallVault as a library: this crate owns the policy and the glue between
+//! the other crates (backup, live follow-up, stitching, records management,
+//! the web UI and the CLI). `main.rs` parses the command line and calls into
+//! [`commands`]; integration tests and benchmarks drive the same code
+//! in-process.
 //!
+//! # Brief overview
 //! - [`commands`]: one module per subcommand (`demo`, `sync`, `join`, `stitch`, `serve`, …).
 //! - [`live`]: the webhook receiver, session follow-up, subscription and worker loop.
 //! - [`jobs`]: the queue's job kinds, dedupe keys and typed payloads.
@@ -17,6 +20,13 @@
 //! - [`app`] and [`configuration`]: settings and the long-lived parts every command shares;
 //!   [`assemble`]: the live workers over them.
 //! - [`metrics`]: histograms, the Prometheus writer and the live counters `/metrics` reports.
+//!
+//! # Does not
+//! - speak RingCentral's HTTP API itself (that is `rc-api`), write SQL or
+//!   touch the object store directly (that is `vault`), or parse audio
+//!   frames (that is `stitch`): it decides what happens, when and to what;
+//! - link the RingCentral sandbox unless the `demo` feature (on by default)
+//!   asks for it.
 
 #![deny(missing_docs)]
 
