@@ -1,5 +1,5 @@
 //! OAuth behaviour: JWT grant, client authentication, expiry, refresh
-//! rotation, revocation and the 401 bodies (API.md §1, §5).
+//! rotation, revocation and the 401 bodies.
 
 mod rest_support;
 

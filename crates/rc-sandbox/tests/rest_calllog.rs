@@ -1,5 +1,5 @@
 //! Call log: paging, default window, validation, lag, levels, views,
-//! transfers and single records (API.md §2).
+//! transfers and single records.
 
 mod rest_support;
 

@@ -22,7 +22,7 @@ fn fixture(name: &str) -> Value {
 }
 
 /// Top-level keys real error bodies carry beyond the spec schemas
-/// (API.md §5: `errorCode`/`message` category copies, `parameterName` /
+/// (RingCentral's documented error bodies: `errorCode`/`message` category copies, `parameterName` /
 /// `permissionName` mirrors; RFC 6749 `error_description` on OAuth errors).
 const DOCUMENTED_ERROR_EXTRAS: &[&str] = &[
     "errorCode",

@@ -1,5 +1,5 @@
 //! Rate limits: headers, the 429 body, the penalty trap, group independence
-//! (API.md §4). Limits run on real time, so these tests wait real
+//!. Limits run on real time, so these tests wait real
 //! (sub-)seconds: the passing of time is the behaviour under test.
 
 mod rest_support;

@@ -1,5 +1,5 @@
 //! Recording metadata and content: lag, format, Range, disposition, auth on
-//! the media host (API.md §3).
+//! the media host.
 
 mod rest_support;
 

@@ -1,13 +1,15 @@
 //! Folding one telephony session's notifications into party states (pure).
 //!
 //! Notifications arrive out of order, duplicated, and usually carry only the
-//! party whose state changed (API.md §7.4). Each party's state is the one of
+//! party whose state changed (RingCentral sends a party only in the events
+//! that change it). Each party's state is the one of
 //! its notification with the highest `sequence`, so the fold gives the same
 //! answer whatever order the notifications are applied in, and applying one
 //! twice changes nothing. A session is over when every party seen has
-//! reached `Disconnected` or `Gone` (API.md §7.5); the recording ids named
+//! reached `Disconnected` or `Gone` (the states after which RingCentral sends
+//! nothing more for it); the recording ids named
 //! anywhere in it, and the sessions an attended transfer continues in
-//! (`Gone` + `AttendedTransfer` + `peerId.telephonySessionId`, §7.6), are
+//! (`Gone` + `AttendedTransfer` + `peerId.telephonySessionId`), are
 //! collected along the way.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,7 @@
 //! Our WebHook subscription to telephony-session events: created (or
 //! reused), renewed well before expiry, and recreated when RingCentral
-//! blacklisted, expired or deleted it (API.md §6). Its id and the random
+//! blacklisted, expired or deleted it (after failed deliveries, at
+//! `expiresIn`, or by hand). Its id and the random
 //! verification token live in the catalog settings, so every process of the
 //! cluster agrees on them and a restart reuses them.
 
