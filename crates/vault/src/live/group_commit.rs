@@ -9,15 +9,17 @@
 //! of 33 and 34 rows would each be prepared afresh (and evict each other).
 //! There the rows go as arrays into one fixed statement
 //! (`INSERT … SELECT … FROM UNNEST(…)`), prepared once per connection
-//! whatever the batch size.
+//! whatever the batch size. `Any` binds no arrays, so this transaction runs
+//! on the catalog's typed PostgreSQL pool and binds native ones: as text
+//! array literals, every JSON body was escaped here and parsed again there.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::{Any, AnyPool, Connection, QueryBuilder};
+use sqlx::{Any, AnyPool, Connection, PgPool, QueryBuilder};
 
 use super::NotificationWrite;
-use crate::db::{Backend, Catalog, pg_array, pg_int_array};
+use crate::db::{Backend, Catalog};
 use crate::error::CatalogError;
 use crate::queue::NewJob;
 use crate::time::to_ms;
@@ -118,9 +120,9 @@ impl Catalog {
         batch: &[NotificationWrite],
     ) -> Result<Vec<bool>, CatalogError> {
         let plan = Plan::of(batch);
-        let inserted = match self.backend() {
-            Backend::Sqlite => commit_sqlite(&self.pool, &plan).await?,
-            Backend::Postgres => commit_postgres(self, &plan).await?,
+        let inserted = match self.pg_native() {
+            None => commit_sqlite(&self.pool, &plan).await?,
+            Some(native) => commit_postgres(native, &plan).await?,
         };
         Ok(batch
             .iter()
@@ -201,14 +203,12 @@ async fn commit_sqlite(pool: &AnyPool, plan: &Plan<'_>) -> Result<HashSet<String
     committed
 }
 
-/// PostgreSQL: two fixed statements fed with arrays, and a wake-up hint
-/// for other processes' queue listeners, sent at commit.
-async fn commit_postgres(
-    catalog: &Catalog,
-    plan: &Plan<'_>,
-) -> Result<HashSet<String>, CatalogError> {
+/// PostgreSQL: two fixed statements fed with native arrays on the typed
+/// pool, and a wake-up hint for other processes' queue listeners, sent at
+/// commit.
+async fn commit_postgres(pool: &PgPool, plan: &Plan<'_>) -> Result<HashSet<String>, CatalogError> {
     let rows = &plan.rows;
-    let mut tx = catalog.begin().await?;
+    let mut tx = pool.begin().await?;
     let got: Vec<String> = sqlx::query_scalar(Backend::Postgres.sql(
         "INSERT INTO notifications (uuid, telephony_session_id, sequence, event_time, body,
             received_at)
@@ -218,11 +218,15 @@ async fn commit_postgres(
          ORDER BY r.uuid
          ON CONFLICT (uuid) DO NOTHING RETURNING uuid",
     ))
-    .bind(pg_array(rows.iter().map(|n| Some(n.uuid))))
-    .bind(pg_array(rows.iter().map(|n| n.telephony_session_id)))
-    .bind(pg_int_array(rows.iter().map(|n| n.sequence)))
-    .bind(pg_int_array(rows.iter().map(|n| n.event_time)))
-    .bind(pg_array(rows.iter().map(|n| Some(n.body))))
+    .bind(rows.iter().map(|n| n.uuid).collect::<Vec<_>>())
+    .bind(
+        rows.iter()
+            .map(|n| n.telephony_session_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind(rows.iter().map(|n| n.sequence).collect::<Vec<_>>())
+    .bind(rows.iter().map(|n| n.event_time).collect::<Vec<_>>())
+    .bind(rows.iter().map(|n| n.body).collect::<Vec<_>>())
     .fetch_all(&mut *tx)
     .await?;
     let inserted: HashSet<String> = got.into_iter().collect();
@@ -239,12 +243,16 @@ async fn commit_postgres(
              ON CONFLICT (kind, dedupe_key) WHERE state IN ('queued', 'leased', 'retry')
              DO NOTHING RETURNING kind",
         ))
-        .bind(pg_array(jobs.iter().map(|j| Some(j.kind.as_str()))))
-        .bind(pg_array(jobs.iter().map(|j| Some(j.dedupe_key.as_str()))))
-        .bind(pg_array(jobs.iter().map(|j| Some(j.payload.as_str()))))
-        .bind(pg_int_array(jobs.iter().map(|j| Some(j.priority))))
-        .bind(pg_int_array(jobs.iter().map(|j| j.run_at)))
-        .bind(pg_int_array(jobs.iter().map(|j| Some(j.max_attempts))))
+        .bind(jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>())
+        .bind(
+            jobs.iter()
+                .map(|j| j.dedupe_key.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(jobs.iter().map(|j| j.payload.as_str()).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.priority).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.run_at).collect::<Vec<_>>())
+        .bind(jobs.iter().map(|j| j.max_attempts).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await?;
         for kind in kinds.into_iter().collect::<BTreeSet<_>>() {
