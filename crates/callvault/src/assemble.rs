@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 
-use crate::configuration::{LiveTiming, Monitoring, RcArgs, StoreArgs};
+use crate::configuration::{LiveTiming, Monitoring, RcArgs};
 use crate::live::workers::SubscriptionPlan;
 use crate::live::{LiveState, Workers, telephony_filters};
 use crate::sync::Downloader;
@@ -15,8 +15,6 @@ use crate::sync::Downloader;
 pub struct LiveSetup<'a> {
     /// RingCentral settings.
     pub rc: &'a RcArgs,
-    /// Where the recordings are written.
-    pub store: &'a StoreArgs,
     /// Worker tasks in this process.
     pub workers: usize,
     /// Safety-net interval and pace.
@@ -30,19 +28,22 @@ pub struct LiveSetup<'a> {
     pub extension: Option<&'a str>,
 }
 
-/// Assembles the live state and the workers over the process's `catalog`.
+/// Assembles the live state and the workers over the process's `catalog`
+/// and its one blob store, which must be writable (see
+/// [`crate::app::writable_blobs`]): the workers store recordings and
+/// stitched files in it.
 pub async fn live_workers(
     setup: LiveSetup<'_>,
     catalog: &vault::Catalog,
+    blobs: &vault::BlobStore,
 ) -> anyhow::Result<(Workers, LiveState)> {
     let client = crate::app::rc_client(setup.rc)?;
-    let blobs = crate::app::writable_blobs(setup.store).await?;
     let mut config = setup.timing.live_config(setup.workers);
     config.capacity.degraded_after = setup.monitoring.degraded_after();
     let downloader = Downloader {
         client,
         catalog: catalog.clone(),
-        blobs,
+        blobs: blobs.clone(),
         layout: vault::KeyLayout::default(),
         schedule: config.not_ready.clone(),
         backoff: config.retry,

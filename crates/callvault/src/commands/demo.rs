@@ -214,7 +214,7 @@ async fn serve_live(
     sandbox: rc_sandbox::SandboxHandle,
 ) -> anyhow::Result<()> {
     let app = crate::startup::Application::build(crate::startup::Settings {
-        worm: Default::default(),
+        worm: store.worm.clone(),
         listen: args.listen,
         database_url: store.database_url(),
         storage_url: store.storage_url(),
@@ -224,8 +224,8 @@ async fn serve_live(
     })
     .await
     .context("starting the web UI")?;
-    // The server's pool is the process's one pool: the demo login, the
-    // workers and the live view all use it.
+    // The server's pool and blob store are the process's only ones: the
+    // demo login, the workers and the live view all use them.
     let catalog = app.state().catalog.clone();
     let password = demo_user(&catalog).await?;
     // The sandbox runs on this machine: it delivers to loopback.
@@ -238,14 +238,14 @@ async fn serve_live(
     };
     let setup = crate::assemble::LiveSetup {
         rc,
-        store,
         workers: 2,
         timing: &timing,
         monitoring: &crate::configuration::Monitoring::default(),
         public_url: Some(&public_url),
         extension: None,
     };
-    let (workers, state) = crate::assemble::live_workers(setup, &catalog).await?;
+    let (workers, state) =
+        crate::assemble::live_workers(setup, &catalog, &app.state().blobs).await?;
     let app = app.with_routes(crate::live::webhook_router(state));
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(crate::live::run_workers(workers, stop.clone()));

@@ -156,14 +156,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         let setup = LiveSetup {
             rc: &args.rc,
-            store: &args.store,
             workers: args.workers,
             timing: &args.timing,
             monitoring: &args.monitoring,
             public_url: args.public_url.as_ref(),
             extension: args.extension.as_deref(),
         };
-        let (w, state) = crate::assemble::live_workers(setup, &app.state().catalog).await?;
+        let (w, state) =
+            crate::assemble::live_workers(setup, &app.state().catalog, &app.state().blobs).await?;
         probes = probes.with_live(LiveProbe::new(
             &state,
             args.public_url.is_some(),

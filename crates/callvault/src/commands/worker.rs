@@ -56,16 +56,16 @@ pub struct WorkerArgs {
 /// workers their jobs, and both are joined before it returns.
 pub async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let catalog = crate::app::catalog(&args.store).await?;
+    let blobs = crate::app::writable_blobs(&args.store).await?;
     let setup = LiveSetup {
         rc: &args.rc,
-        store: &args.store,
         workers: args.workers,
         timing: &args.timing,
         monitoring: &args.monitoring,
         public_url: args.public_url.as_ref(),
         extension: args.extension.as_deref(),
     };
-    let (workers, state) = crate::assemble::live_workers(setup, &catalog).await?;
+    let (workers, state) = crate::assemble::live_workers(setup, &catalog, &blobs).await?;
     let stop = CancellationToken::new();
     let receiver = if args.public_url.is_some() && !args.no_receiver {
         let listener = tokio::net::TcpListener::bind(args.listen)
