@@ -3,6 +3,7 @@
 //! is set (as `.ci/run` does after installing it), which turns the skip into
 //! a failure.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,36 +48,39 @@ fn browser_available() -> bool {
     present
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// Starts chromedriver on a port of its own choosing (`--port=0`) and
+/// returns once it reports that port on stdout: no port is picked here and
+/// dropped for the child to bind, so nothing can take it in between.
 async fn start_driver() -> (Driver, Client) {
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
+    let mut child = Command::new(CHROMEDRIVER)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    // Reads to the end, so chromedriver never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = line
+                .split_once("started successfully on port ")
+                .and_then(|(_, rest)| rest.trim_end_matches('.').parse::<u16>().ok())
+            {
+                let _ = port_tx.send(port);
+            }
+        }
+    });
+    let port = tokio::task::spawn_blocking(move || port_rx.recv_timeout(PATIENCE))
+        .await
+        .unwrap()
+        .expect("chromedriver did not report its port");
     let driver = Driver {
         child,
         port,
         _profile: tempfile::tempdir().unwrap(),
     };
-    // Wait until it accepts connections.
-    let deadline = Instant::now() + PATIENCE;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let args = json!([
         "--headless=new",
         "--no-sandbox",

@@ -143,7 +143,25 @@ fn certificate(openssl: &Path, dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Starts nginx with `deploy/nginx/callvault.conf`, its placeholders
 /// pointed at this test's certificate, port and upstream.
+///
+/// nginx cannot be handed a listener nor report a port it chose, so the
+/// ports are picked here. Another process may take one before nginx binds
+/// it: nginx then exits saying so, and the start is tried again with new
+/// ports. Ready means nginx wrote its pid file, which it does only after
+/// binding every port, so a stranger on our port is never mistaken for it.
 fn start_nginx(nginx: &Path, cert: &Path, key: &Path, upstream: &str) -> Nginx {
+    for _ in 0..5 {
+        match try_start_nginx(nginx, cert, key, upstream) {
+            Ok(n) => return n,
+            Err(log) if log.contains("Address already in use") => continue,
+            Err(log) => panic!("nginx exited:\n{log}"),
+        }
+    }
+    panic!("nginx found its ports taken five times running");
+}
+
+/// One start of nginx; `Err` holds its error log when it exits instead.
+fn try_start_nginx(nginx: &Path, cert: &Path, key: &Path, upstream: &str) -> Result<Nginx, String> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let site = std::fs::read_to_string(deploy_file("nginx/callvault.conf"))
@@ -183,22 +201,20 @@ fn start_nginx(nginx: &Path, cert: &Path, key: &Path, upstream: &str) -> Nginx {
         .spawn()
         .unwrap();
     let mut n = Nginx { child, dir, port };
+    let pid_file = n.dir.path().join("nginx.pid");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = n.child.try_wait() {
-            panic!(
-                "nginx exited ({status}):\n{}",
-                std::fs::read_to_string(n.dir.path().join("error.log")).unwrap_or_default()
-            );
+    while !pid_file.exists() {
+        if let Ok(Some(_)) = n.child.try_wait() {
+            return Err(std::fs::read_to_string(n.dir.path().join("error.log")).unwrap_or_default());
         }
         assert!(
             Instant::now() < deadline,
-            "nginx did not listen on {}",
+            "nginx did not start on {}",
             n.port
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    n
+    Ok(n)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
