@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use std::sync::LazyLock;
 
 use crate::db::Catalog;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::ConversationId;
 use crate::time::{from_ms, from_opt_ms};
 
@@ -130,12 +130,7 @@ impl TryFrom<StitchedDisposalSql> for StitchedDisposal {
     type Error = CatalogError;
     fn try_from(d: StitchedDisposalSql) -> Result<Self, CatalogError> {
         Ok(StitchedDisposal {
-            conversation_id: ConversationId::parse(&d.conversation_id).map_err(|e| {
-                CatalogError::CorruptRow {
-                    table: TABLE,
-                    what: e.to_string(),
-                }
-            })?,
+            conversation_id: ConversationId::parse(&d.conversation_id).or_corrupt(TABLE)?,
             storage_key: d.storage_key,
             sha256: d.sha256,
             manifest: d.manifest,
@@ -162,12 +157,7 @@ impl Catalog {
             .fetch_all(&self.pool)
             .await?;
         ids.iter()
-            .map(|id| {
-                ConversationId::parse(id).map_err(|e| CatalogError::CorruptRow {
-                    table: "conversations",
-                    what: e.to_string(),
-                })
-            })
+            .map(|id| ConversationId::parse(id).or_corrupt("conversations"))
             .collect()
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::{Catalog, Flag, Tx};
 use crate::digest::Sha256Digest;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::{ConversationId, TelephonySessionId};
 use crate::key::StorageKey;
 use crate::records::{ArrivedBy, Source};
@@ -122,23 +122,17 @@ struct ConversationSql {
 const TABLE: &str = "conversations";
 const COLUMNS: &str = "id, state, reason, started_at, ended_at, stitched_key, sha256, manifest, CAST(arrived_by_webhook AS INTEGER) AS arrived_by_webhook, CAST(arrived_by_sync AS INTEGER) AS arrived_by_sync, created_at, updated_at";
 
-fn corrupt(what: impl std::fmt::Display) -> CatalogError {
-    CatalogError::CorruptRow {
-        table: TABLE,
-        what: what.to_string(),
-    }
-}
-
 impl ConversationSql {
     fn into_conversation(
         self,
         sessions: Vec<TelephonySessionId>,
     ) -> Result<Conversation, CatalogError> {
         Ok(Conversation {
-            id: ConversationId::parse(&self.id).map_err(corrupt)?,
+            id: ConversationId::parse(&self.id).or_corrupt(TABLE)?,
             sessions,
-            state: ConversationState::parse(&self.state)
-                .ok_or_else(|| corrupt(format!("unknown state {:?}", self.state)))?,
+            state: ConversationState::parse(&self.state).ok_or_else(|| {
+                CatalogError::corrupt(TABLE, format!("unknown state {:?}", self.state))
+            })?,
             reason: self.reason,
             started_at: from_opt_ms(TABLE, self.started_at)?,
             ended_at: from_opt_ms(TABLE, self.ended_at)?,
@@ -147,13 +141,13 @@ impl ConversationSql {
                 .as_deref()
                 .map(StorageKey::from_stored)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             sha256: self
                 .sha256
                 .as_deref()
                 .map(Sha256Digest::parse_hex)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             manifest: self
                 .manifest
                 .as_deref()
@@ -285,7 +279,7 @@ impl Catalog {
         .bind(session.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        id.map(|i| ConversationId::parse(&i).map_err(corrupt))
+        id.map(|i| ConversationId::parse(&i).or_corrupt(TABLE))
             .transpose()
     }
 
@@ -298,7 +292,7 @@ impl Catalog {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|s| TelephonySessionId::parse(s).map_err(corrupt))
+            .map(|s| TelephonySessionId::parse(s).or_corrupt(TABLE))
             .collect()
     }
 

@@ -44,3 +44,27 @@ pub enum CatalogError {
         column: &'static str,
     },
 }
+
+impl CatalogError {
+    /// A row of `table` holding a value this code cannot represent (see
+    /// [`CatalogError::CorruptRow`]).
+    pub(crate) fn corrupt(table: &'static str, what: impl std::fmt::Display) -> Self {
+        CatalogError::CorruptRow {
+            table,
+            what: what.to_string(),
+        }
+    }
+}
+
+/// Turns a failed parse of a stored value into [`CatalogError::CorruptRow`]:
+/// the one way every row-to-domain conversion reports a bad column.
+pub(crate) trait OrCorrupt<T> {
+    /// `Ok` unchanged; an error becomes a corrupt row of `table`.
+    fn or_corrupt(self, table: &'static str) -> Result<T, CatalogError>;
+}
+
+impl<T, E: std::fmt::Display> OrCorrupt<T> for Result<T, E> {
+    fn or_corrupt(self, table: &'static str) -> Result<T, CatalogError> {
+        self.map_err(|e| CatalogError::corrupt(table, e))
+    }
+}

@@ -156,10 +156,7 @@ impl TryFrom<HoldSql> for LegalHold {
                 .as_deref()
                 .map(serde_json::from_str)
                 .transpose()
-                .map_err(|e| CatalogError::CorruptRow {
-                    table: "legal_holds",
-                    what: format!("filter: {e}"),
-                })?,
+                .map_err(|e| CatalogError::corrupt("legal_holds", format!("filter: {e}")))?,
             released_by: h.released_by,
             released_at: from_opt_ms("legal_holds", h.released_at)?,
             release_reason: h.release_reason,

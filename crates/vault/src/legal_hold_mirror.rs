@@ -9,7 +9,7 @@
 //! from what the holds ask for, and records a change once the store made it.
 
 use crate::db::Catalog;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::key::StorageKey;
 
 /// True when an active legal hold covers a conversation that owns the
@@ -54,10 +54,7 @@ impl Catalog {
             .await?;
         rows.into_iter()
             .map(|(key, wanted)| {
-                let key = StorageKey::from_stored(&key).map_err(|e| CatalogError::CorruptRow {
-                    table: "blob_locks",
-                    what: e.to_string(),
-                })?;
+                let key = StorageKey::from_stored(&key).or_corrupt("blob_locks")?;
                 Ok(LegalHoldDrift {
                     key,
                     wanted: wanted != 0,

@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::db::Catalog;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::TelephonySessionId;
 use crate::queue::NewJob;
 use crate::time::{duration_ms, from_ms, from_opt_ms, to_ms};
@@ -145,10 +145,7 @@ impl Catalog {
                         .as_deref()
                         .map(TelephonySessionId::parse)
                         .transpose()
-                        .map_err(|e| CatalogError::CorruptRow {
-                            table: TABLE,
-                            what: e.to_string(),
-                        })?,
+                        .or_corrupt(TABLE)?,
                     uuid: r.uuid,
                     sequence: r.sequence,
                     event_time: from_opt_ms(TABLE, r.event_time)?,

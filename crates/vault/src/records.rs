@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
+use sqlx::Any;
+use sqlx::any::AnyArguments;
+
 use crate::db::{Catalog, Flag, Tx};
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
 use crate::search_index::reindex_conversation;
 use crate::time::{from_ms, from_opt_ms, to_ms};
@@ -191,24 +194,17 @@ struct LegSql {
 
 const TABLE: &str = "call_records";
 
-fn corrupt(what: impl std::fmt::Display) -> CatalogError {
-    CatalogError::CorruptRow {
-        table: TABLE,
-        what: what.to_string(),
-    }
-}
-
 impl TryFrom<CallRecordSql> for CallRecord {
     type Error = CatalogError;
     fn try_from(r: CallRecordSql) -> Result<Self, CatalogError> {
         Ok(CallRecord {
-            id: CallRecordId::parse(&r.id).map_err(corrupt)?,
+            id: CallRecordId::parse(&r.id).or_corrupt(TABLE)?,
             telephony_session_id: r
                 .telephony_session_id
                 .as_deref()
                 .map(TelephonySessionId::parse)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             session_id: r.session_id,
             start_time: from_ms(TABLE, r.start_time)?,
             duration_ms: r.duration_ms,
@@ -236,13 +232,13 @@ impl TryFrom<LegSql> for LegRow {
                 .as_deref()
                 .map(TelephonySessionId::parse)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             recording_id: l
                 .recording_id
                 .as_deref()
                 .map(RecordingId::parse)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             start_time: from_opt_ms("legs", l.start_time)?,
             duration_ms: l.duration_ms,
             direction: l.direction,
@@ -350,49 +346,14 @@ impl Catalog {
     }
 }
 
-/// [`Catalog::upsert_call_record`] inside the caller's write transaction
-/// `tx` (so the ledger can write a whole page in one); returns whether the
-/// record was new.
-pub(crate) async fn upsert_call_record_in(
-    tx: &mut Tx<'_>,
-    record: &CallRecordRow,
+/// Binds `record`'s 14 columns, in the order of the `$1`…`$14` that the
+/// insert and the update of [`upsert_call_record_in`] share.
+fn bind_record<'q>(
+    query: sqlx::query::Query<'q, Any, AnyArguments>,
+    record: &'q CallRecordRow,
     source: Source,
-) -> Result<bool, CatalogError> {
-    let raw = &record.raw;
-    let (webhook, sync) = (source == Source::Webhook, source == Source::Sync);
-    let inserted: Option<String> = sqlx::query_scalar(tx.sql(
-        "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
-            direction, from_number, from_name, to_number, to_name, extension_id, raw,
-            seen_by_webhook, seen_by_sync, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, {now}, {now})
-         ON CONFLICT (id) DO NOTHING RETURNING id",
-    ))
-    .bind(record.id.as_str())
-    .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
-    .bind(record.session_id.as_deref())
-    .bind(to_ms(record.start_time))
-    .bind(record.duration_ms)
-    .bind(record.direction.as_deref())
-    .bind(record.from_number.as_deref())
-    .bind(record.from_name.as_deref())
-    .bind(record.to_number.as_deref())
-    .bind(record.to_name.as_deref())
-    .bind(record.extension_id.as_deref())
-    .bind(raw.as_str())
-    .bind(webhook)
-    .bind(sync)
-    .fetch_optional(tx.conn())
-    .await?;
-    if inserted.is_none() {
-        sqlx::query(tx.sql(
-            "UPDATE call_records SET telephony_session_id = COALESCE($2, telephony_session_id),
-                session_id = COALESCE($3, session_id), start_time = $4, duration_ms = $5,
-                direction = $6, from_number = $7, from_name = $8, to_number = $9, to_name = $10,
-                extension_id = $11, raw = $12,
-                seen_by_webhook = (seen_by_webhook OR $13), seen_by_sync = (seen_by_sync OR $14),
-                updated_at = {now}
-             WHERE id = $1",
-        ))
+) -> sqlx::query::Query<'q, Any, AnyArguments> {
+    query
         .bind(record.id.as_str())
         .bind(record.telephony_session_id.as_ref().map(|t| t.as_str()))
         .bind(record.session_id.as_deref())
@@ -404,9 +365,46 @@ pub(crate) async fn upsert_call_record_in(
         .bind(record.to_number.as_deref())
         .bind(record.to_name.as_deref())
         .bind(record.extension_id.as_deref())
-        .bind(raw.as_str())
-        .bind(webhook)
-        .bind(sync)
+        .bind(record.raw.as_str())
+        .bind(source == Source::Webhook)
+        .bind(source == Source::Sync)
+}
+
+/// [`Catalog::upsert_call_record`] inside the caller's write transaction
+/// `tx` (so the ledger can write a whole page in one); returns whether the
+/// record was new.
+pub(crate) async fn upsert_call_record_in(
+    tx: &mut Tx<'_>,
+    record: &CallRecordRow,
+    source: Source,
+) -> Result<bool, CatalogError> {
+    let inserted = bind_record(
+        sqlx::query(tx.sql(
+        "INSERT INTO call_records (id, telephony_session_id, session_id, start_time, duration_ms,
+            direction, from_number, from_name, to_number, to_name, extension_id, raw,
+            seen_by_webhook, seen_by_sync, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, {now}, {now})
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+        )),
+        record,
+        source,
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    if inserted.is_none() {
+        bind_record(
+            sqlx::query(tx.sql(
+                "UPDATE call_records SET telephony_session_id = COALESCE($2, telephony_session_id),
+                session_id = COALESCE($3, session_id), start_time = $4, duration_ms = $5,
+                direction = $6, from_number = $7, from_name = $8, to_number = $9, to_name = $10,
+                extension_id = $11, raw = $12,
+                seen_by_webhook = (seen_by_webhook OR $13), seen_by_sync = (seen_by_sync OR $14),
+                updated_at = {now}
+             WHERE id = $1",
+            )),
+            record,
+            source,
+        )
         .execute(tx.conn())
         .await?;
     }

@@ -131,10 +131,8 @@ pub const LAST_SEEN_GRANULARITY: Duration = Duration::from_secs(30);
 
 impl Catalog {
     async fn user_from_row(&self, row: UserSql) -> Result<User, CatalogError> {
-        let role = Role::parse(&row.role).ok_or_else(|| CatalogError::CorruptRow {
-            table: TABLE,
-            what: format!("unknown role {:?}", row.role),
-        })?;
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| CatalogError::corrupt(TABLE, format!("unknown role {:?}", row.role)))?;
         let extensions: Vec<String> = sqlx::query_scalar(
             "SELECT extension_id FROM user_extensions WHERE user_id = $1 ORDER BY extension_id",
         )

@@ -296,9 +296,11 @@ async fn append_locked(tx: &mut Tx<'_>, event: &AuditEvent) -> Result<i64, Catal
         details: event.details.clone(),
     };
     let canonical = serde_json::to_string(&text)?;
-    let hash = entry_hash(&prev_hash, &canonical).ok_or_else(|| CatalogError::CorruptRow {
-        table: "audit_events",
-        what: format!("entry {prev_seq} has a malformed hash"),
+    let hash = entry_hash(&prev_hash, &canonical).ok_or_else(|| {
+        CatalogError::corrupt(
+            "audit_events",
+            format!("entry {prev_seq} has a malformed hash"),
+        )
     })?;
     sqlx::query(
         "INSERT INTO audit_events

@@ -119,8 +119,5 @@ pub(crate) async fn enqueue_in(tx: &mut Tx<'_>, job: &NewJob) -> Result<Enqueued
             break;
         }
     }
-    outcome.ok_or_else(|| CatalogError::CorruptRow {
-        table: "jobs",
-        what: "dedupe conflict without a live job".into(),
-    })
+    outcome.ok_or_else(|| CatalogError::corrupt("jobs", "dedupe conflict without a live job"))
 }

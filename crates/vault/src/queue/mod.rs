@@ -41,7 +41,7 @@ use rand::Rng;
 #[cfg(doc)]
 use crate::db::Catalog;
 use crate::digest::Sha256Digest;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::RecordingId;
 use crate::key::StorageKey;
 use crate::time::{duration_ms, from_ms, from_opt_ms, to_ms};
@@ -307,15 +307,8 @@ struct JobSql {
 
 const TABLE: &str = "jobs";
 
-fn corrupt(what: impl std::fmt::Display) -> CatalogError {
-    CatalogError::CorruptRow {
-        table: TABLE,
-        what: what.to_string(),
-    }
-}
-
 fn count(n: i64) -> Result<u32, CatalogError> {
-    u32::try_from(n).map_err(corrupt)
+    u32::try_from(n).or_corrupt(TABLE)
 }
 
 impl LeasedSql {
@@ -332,8 +325,9 @@ impl LeasedSql {
             max_attempts: count(self.max_attempts)?,
             leased_until: from_ms(
                 TABLE,
-                self.leased_until
-                    .ok_or_else(|| corrupt("leased job without leased_until"))?,
+                self.leased_until.ok_or_else(|| {
+                    CatalogError::corrupt(TABLE, "leased job without leased_until")
+                })?,
             )?,
         })
     }
@@ -346,8 +340,9 @@ impl JobSql {
             kind: self.kind,
             dedupe_key: self.dedupe_key,
             payload: serde_json::from_str(&self.payload)?,
-            state: JobState::parse(&self.state)
-                .ok_or_else(|| corrupt(format!("unknown state {:?}", self.state)))?,
+            state: JobState::parse(&self.state).ok_or_else(|| {
+                CatalogError::corrupt(TABLE, format!("unknown state {:?}", self.state))
+            })?,
             priority: self.priority,
             run_at: from_ms(TABLE, self.run_at)?,
             attempts: count(self.attempts)?,

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::db::Catalog;
 use crate::digest::Sha256Digest;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::{CallRecordId, RecordingId, TelephonySessionId};
 use crate::key::StorageKey;
 use crate::time::{from_ms, from_opt_ms, to_ms};
@@ -179,52 +179,46 @@ struct RecordingSql {
 const TABLE: &str = "recordings";
 const COLUMNS: &str = "id, call_record_id, telephony_session_id, content_uri, state, content_type, size_bytes, sha256, storage_key, attempts, last_error, next_attempt_at, call_start_time, call_end_time, stored_at, created_at, updated_at";
 
-fn corrupt(what: impl std::fmt::Display) -> CatalogError {
-    CatalogError::CorruptRow {
-        table: TABLE,
-        what: what.to_string(),
-    }
-}
-
 impl TryFrom<RecordingSql> for Recording {
     type Error = CatalogError;
     fn try_from(r: RecordingSql) -> Result<Self, CatalogError> {
         Ok(Recording {
-            id: RecordingId::parse(&r.id).map_err(corrupt)?,
+            id: RecordingId::parse(&r.id).or_corrupt(TABLE)?,
             call_record_id: r
                 .call_record_id
                 .as_deref()
                 .map(CallRecordId::parse)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             telephony_session_id: r
                 .telephony_session_id
                 .as_deref()
                 .map(TelephonySessionId::parse)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             content_uri: r.content_uri,
-            state: RecordingState::parse(&r.state)
-                .ok_or_else(|| corrupt(format!("unknown state {:?}", r.state)))?,
+            state: RecordingState::parse(&r.state).ok_or_else(|| {
+                CatalogError::corrupt(TABLE, format!("unknown state {:?}", r.state))
+            })?,
             content_type: r.content_type,
             size: r
                 .size_bytes
                 .map(u64::try_from)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             sha256: r
                 .sha256
                 .as_deref()
                 .map(Sha256Digest::parse_hex)
                 .transpose()
-                .map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
             storage_key: r
                 .storage_key
                 .as_deref()
                 .map(StorageKey::from_stored)
                 .transpose()
-                .map_err(corrupt)?,
-            attempts: u32::try_from(r.attempts).map_err(corrupt)?,
+                .or_corrupt(TABLE)?,
+            attempts: u32::try_from(r.attempts).or_corrupt(TABLE)?,
             last_error: r.last_error,
             next_attempt_at: from_opt_ms(TABLE, r.next_attempt_at)?,
             call_start_time: from_opt_ms(TABLE, r.call_start_time)?,
@@ -355,7 +349,12 @@ impl Catalog {
                 Some(RecordingState::NotReady) => counts.not_ready = n,
                 Some(RecordingState::Gone) => counts.gone = n,
                 Some(RecordingState::Failed) => counts.failed = n,
-                None => return Err(corrupt(format!("unknown state {state:?}"))),
+                None => {
+                    return Err(CatalogError::corrupt(
+                        TABLE,
+                        format!("unknown state {state:?}"),
+                    ));
+                }
             }
         }
         Ok(counts)

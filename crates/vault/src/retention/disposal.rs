@@ -6,10 +6,11 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
-use super::{corrupt, held_sql};
+use super::held_sql;
+
 use crate::db::{Catalog, Flag};
 use crate::digest::Sha256Digest;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::{ConversationId, RecordingId};
 use crate::time::{from_ms, from_opt_ms, to_ms};
 
@@ -112,7 +113,7 @@ impl TryFrom<DisposalSql> for Disposal {
     fn try_from(d: DisposalSql) -> Result<Self, CatalogError> {
         const T: &str = "recording_disposals";
         Ok(Disposal {
-            recording_id: RecordingId::parse(&d.recording_id).map_err(corrupt)?,
+            recording_id: RecordingId::parse(&d.recording_id).or_corrupt("recordings")?,
             call_record_id: d.call_record_id,
             telephony_session_id: d.telephony_session_id,
             conversation_id: d.conversation_id,

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use crate::db::{Catalog, replace_set};
 use crate::digest::Sha256Digest;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::{CallRecordId, ConversationId, RecordingId, TelephonySessionId};
 use crate::key::StorageKey;
 use crate::statement::Statement;
@@ -98,10 +98,8 @@ struct RuleSql {
 }
 
 fn days(column: &'static str, v: i64) -> Result<u32, CatalogError> {
-    u32::try_from(v).map_err(|_| CatalogError::CorruptRow {
-        table: "retention_rules",
-        what: format!("{column} {v} out of range"),
-    })
+    u32::try_from(v)
+        .map_err(|_| CatalogError::corrupt("retention_rules", format!("{column} {v} out of range")))
 }
 
 impl TryFrom<RuleSql> for RetentionRule {
@@ -224,13 +222,6 @@ fn recording_kind(raw: &str, id: &str) -> Option<String> {
             .iter()
             .find_map(|l| l.get("recording").and_then(of))
     })
-}
-
-fn corrupt(what: impl std::fmt::Display) -> CatalogError {
-    CatalogError::CorruptRow {
-        table: "recordings",
-        what: what.to_string(),
-    }
 }
 
 impl Catalog {
@@ -378,25 +369,25 @@ impl Catalog {
             extension_ids.dedup();
             out.push(RetentionFacts {
                 recording_kind: r.raw.as_deref().and_then(|raw| recording_kind(raw, &r.id)),
-                id: RecordingId::parse(&r.id).map_err(corrupt)?,
+                id: RecordingId::parse(&r.id).or_corrupt("recordings")?,
                 call_record_id: r
                     .call_record_id
                     .as_deref()
                     .map(CallRecordId::parse)
                     .transpose()
-                    .map_err(corrupt)?,
+                    .or_corrupt("recordings")?,
                 telephony_session_id: r
                     .telephony_session_id
                     .as_deref()
                     .map(TelephonySessionId::parse)
                     .transpose()
-                    .map_err(corrupt)?,
+                    .or_corrupt("recordings")?,
                 conversation_id: r
                     .conversation_id
                     .as_deref()
                     .map(ConversationId::parse)
                     .transpose()
-                    .map_err(corrupt)?,
+                    .or_corrupt("recordings")?,
                 extension_ids,
                 direction: r.direction,
                 call_start_time: from_opt_ms("recordings", r.call_start_time)?,
@@ -406,13 +397,13 @@ impl Catalog {
                     .as_deref()
                     .map(StorageKey::from_stored)
                     .transpose()
-                    .map_err(corrupt)?,
+                    .or_corrupt("recordings")?,
                 sha256: r
                     .sha256
                     .as_deref()
                     .map(Sha256Digest::parse_hex)
                     .transpose()
-                    .map_err(corrupt)?,
+                    .or_corrupt("recordings")?,
                 size: r.size_bytes.and_then(|s| u64::try_from(s).ok()),
                 held: r.held != 0,
                 deleted_at_source: r.deleted_at_source != 0,

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::conversations::{Conversation, ConversationState};
 use crate::db::Catalog;
-use crate::error::CatalogError;
+use crate::error::{CatalogError, OrCorrupt};
 use crate::ids::{CallRecordId, ConversationId, RecordingId};
 use crate::recordings::Recording;
 use crate::records::CallRecord;
@@ -164,16 +164,9 @@ static VISIBLE: LazyLock<String> = LazyLock::new(|| {
 const MAY_DOWNLOAD: &str =
     "($3 IS NULL OR NOT EXISTS (SELECT 1 FROM users lu WHERE lu.id = $3 AND lu.listen_only))";
 
-fn corrupt(what: impl std::fmt::Display) -> CatalogError {
-    CatalogError::CorruptRow {
-        table: "conversations",
-        what: what.to_string(),
-    }
-}
-
 fn parse_state(text: &str) -> Result<ConversationState, CatalogError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| corrupt(format!("unknown state {text:?}")))
+        .map_err(|_| CatalogError::corrupt("conversations", format!("unknown state {text:?}")))
 }
 
 impl Catalog {
@@ -238,13 +231,13 @@ impl Catalog {
         for row in rows {
             let first_record = match row.first_record.as_deref() {
                 Some(id) => {
-                    let id = CallRecordId::parse(id).map_err(corrupt)?;
+                    let id = CallRecordId::parse(id).or_corrupt("conversations")?;
                     self.call_record(&id).await?
                 }
                 None => None,
             };
             out.push(ConversationSummary {
-                id: ConversationId::parse(&row.id).map_err(corrupt)?,
+                id: ConversationId::parse(&row.id).or_corrupt("conversations")?,
                 state: parse_state(&row.state)?,
                 started_at: from_opt_ms("conversations", row.started_at)?,
                 ended_at: from_opt_ms("conversations", row.ended_at)?,
@@ -285,17 +278,13 @@ impl Catalog {
         id: &ConversationId,
     ) -> Result<Option<Conversation>, CatalogError> {
         let visible = VISIBLE.as_str();
-        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        let check = format!(
             "SELECT c.id FROM conversations c WHERE c.id = $2 AND {visible} AND {MAY_DOWNLOAD}"
-        )))
-        .bind(scope.bind())
-        .bind(id.as_str())
-        .bind(download_by.map(UserId::get))
-        .fetch_optional(&self.pool)
-        .await?;
-        match found {
-            Some(_) => self.conversation(id).await,
-            None => Ok(None),
+        );
+        if self.allows(check, scope, id.as_str(), download_by).await? {
+            self.conversation(id).await
+        } else {
+            Ok(None)
         }
     }
 
@@ -327,8 +316,8 @@ impl Catalog {
         id: &RecordingId,
     ) -> Result<Option<Recording>, CatalogError> {
         let visible = VISIBLE.as_str();
-        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT r.id FROM recordings r WHERE r.id = $2 AND {MAY_DOWNLOAD} AND ($1 IS NULL
+        let check = format!(
+            "SELECT r.id FROM recordings r WHERE r.id = $2 AND {MAY_DOWNLOAD} AND ($1 IS NULL
                     OR EXISTS (SELECT 1 FROM conversation_sessions rs
                                JOIN conversations c ON c.id = rs.conversation_id
                                WHERE rs.telephony_session_id = r.telephony_session_id AND {visible})
@@ -337,16 +326,31 @@ impl Catalog {
                                WHERE rr.id = r.call_record_id
                                  AND (rr.extension_id = rue.extension_id
                                       OR EXISTS (SELECT 1 FROM legs rl WHERE rl.call_record_id = rr.id
-                                                 AND rl.extension_id = rue.extension_id))))")))
-                .bind(scope.bind())
-                .bind(id.as_str())
-                .bind(download_by.map(UserId::get))
-                .fetch_optional(&self.pool)
-                .await?;
-        match found {
-            Some(_) => self.recording(id).await,
-            None => Ok(None),
+                                                 AND rl.extension_id = rue.extension_id))))"
+        );
+        if self.allows(check, scope, id.as_str(), download_by).await? {
+            self.recording(id).await
+        } else {
+            Ok(None)
         }
+    }
+
+    /// Whether `check`, an access statement over `$1` (the scope), `$2` (the
+    /// id) and `$3` (the downloading user, or NULL), finds its row.
+    async fn allows(
+        &self,
+        check: String,
+        scope: Scope,
+        id: &str,
+        download_by: Option<UserId>,
+    ) -> Result<bool, CatalogError> {
+        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(check))
+            .bind(scope.bind())
+            .bind(id)
+            .bind(download_by.map(UserId::get))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// The call records of a conversation, session by session, oldest first.
@@ -365,7 +369,7 @@ impl Catalog {
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let id = CallRecordId::parse(&id).map_err(corrupt)?;
+            let id = CallRecordId::parse(&id).or_corrupt("conversations")?;
             if let Some(record) = self.call_record(&id).await? {
                 out.push(record);
             }
@@ -393,7 +397,7 @@ impl Catalog {
                 .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let id = RecordingId::parse(&id).map_err(corrupt)?;
+            let id = RecordingId::parse(&id).or_corrupt("conversations")?;
             if let Some(r) = self.recording(&id).await? {
                 out.push(r);
             }
