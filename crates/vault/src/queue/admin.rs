@@ -89,7 +89,12 @@ impl Catalog {
                 Some(JobState::Retry) => counts.retry = n,
                 Some(JobState::Done) => counts.done = n,
                 Some(JobState::Dead) => counts.dead = n,
-                None => return Err(corrupt(format!("unknown state {state:?}"))),
+                None => {
+                    return Err(CatalogError::corrupt(
+                        TABLE,
+                        format!("unknown state {state:?}"),
+                    ));
+                }
             }
         }
         Ok(counts)

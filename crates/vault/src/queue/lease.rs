@@ -254,7 +254,10 @@ impl Catalog {
                 .await?
         };
         state
-            .map(|s| JobState::parse(&s).ok_or_else(|| corrupt(format!("unknown state {s:?}"))))
+            .map(|s| {
+                JobState::parse(&s)
+                    .ok_or_else(|| CatalogError::corrupt(TABLE, format!("unknown state {s:?}")))
+            })
             .transpose()
     }
 
