@@ -242,15 +242,17 @@ pub struct Catalog {
     backend: Backend,
     /// The PostgreSQL URL, for [`crate::JobListener`]'s own connection.
     postgres_url: Option<Secret>,
-    /// On PostgreSQL, a typed pool of [`PG_NATIVE_CONNECTIONS`] for the
+    /// On PostgreSQL, a typed pool for the
     /// statements `Any` cannot bind (arrays); it connects on first use, so
     /// a process that never runs them opens no connection for it.
     pg_native: Option<PgPool>,
 }
 
-/// Connections of the typed PostgreSQL pool: the receiver has one
-/// committer, and a second lets a test or a bench's baseline run beside it.
-const PG_NATIVE_CONNECTIONS: u32 = 2;
+/// Connections of each PostgreSQL pool. The typed pool opens them only
+/// when used: the receiver's one committer holds one, and a caller that
+/// commits batches concurrently (a benchmark's one-per-request baseline)
+/// sees the same concurrency as on the main pool.
+const PG_CONNECTIONS: u32 = 16;
 
 /// A URL that may hold a password: its `Debug` shows no part of it, so a
 /// logged `Catalog` leaks nothing.
@@ -327,7 +329,7 @@ impl Catalog {
             let native = PgConnectOptions::from_str(url).map_err(CatalogError::BadUrl)?;
             let any = AnyConnectOptions::from_str(url).map_err(CatalogError::BadUrl)?;
             let pool = AnyPoolOptions::new()
-                .max_connections(16)
+                .max_connections(PG_CONNECTIONS)
                 .connect_with(any)
                 .await?;
             Catalog {
@@ -336,7 +338,7 @@ impl Catalog {
                 postgres_url: Some(Secret(url.to_owned())),
                 pg_native: Some(
                     PgPoolOptions::new()
-                        .max_connections(PG_NATIVE_CONNECTIONS)
+                        .max_connections(PG_CONNECTIONS)
                         .connect_lazy_with(native),
                 ),
             }
