@@ -118,12 +118,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         plan: false,
         json: false,
     };
+    // The process's one catalog pool and blob store: the sync, the checks,
+    // the stitcher and then the server all use them.
+    let catalog = crate::app::catalog(&sync.store).await?;
+    let blobs = crate::app::writable_blobs(&sync.store).await?;
     let started = std::time::Instant::now();
-    let report = super::sync::run(&sync).await?;
+    let report = super::sync::run_over(&sync, &catalog).await?;
     super::sync::print_report(&report, false)?;
     println!("  in {:.1} s", started.elapsed().as_secs_f64());
 
-    let catalog = crate::app::catalog(&sync.store).await?;
     let (mut expected, mut matched) = (0u32, 0u32);
     let recordings: Vec<_> = {
         let world = sandbox.state().world();
@@ -155,7 +158,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let stitcher = crate::stitching::Stitcher {
         catalog: catalog.clone(),
-        blobs: crate::app::blobs(&sync.store)?,
+        blobs: blobs.clone(),
         layout: vault::KeyLayout::default(),
         rc: Some(sync.rc.clone()),
     };
@@ -201,32 +204,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     drop(stitcher);
-    catalog.close().await;
-    serve_live(&args, &sync.store, &sync.rc, sandbox).await
+    serve_live(&args, catalog, blobs, &sync.rc, sandbox).await
 }
 
 /// Serves the web UI over the demo's catalog, with a demo admin login, and
 /// runs the live flow (receiver, workers, sandbox traffic) until Ctrl-C.
 async fn serve_live(
     args: &DemoArgs,
-    store: &StoreArgs,
+    catalog: vault::Catalog,
+    blobs: vault::BlobStore,
     rc: &RcArgs,
     sandbox: rc_sandbox::SandboxHandle,
 ) -> anyhow::Result<()> {
-    let app = crate::startup::Application::build(crate::startup::Settings {
-        worm: store.worm.clone(),
-        listen: args.listen,
-        database_url: store.database_url(),
-        storage_url: store.storage_url(),
-        public_url: None,
-        web: crate::web::state::WebOptions::default(),
-        connections: crate::web::connections::ConnectionLimits::default(),
-    })
-    .await
-    .context("starting the web UI")?;
-    // The server's pool and blob store are the process's only ones: the
-    // demo login, the workers and the live view all use them.
-    let catalog = app.state().catalog.clone();
+    let state = crate::web::state::AppState::new(
+        catalog.clone(),
+        blobs,
+        false,
+        crate::web::state::WebOptions::default(),
+    )
+    .await?;
+    let app = crate::startup::Application::with_state(args.listen, state)
+        .await
+        .context("starting the web UI")?;
     let password = demo_user(&catalog).await?;
     // The sandbox runs on this machine: it delivers to loopback.
     let public_url = url::Url::parse(&format!("http://127.0.0.1:{}", app.port()))
@@ -273,7 +272,7 @@ async fn serve_live(
     );
     let watcher = tokio::spawn(watch_live(
         catalog,
-        crate::app::blobs(store)?,
+        app.state().blobs.clone(),
         traffic.clone(),
         stop.clone(),
     ));

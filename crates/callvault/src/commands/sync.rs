@@ -66,11 +66,17 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 /// it never spends the rate-limit budget beside a running `serve` or
 /// `worker` ([`crate::gateway`]).
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
-    let client = crate::app::rc_client(&args.rc)?;
     let catalog = crate::app::catalog(&args.store).await?;
+    run_over(args, &catalog).await
+}
+
+/// [`run`] over the process's already open `catalog` (which must be the
+/// one `args.store` names): `demo` syncs, checks and serves over one pool.
+pub async fn run_over(args: &SyncArgs, catalog: &vault::Catalog) -> anyhow::Result<Report> {
+    let client = crate::app::rc_client(&args.rc)?;
     let command = if args.plan { "sync --plan" } else { "sync" };
-    let hold = CommandHold::take(&catalog, command, COMMAND_LEASE + COMMAND_LEASE / 2).await?;
-    let result = run_holding_the_gateway(args, client, &catalog).await;
+    let hold = CommandHold::take(catalog, command, COMMAND_LEASE + COMMAND_LEASE / 2).await?;
+    let result = run_holding_the_gateway(args, client, catalog).await;
     hold.release().await;
     result
 }

@@ -15,6 +15,8 @@ mod backfill;
 mod bad_inputs;
 mod configuration;
 mod crash;
+// `callvault demo` as the README runs it: backup, checks, then the UI and live calls.
+mod demo;
 mod doctor;
 mod faults;
 // `sync` holds the RingCentral gateway: refused beside a holder, waits out a crashed one.
