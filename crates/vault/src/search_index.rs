@@ -34,7 +34,6 @@ use std::collections::BTreeSet;
 
 use crate::db::{Catalog, Tx};
 use crate::error::CatalogError;
-use crate::statement::Statement;
 
 /// Shortest trailing-digits query that the index serves.
 pub const MIN_NUMBER_SUFFIX: usize = 4;
@@ -151,8 +150,36 @@ pub(crate) const PARTIES_OF_CONVERSATION: &str =
      JOIN legs l ON l.call_record_id = r.id
      WHERE cs.conversation_id = $1";
 
-/// Rows per multi-row `INSERT` (3 binds each, far below both backends' limits).
-pub(crate) const INSERT_CHUNK: usize = 1000;
+/// Rows per [`insert_terms`] statement: one JSON text of about 60 bytes a row.
+const INSERT_CHUNK: usize = 10_000;
+
+/// Inserts index rows `(term, at, conversation_id)` inside `tx`, as one JSON
+/// array bound to one parameter per [`INSERT_CHUNK`] rows and unpacked by
+/// the database (`json_each`, `jsonb_array_elements`). A multi-row
+/// `VALUES` binds three values a row, and through `Any` every bound value
+/// is copied twice before the driver sees it: rebuilding the index of a
+/// million calls (26.8 M rows) took 2.1× as long as with typed pools.
+pub(crate) async fn insert_terms(
+    tx: &mut Tx<'_>,
+    rows: &[(&str, i64, &str)],
+) -> Result<(), CatalogError> {
+    let statement = tx.backend().per_backend(
+        "INSERT INTO conversation_terms (term, at, conversation_id)
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1) WHERE true
+         ON CONFLICT DO NOTHING",
+        "INSERT INTO conversation_terms (term, at, conversation_id)
+         SELECT e ->> 0, CAST(e ->> 1 AS BIGINT), e ->> 2
+         FROM jsonb_array_elements(CAST($1 AS jsonb)) AS e
+         ON CONFLICT DO NOTHING",
+    );
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        sqlx::query(statement)
+            .bind(serde_json::to_string(chunk)?)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
 
 /// Recomputes the index rows of conversation `id` inside the open write
 /// transaction `tx`, from the rows the transaction sees. Used by
@@ -175,18 +202,9 @@ pub(crate) async fn reindex_conversation(tx: &mut Tx<'_>, id: &str) -> Result<()
                 .bind(id)
                 .fetch_all(tx.conn())
                 .await?;
-        let terms: Vec<String> = crate::search_index::terms_of(&parties)
-            .into_iter()
-            .collect();
-        for chunk in terms.chunks(crate::search_index::INSERT_CHUNK) {
-            let mut q =
-                Statement::new("INSERT INTO conversation_terms (term, at, conversation_id) ");
-            q.push_values(chunk, |b, term| {
-                b.push_bind(term.as_str()).push_bind(at).push_bind(id);
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build()?.execute(tx.conn()).await?;
-        }
+        let terms = crate::search_index::terms_of(&parties);
+        let rows: Vec<_> = terms.iter().map(|t| (t.as_str(), at, id)).collect();
+        insert_terms(tx, &rows).await?;
     }
     Ok(())
 }
@@ -273,22 +291,14 @@ impl Catalog {
                                 entries.insert((term, row.at, row.conversation_id.clone()));
                             }
                         }
-                        let entries: Vec<_> = entries.into_iter().collect();
-                        for chunk in entries.chunks(INSERT_CHUNK) {
-                            let mut q = Statement::new(
-                                "INSERT INTO conversation_terms (term, at, conversation_id) ",
-                            );
-                            q.push_values(chunk, |b, (term, at, id)| {
-                                b.push_bind(term.as_str())
-                                    .push_bind(*at)
-                                    .push_bind(id.as_str());
-                            });
-                            q.push(" ON CONFLICT DO NOTHING");
-                            q.build()?.execute(&mut *tx).await?;
-                        }
+                        let rows: Vec<_> = entries
+                            .iter()
+                            .map(|(term, at, id)| (term.as_str(), *at, id.as_str()))
+                            .collect();
+                        insert_terms(&mut tx, &rows).await?;
                         tx.commit().await?;
                         after = last;
-                        Some(entries.len() as u64)
+                        Some(rows.len() as u64)
                     }
                 }
             };

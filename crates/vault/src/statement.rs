@@ -1,5 +1,5 @@
-//! Statements assembled at run time (optional filters, `IN` lists,
-//! multi-row `INSERT`s), with `$n` placeholders on both backends.
+//! Statements assembled at run time (optional filters, `IN` lists), with
+//! `$n` placeholders on both backends.
 //!
 //! sqlx's own `QueryBuilder` writes the placeholders of its database, and
 //! the `Any` driver's are `?`, which PostgreSQL rejects; `$n` is what every
@@ -8,7 +8,7 @@
 use std::fmt::{Display, Write};
 
 use sqlx::any::AnyArguments;
-use sqlx::query::{Query, QueryAs};
+use sqlx::query::QueryAs;
 use sqlx::{Any, Arguments, AssertSqlSafe, Encode, FromRow, Type};
 
 use crate::error::CatalogError;
@@ -65,38 +65,11 @@ impl Statement {
         self
     }
 
-    /// Appends `VALUES (…), (…)`: `row` binds the columns of one item.
-    pub(crate) fn push_values<I, F>(&mut self, items: I, mut row: F) -> &mut Self
-    where
-        I: IntoIterator,
-        F: FnMut(&mut Row<'_>, I::Item),
-    {
-        self.push("VALUES ");
-        for (i, item) in items.into_iter().enumerate() {
-            self.push(if i == 0 { "(" } else { ", (" });
-            row(
-                &mut Row {
-                    statement: self,
-                    first: true,
-                },
-                item,
-            );
-            self.push(")");
-        }
-        self
-    }
-
     fn parts(self) -> Result<(AssertSqlSafe<String>, AnyArguments), CatalogError> {
         match self.error {
             Some(e) => Err(CatalogError::Database(sqlx::Error::Encode(e))),
             None => Ok((AssertSqlSafe(self.sql), self.args)),
         }
-    }
-
-    /// The statement, to execute; fails if a value could not be bound.
-    pub(crate) fn build<'q>(self) -> Result<Query<'q, Any, AnyArguments>, CatalogError> {
-        let (sql, args) = self.parts()?;
-        Ok(sqlx::query_with(sql, args))
     }
 
     /// The statement, to read rows as `O`; fails if a value could not be
@@ -109,26 +82,5 @@ impl Statement {
     {
         let (sql, args) = self.parts()?;
         Ok(sqlx::query_as_with(sql, args))
-    }
-}
-
-/// The columns of one row of [`Statement::push_values`].
-pub(crate) struct Row<'s> {
-    statement: &'s mut Statement,
-    first: bool,
-}
-
-impl Row<'_> {
-    /// Binds the next column.
-    pub(crate) fn push_bind<'t, T>(&mut self, value: T) -> &mut Self
-    where
-        T: Encode<'t, Any> + Type<Any>,
-    {
-        if !self.first {
-            self.statement.push(", ");
-        }
-        self.first = false;
-        self.statement.push_bind(value);
-        self
     }
 }
