@@ -17,10 +17,11 @@
 //! bytes (timestamps are already integer milliseconds, JSON is text), a
 //! boolean comes back as an integer from SQLite (read it through [`Flag`]),
 //! and it binds no arrays. The one statement that needs arrays, the
-//! webhook receiver's group commit on PostgreSQL, runs on a small typed
-//! pool of its own ([`Catalog::pg_native`]): sent as text literals through
-//! `Any`, its arrays cost parsing and escaping on both sides, and ingest at
-//! saturation fell from 0.28× to 0.20× of its ceiling.
+//! webhook receiver's group commit on PostgreSQL, runs on a typed pool of
+//! its own ([`Catalog::pg_native`]), connected only when used: sent as text
+//! literals through `Any`, its arrays were escaped here and parsed again by
+//! the server. Bulk rows elsewhere go as one JSON text instead (see
+//! `search_index::insert_terms`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -242,9 +243,9 @@ pub struct Catalog {
     backend: Backend,
     /// The PostgreSQL URL, for [`crate::JobListener`]'s own connection.
     postgres_url: Option<Secret>,
-    /// On PostgreSQL, a typed pool for the
-    /// statements `Any` cannot bind (arrays); it connects on first use, so
-    /// a process that never runs them opens no connection for it.
+    /// On PostgreSQL, a typed pool for the statements `Any` cannot bind
+    /// (arrays); it connects on first use, so a process that never runs
+    /// them opens no connection for it.
     pg_native: Option<PgPool>,
 }
 
