@@ -123,7 +123,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let catalog = crate::app::catalog(&sync.store).await?;
     let blobs = crate::app::writable_blobs(&sync.store).await?;
     let started = std::time::Instant::now();
-    let report = super::sync::run_over(&sync, &catalog).await?;
+    let report = super::sync::run_over(&sync, &catalog, Some(&blobs)).await?;
     super::sync::print_report(&report, false)?;
     println!("  in {:.1} s", started.elapsed().as_secs_f64());
 

@@ -67,16 +67,27 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 /// `worker` ([`crate::gateway`]).
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let catalog = crate::app::catalog(&args.store).await?;
-    run_over(args, &catalog).await
+    // A plan writes nothing, so it opens no blob store.
+    let blobs = if args.plan {
+        None
+    } else {
+        Some(crate::app::writable_blobs(&args.store).await?)
+    };
+    run_over(args, &catalog, blobs.as_ref()).await
 }
 
-/// [`run`] over the process's already open `catalog` (which must be the
-/// one `args.store` names): `demo` syncs, checks and serves over one pool.
-pub async fn run_over(args: &SyncArgs, catalog: &vault::Catalog) -> anyhow::Result<Report> {
+/// [`run`] over the process's already open `catalog` and `blobs` (which must
+/// be the ones `args.store` names; `blobs` may be `None` only for a plan):
+/// `demo` syncs, checks and serves over one pool and one store.
+pub async fn run_over(
+    args: &SyncArgs,
+    catalog: &vault::Catalog,
+    blobs: Option<&vault::BlobStore>,
+) -> anyhow::Result<Report> {
     let client = crate::app::rc_client(&args.rc)?;
     let command = if args.plan { "sync --plan" } else { "sync" };
     let hold = CommandHold::take(catalog, command, COMMAND_LEASE + COMMAND_LEASE / 2).await?;
-    let result = run_holding_the_gateway(args, client, catalog).await;
+    let result = run_holding_the_gateway(args, client, catalog, blobs).await;
     hold.release().await;
     result
 }
@@ -85,6 +96,7 @@ async fn run_holding_the_gateway(
     args: &SyncArgs,
     client: rc_api::RcClient,
     catalog: &vault::Catalog,
+    blobs: Option<&vault::BlobStore>,
 ) -> anyhow::Result<Report> {
     let catalog = catalog.clone();
     let (from, to) = sync::range(
@@ -96,10 +108,11 @@ async fn run_holding_the_gateway(
         Duration::days(args.backfill_days),
     )
     .await?;
-    if args.plan {
-        return run_plan(&client, &catalog, (from, to), args.json).await;
-    }
-    let blobs = crate::app::writable_blobs(&args.store).await?;
+    let blobs = match (args.plan, blobs) {
+        (true, _) => return run_plan(&client, &catalog, (from, to), args.json).await,
+        (false, Some(blobs)) => blobs.clone(),
+        (false, None) => anyhow::bail!("a sync that backs up needs the blob store"),
+    };
     // The status page shows our rate-limit state while we run.
     let stop_publishing = tokio_util::sync::CancellationToken::new();
     let _stop_on_error = stop_publishing.clone().drop_guard();
