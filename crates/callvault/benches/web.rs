@@ -4,7 +4,10 @@
 //! asset through the same server, client and session), reported as a ratio.
 //!
 //! Run with `cargo bench -p callvault --bench web` (release build). Set
-//! `WEB_BENCH_CALLS` for another catalog size.
+//! `WEB_BENCH_CALLS` for another catalog size, and `WEB_BENCH_DIR` to keep the
+//! filled and indexed catalog in that folder and reuse it on the next run
+//! (filling 1,000,000 calls takes minutes, and two builds compared on one
+//! file see the same page layout).
 
 use std::time::{Duration, Instant};
 
@@ -136,39 +139,46 @@ fn main() {
         .unwrap_or(1_000_000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite:{}?mode=rwc",
-            dir.path().join("catalog.sqlite").display()
-        );
+        let tmp = tempfile::tempdir().unwrap();
+        let dir =
+            std::env::var_os("WEB_BENCH_DIR").map_or_else(|| tmp.path().to_owned(), Into::into);
+        let catalog_file = dir.join("catalog.sqlite");
+        let reuse = catalog_file.exists();
+        let url = format!("sqlite:{}?mode=rwc", catalog_file.display());
         let catalog = Catalog::open(&url).await.unwrap();
-        let t = Instant::now();
-        fill(&url, n).await;
-        eprintln!(
-            "filled {n} call records in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
-        // The rows above bypassed the write path: build the term index the
-        // way `Catalog::open` does after its migration.
-        let t = Instant::now();
-        let terms = catalog.rebuild_search_index().await.unwrap();
-        eprintln!(
-            "indexed them ({terms} term rows) in {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
+        if reuse {
+            eprintln!("reusing the catalog in {}", dir.display());
+        } else {
+            let t = Instant::now();
+            fill(&url, n).await;
+            eprintln!(
+                "filled {n} call records in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            // The rows above bypassed the write path: build the term index the
+            // way `Catalog::open` does after its migration.
+            let t = Instant::now();
+            let terms = catalog.rebuild_search_index().await.unwrap();
+            eprintln!(
+                "indexed them ({terms} term rows) in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
 
         let hash = callvault::web::auth::password::hash_password("bench-password").unwrap();
-        catalog
-            .create_user(&NewUser {
-                name: "bench".into(),
-                password_hash: hash,
-                role: Role::Admin,
-                extensions: vec![],
-            })
-            .await
-            .unwrap();
+        if !reuse {
+            catalog
+                .create_user(&NewUser {
+                    name: "bench".into(),
+                    password_hash: hash,
+                    role: Role::Admin,
+                    extensions: vec![],
+                })
+                .await
+                .unwrap();
+        }
         // One stored 1 MiB recording for the Range benchmark (bytes need not be audio).
-        let blobs = BlobStore::local(dir.path().join("blobs")).unwrap();
+        let blobs = BlobStore::local(dir.join("blobs")).unwrap();
         let rid = RecordingId::parse("r500000").unwrap();
         let key = StorageKey::for_recording(
             chrono::DateTime::from_timestamp(1_760_000_000, 0).unwrap(),
