@@ -85,29 +85,45 @@ impl Catalog {
     }
 
     /// Orders `terms` (at least one) with the rarest first, so it leads.
+    ///
+    /// Each term is counted only up to the smallest count so far: the counts
+    /// need only show which term is rarest, so a common term after a rare
+    /// one stops after a few index rows instead of [`TERM_COUNT_CAP`].
     async fn lead_term<'a>(&self, terms: &'a [String]) -> Result<Driver<'a>, CatalogError> {
         let mut counted: Vec<(i64, &str)> = Vec::with_capacity(terms.len());
-        for term in terms {
-            let n: i64 = if terms.len() == 1 {
-                0
-            } else {
-                sqlx::query_scalar(
+        let mut cap = TERM_COUNT_CAP;
+        if terms.len() > 1 {
+            for term in terms {
+                let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_terms
                             WHERE term = $1 LIMIT $2) n",
                 )
                 .bind(term.as_str())
-                .bind(TERM_COUNT_CAP)
+                .bind(cap)
                 .fetch_one(&self.pool)
-                .await?
-            };
-            counted.push((n, term.as_str()));
+                .await?;
+                counted.push((n, term.as_str()));
+                if n == 0 {
+                    // Nothing matches: this term leads to an empty page.
+                    break;
+                }
+                cap = cap.min(n);
+            }
         }
-        counted.sort();
-        let mut terms = counted.into_iter().map(|(_, t)| t);
-        let lead = terms.next().unwrap_or("");
+        // Stable: a later term that reached the cap ties with the earlier,
+        // exactly counted one and stays behind it.
+        counted.sort_by_key(|&(n, _)| n);
+        let lead = counted.first().map_or_else(
+            || terms.first().map_or("", String::as_str),
+            |&(_, term)| term,
+        );
         Ok(Driver::Terms {
             lead,
-            rest: terms.collect(),
+            rest: terms
+                .iter()
+                .map(String::as_str)
+                .filter(|t| *t != lead)
+                .collect(),
         })
     }
 
@@ -245,5 +261,83 @@ impl Catalog {
             q.build_query_as()?.fetch_all(&self.pool).await?
         };
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog whose term index holds `w:common` for 30 conversations,
+    /// `w:rare` for 3 and `w:absent` for none.
+    async fn catalog_with_terms() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("c.sqlite").display());
+        let catalog = Catalog::open(&url).await.unwrap();
+        for i in 0..30_i64 {
+            let id = format!("s-{i}");
+            sqlx::query(
+                "INSERT INTO conversations (id, state, started_at, arrived_by_sync,
+                    created_at, updated_at) VALUES ($1, 'single', $2, TRUE, $2, $2)",
+            )
+            .bind(&id)
+            .bind(i)
+            .execute(&catalog.pool)
+            .await
+            .unwrap();
+            let terms: &[&str] = if i % 10 == 0 {
+                &["w:common", "w:rare"]
+            } else {
+                &["w:common"]
+            };
+            for term in terms {
+                sqlx::query(
+                    "INSERT INTO conversation_terms (term, at, conversation_id)
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(*term)
+                .bind(i)
+                .bind(&id)
+                .execute(&catalog.pool)
+                .await
+                .unwrap();
+            }
+        }
+        (dir, catalog)
+    }
+
+    async fn lead_of(catalog: &Catalog, terms: &[&str]) -> (String, Vec<String>) {
+        let terms: Vec<String> = terms.iter().map(|t| (*t).to_owned()).collect();
+        match catalog.lead_term(&terms).await.unwrap() {
+            Driver::Terms { lead, rest } => (
+                lead.to_owned(),
+                rest.into_iter().map(str::to_owned).collect(),
+            ),
+            _ => panic!("lead_term returns a term driver"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_rarest_term_leads_whichever_order_the_terms_come_in() {
+        let (_dir, catalog) = catalog_with_terms().await;
+        assert_eq!(
+            lead_of(&catalog, &["w:common", "w:rare"]).await,
+            ("w:rare".to_owned(), vec!["w:common".to_owned()])
+        );
+        assert_eq!(
+            lead_of(&catalog, &["w:rare", "w:common"]).await,
+            ("w:rare".to_owned(), vec!["w:common".to_owned()])
+        );
+        assert_eq!(
+            lead_of(&catalog, &["w:common", "w:absent", "w:rare"]).await,
+            (
+                "w:absent".to_owned(),
+                vec!["w:common".to_owned(), "w:rare".to_owned()]
+            )
+        );
+        assert_eq!(
+            lead_of(&catalog, &["w:common"]).await,
+            ("w:common".to_owned(), vec![])
+        );
     }
 }
