@@ -1,6 +1,7 @@
 //! WORM mode in the product: the settings (`--worm`, `--worm-retain-days`),
 //! the startup self-check, the retain-until date of each blob, and the
-//! catalog's record of every lock (`vault::BlobLock`). The S3 side lives in
+//! catalog's record of every lock (`vault::BlobLock`), and the S3 legal hold
+//! of a file stored for a conversation already on hold. The S3 side lives in
 //! `vault::worm`.
 
 use anyhow::Context;
@@ -93,4 +94,31 @@ pub async fn record_lock(
         .await
         .context("recording the lock")?;
     Ok(())
+}
+
+/// Puts the S3 legal hold on the object just stored at `key` (and recorded
+/// as stored in the catalog) when an active legal hold already covers its
+/// conversation: a late leg or the first stitch of a held conversation is
+/// then held from its write, not from the next retention run. A no-op
+/// outside WORM mode. A failure is logged, not returned: the object is
+/// stored and locked, and every retention run's mirror
+/// ([`crate::retention::holds::mirror_to_worm`]) retries it.
+pub async fn hold_if_held(catalog: &Catalog, blobs: &BlobStore, key: &StorageKey) {
+    if blobs.worm().is_none() {
+        return;
+    }
+    let placed = async {
+        if !catalog.legal_hold_missing(key).await? {
+            return anyhow::Ok(false);
+        }
+        blobs.set_legal_hold(key, true).await?;
+        catalog.record_blob_legal_hold(key, true).await?;
+        anyhow::Ok(true)
+    };
+    match placed.await {
+        Ok(true) => tracing::info!(%key, "S3 legal hold placed on a file of a held conversation"),
+        Ok(false) => {}
+        Err(e) => tracing::error!(%key, error = %format!("{e:#}"),
+            "placing the S3 legal hold of a held conversation's new file failed; the next retention run retries"),
+    }
 }

@@ -63,6 +63,23 @@ impl Catalog {
             .collect()
     }
 
+    /// Whether the locked object at `key` lacks the S3 legal hold an active
+    /// hold asks for: a file written for a conversation already on hold (a
+    /// late leg, a first stitch), checked right after its write.
+    pub async fn legal_hold_missing(&self, key: &StorageKey) -> Result<bool, CatalogError> {
+        static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT COUNT(*) FROM blob_locks bl
+                  WHERE bl.storage_key = $1 AND bl.legal_hold = 0 AND {WANTED}"
+            )
+        });
+        let n: i64 = sqlx::query_scalar(QUERY.as_str())
+            .bind(key.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Records that the store's legal hold on the object at `key` is now
     /// `on` (after the store confirmed the change).
     pub async fn record_blob_legal_hold(

@@ -351,6 +351,7 @@ impl Stitcher {
         self.catalog
             .mark_conversation_stitched(&conversation, &stitched.key, &stitched.sha256, &manifest)
             .await?;
+        crate::worm::hold_if_held(&self.catalog, &self.blobs, &stitched.key).await;
         if ended.is_some() {
             // Keep the end time next to the stitched state.
             self.catalog

@@ -198,7 +198,9 @@ impl Downloader {
                 container.content_type(),
             )
             .await?;
-        if !committed {
+        if committed {
+            crate::worm::hold_if_held(&self.catalog, &self.blobs, &key).await;
+        } else {
             // Our lease was taken over; the other holder commits the same bytes.
             tracing::warn!(recording = %id, "lease lost before commit; leaving it to the new holder");
         }

@@ -2,7 +2,8 @@
 //! locked stitched file is never overwritten (a re-stitch that would change
 //! its bytes is refused, reported and audited; the bucket keeps one
 //! version), and a legal hold becomes the S3 legal hold of every file of the
-//! held conversation, lifted when the hold is released.
+//! held conversation, lifted when the hold is released, and a file stored for
+//! a conversation already on hold is held in S3 from its write.
 
 use std::sync::Arc;
 
@@ -173,6 +174,60 @@ on_both_backends! {
         for key in &held {
             assert!(!s3_hold(key.clone()).await, "{key} kept its S3 legal hold after release");
         }
+        app.finish().await;
+    }
+}
+
+on_both_backends! {
+    async fn a_file_stored_for_a_conversation_already_on_hold_is_held_in_s3_from_its_write(backend) {
+        // Arrange: a WORM backup, stitched; a hold on the first conversation,
+        // not yet mirrored (as when a late leg arrives between retention runs).
+        let Some(moto) = crate::moto::moto().await else { return };
+        let Some(app) = spawn_app(backend, 85, transferred).await else { return };
+        let (_bucket, blobs, catalog, stitcher) = worm_backup(&app, &moto).await;
+        let stitched: Vec<(vault::ConversationId, vault::StorageKey)> = stitcher
+            .stitch_all(&StitchOptions::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::Stitched { conversation, key, .. } => Some((
+                    vault::ConversationId::parse(&conversation).unwrap(),
+                    vault::StorageKey::from_stored(&key).unwrap(),
+                )),
+                _ => None,
+            })
+            .collect();
+        assert!(stitched.len() >= 2, "two stitched conversations to tell apart: {stitched:?}");
+        let ((held, held_key), (_, other_key)) = (stitched[0].clone(), stitched[1].clone());
+        callvault::retention::holds::place(&catalog, &vault::NewHold {
+            matter: "Doe v. Roe".into(),
+            reason: "litigation".into(),
+            placed_by: "counsel".into(),
+            target: vault::HoldTarget::Conversations(vec![held]),
+        })
+        .await
+        .unwrap();
+        let s3_hold = |key: vault::StorageKey| {
+            let blobs = blobs.clone();
+            async move { blobs.lock_info(&key).await.unwrap().unwrap().legal_hold }
+        };
+        assert!(!s3_hold(held_key.clone()).await, "nothing mirrored yet");
+
+        // Act: what the downloader and the stitcher run after each write.
+        for key in [&held_key, &other_key] {
+            callvault::worm::hold_if_held(&catalog, &blobs, key).await;
+        }
+
+        // Assert: the held conversation's file carries the S3 legal hold and
+        // the catalog records it, so the next mirror pass has nothing to do;
+        // the other conversation's file is untouched.
+        assert!(s3_hold(held_key.clone()).await, "{held_key} has no S3 legal hold");
+        assert!(catalog.blob_lock(&held_key).await.unwrap().unwrap().legal_hold);
+        assert!(!s3_hold(other_key.clone()).await, "{other_key} is held but its conversation is not");
+        assert!(!catalog.legal_hold_missing(&held_key).await.unwrap());
+        let drift = catalog.legal_hold_drift(100).await.unwrap();
+        assert!(drift.iter().all(|d| d.key != held_key), "{drift:?}");
         app.finish().await;
     }
 }
