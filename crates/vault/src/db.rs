@@ -100,6 +100,10 @@ const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
 /// distinct from the gateway's session lock.
 const AUDIT_LOCK: i64 = 0x0043_5641_5544_4954;
 
+/// The key placing a legal hold and the hold fence lock on PostgreSQL
+/// ("CVHOLDS" in ASCII); see `hold_fence`.
+const HOLDS_LOCK: i64 = 0x0043_5648_4f4c_4453;
+
 /// An open transaction on the catalog's backend. Query functions take
 /// `&mut Tx<'_>` and run their statements on [`Tx::conn`]; nothing is kept
 /// unless [`Tx::commit`] is called.
@@ -164,6 +168,14 @@ impl Tx<'_> {
     /// lock (`BEGIN IMMEDIATE`).
     pub(crate) async fn serialise_with_audit(&mut self) -> Result<(), CatalogError> {
         self.advisory_lock(AUDIT_LOCK).await
+    }
+
+    /// On PostgreSQL, waits for the holds lock (held to the end of the
+    /// transaction), so that a hold is never placed while a hold fence
+    /// stands (`hold_fence`); on SQLite the write transaction already is
+    /// the lock.
+    pub(crate) async fn serialise_with_holds(&mut self) -> Result<(), CatalogError> {
+        self.advisory_lock(HOLDS_LOCK).await
     }
 
     async fn advisory_lock(&mut self, key: i64) -> Result<(), CatalogError> {

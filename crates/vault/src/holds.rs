@@ -6,7 +6,9 @@
 //! placed, and that table is what every destructive statement checks (see
 //! `held_sql` in the retention module). A filter hold is also swept again
 //! ([`Catalog::sweep_filter_holds`]) before each retention run, so calls
-//! that match it later (future matches) are held too.
+//! that match it later (future matches) are held too. Placing a hold and
+//! sweeping wait for a standing hold fence (`hold_fence`), so no hold
+//! appears while a re-stitch replaces a stitched file.
 
 use chrono::{DateTime, Utc};
 
@@ -180,6 +182,7 @@ impl Catalog {
         };
         {
             let mut tx = self.begin_write().await?;
+            tx.serialise_with_holds().await?;
             let id: i64 = sqlx::query_scalar(self.sql(
                 "INSERT INTO legal_holds (matter, reason, placed_by, placed_at, filter)
                  VALUES ($1, $2, $3, {now}, $4) RETURNING id",
@@ -270,6 +273,7 @@ impl Catalog {
                 .await?;
             {
                 let mut tx = self.begin_write().await?;
+                tx.serialise_with_holds().await?;
                 for conv in &matches {
                     added += add_member(&mut tx, hold.id, conv).await?;
                 }

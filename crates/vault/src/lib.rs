@@ -116,6 +116,7 @@ mod conversations;
 mod db;
 mod digest;
 mod error;
+mod hold_fence;
 mod holds;
 mod ids;
 mod key;
@@ -147,6 +148,7 @@ pub use conversations::{Conversation, ConversationState, ConversationUpsert};
 pub use db::{Backend, Catalog};
 pub use digest::{BadDigest, Sha256Digest};
 pub use error::CatalogError;
+pub use hold_fence::{ActiveHold, HoldFence};
 pub use holds::{HoldFilter, HoldTarget, LegalHold, NewHold};
 pub use ids::{CallRecordId, ConversationId, IdError, MAX_ID_LEN, RecordingId, TelephonySessionId};
 pub use key::{

@@ -6,7 +6,9 @@
 //! things forbid that, and both are refusals the user sees, never a quiet
 //! success:
 //! * **a legal hold** on the conversation: the held file is evidence as it
-//!   was; checked before the join ([`refuse_if_held`]);
+//!   was; checked before the join ([`refuse_if_held`]) and again, inside the
+//!   catalog's hold fence, at the write ([`store_unless_held`]), so a hold
+//!   placed during the join still stops it;
 //! * **WORM storage**: the blob store never writes over an existing object
 //!   (`vault::BlobError::Conflict`, see `vault::worm`), so a re-stitch that
 //!   would change the bytes fails there, and [`explain_conflict`] turns that
@@ -14,11 +16,12 @@
 //!
 //! Each refusal is an [`OverwriteRefused`] error, which a stitch job
 //! records as its dead reason and `callvault stitch` prints, and an
-//! `overwrite_refused` entry on the audit trail. A hold placed while a
-//! stitch is already joining (seconds) does not stop that stitch.
+//! `overwrite_refused` entry on the audit trail.
 
-use vault::{BlobError, Catalog, ConversationId};
+use vault::{BlobError, BlobStore, Catalog, ConversationId};
 
+use super::StitchOptions;
+use super::store::{self, Joined, Stored};
 use crate::retention::audit;
 
 /// Who refused, on the audit trail.
@@ -50,20 +53,71 @@ pub async fn refuse_if_held(
     else {
         return Ok(());
     };
-    let matters: Vec<String> = catalog
+    let active: Vec<(i64, String)> = catalog
         .conversation_holds(conversation)
         .await?
         .into_iter()
         .filter(|h| h.released_at.is_none())
-        .map(|h| format!("{:?} (hold {})", h.matter, h.id))
+        .map(|h| (h.id, h.matter))
         .collect();
-    if matters.is_empty() {
+    if active.is_empty() {
         return Ok(());
     }
-    let why = format!("is on legal hold: {}", matters.join(", "));
-    Err(refuse(catalog, conversation, key.as_str(), why)
+    Err(
+        refuse(catalog, conversation, key.as_str(), on_hold(&active))
+            .await?
+            .into(),
+    )
+}
+
+/// Stores `joined` for `conversation` unless that would replace the
+/// stitched file of a conversation on legal hold. For a re-stitch the
+/// check and the write both happen inside the catalog's hold fence
+/// (`vault::HoldFence`), so a hold placed while the legs were joining is
+/// seen here and the write refused (and audited); a hold placed at the same
+/// moment waits for the write and then covers the new file. A first stitch
+/// writes a new object and is stored whatever the holds.
+pub async fn store_unless_held(
+    catalog: &Catalog,
+    blobs: &BlobStore,
+    conversation: &ConversationId,
+    joined: Joined,
+    options: &StitchOptions,
+) -> anyhow::Result<Stored> {
+    let existing = catalog
+        .conversation(conversation)
         .await?
-        .into())
+        .and_then(|c| c.stitched_key);
+    let Some(existing) = existing else {
+        return store::store(blobs, joined, options).await;
+    };
+    let fence = catalog.fence_holds(conversation).await?;
+    if fence.holds().is_empty() {
+        let stored = store::store(blobs, joined, options).await;
+        fence.lift().await?;
+        return stored;
+    }
+    let active: Vec<(i64, String)> = fence
+        .holds()
+        .iter()
+        .map(|h| (h.id, h.matter.clone()))
+        .collect();
+    // Lifted before the audit entry, which on SQLite waits for the fence.
+    fence.lift().await?;
+    Err(
+        refuse(catalog, conversation, existing.as_str(), on_hold(&active))
+            .await?
+            .into(),
+    )
+}
+
+/// Why a re-stitch is refused, naming each active hold (id, matter).
+fn on_hold(active: &[(i64, String)]) -> String {
+    let matters: Vec<String> = active
+        .iter()
+        .map(|(id, matter)| format!("{matter:?} (hold {id})"))
+        .collect();
+    format!("is on legal hold: {}", matters.join(", "))
 }
 
 /// `stored` as it is, except a failure because the blob store refused to

@@ -335,12 +335,20 @@ impl Stitcher {
             });
         }
         hold_guard::refuse_if_held(&self.catalog, &conversation).await?;
-        let stitched = store::stitch_and_store(
+        let joined = store::join(
             &self.blobs,
             &self.layout,
             &conversation,
             legs,
             &playable,
+            options,
+        )
+        .await?;
+        let stitched = hold_guard::store_unless_held(
+            &self.catalog,
+            &self.blobs,
+            &conversation,
+            joined,
             options,
         )
         .await;

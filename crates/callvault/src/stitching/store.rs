@@ -26,16 +26,34 @@ pub struct Stored {
     pub manifest: stitch::Manifest,
 }
 
+/// A joined stitched file in its temporary folder, not stored yet: joining
+/// takes seconds, storing is what a legal hold must be able to stop.
+pub struct Joined {
+    /// Removed with everything in it when this is dropped.
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    key: StorageKey,
+    manifest: stitch::Manifest,
+}
+
+impl Joined {
+    /// The key it will be stored under.
+    pub fn key(&self) -> &StorageKey {
+        &self.key
+    }
+}
+
 /// Joins `legs` (the stored recordings in `playable`, by leg index; every
-/// other leg is listed as missing) and stores the result for `conversation`.
-pub async fn stitch_and_store(
+/// other leg is listed as missing) into a temporary file, for
+/// `conversation`; [`store`] stores it.
+pub async fn join(
     blobs: &BlobStore,
     layout: &KeyLayout,
     conversation: &ConversationId,
     legs: &[PlannedLeg],
     playable: &[(usize, vault::Recording)],
     options: &StitchOptions,
-) -> anyhow::Result<Stored> {
+) -> anyhow::Result<Joined> {
     let dir = tempfile::tempdir().context("making a temporary folder")?;
     let mut inputs: Vec<stitch::Leg<BufReader<std::fs::File>>> = Vec::with_capacity(legs.len());
     for (i, leg) in legs.iter().enumerate() {
@@ -80,6 +98,27 @@ pub async fn stitch_and_store(
         )
     })?;
     let key = layout.conversation(start, conversation, ext);
+    Ok(Joined {
+        _dir: dir,
+        path: out_path,
+        key,
+        manifest,
+    })
+}
+
+/// Stores a [`Joined`] file with its manifest (`.json`) and chapters
+/// (`.vtt`) beside it, and writes the local copy `options` asks for.
+pub async fn store(
+    blobs: &BlobStore,
+    joined: Joined,
+    options: &StitchOptions,
+) -> anyhow::Result<Stored> {
+    let Joined {
+        _dir,
+        path: out_path,
+        key,
+        manifest,
+    } = joined;
     let blob = blobs
         .put_file(&key, &out_path)
         .await

@@ -825,3 +825,82 @@ async fn a_queued_stitch_waits_for_a_session_the_catalog_lacks_then_gives_up_wit
         "{reason}"
     );
 }
+
+#[tokio::test]
+async fn a_hold_placed_while_the_legs_join_stops_the_restitch_write_and_is_audited() {
+    // Arrange: a stitched blind transfer.
+    let (s, sessions, _dir) = backed_up_blind_transfer().await;
+    let first = TelephonySessionId::parse(&sessions[0]).unwrap();
+    let Outcome::Stitched {
+        conversation,
+        key,
+        sha256,
+        ..
+    } = s
+        .stitch_session(&first, &StitchOptions::default())
+        .await
+        .unwrap()
+    else {
+        panic!("the transfer is stitched");
+    };
+    let id = vault::ConversationId::parse(&conversation).unwrap();
+    let before = blob(&s, &key).await;
+
+    // Act: a re-stitch that would change the bytes joins its legs (no hold
+    // yet, so the check before the join passes) ...
+    let mut retitled = StitchOptions::default();
+    retitled.join.title = Some("re-stitched".into());
+    super::hold_guard::refuse_if_held(&s.catalog, &id)
+        .await
+        .unwrap();
+    let g = super::gather::from_catalog(&s.catalog, &first, true)
+        .await
+        .unwrap();
+    let legs = super::plan::order_legs(&g.records, &g.sessions);
+    let playable = s.playable(&legs).await.unwrap();
+    let joined = super::store::join(&s.blobs, &s.layout, &id, &legs, &playable, &retitled)
+        .await
+        .unwrap();
+    // ... and a hold is placed before it writes.
+    let hold = crate::retention::holds::place(
+        &s.catalog,
+        &vault::NewHold {
+            matter: "Doe v. Roe".into(),
+            reason: "litigation".into(),
+            placed_by: "counsel".into(),
+            target: vault::HoldTarget::Conversations(vec![id.clone()]),
+        },
+    )
+    .await
+    .unwrap();
+    let refused =
+        super::hold_guard::store_unless_held(&s.catalog, &s.blobs, &id, joined, &retitled)
+            .await
+            .unwrap_err();
+
+    // Assert: refused naming the hold, the held file unchanged to the byte
+    // (and still the catalog's), and the refusal on the audit trail.
+    let refusal = refused
+        .downcast_ref::<super::hold_guard::OverwriteRefused>()
+        .unwrap_or_else(|| panic!("{refused:#}"));
+    assert_eq!(refusal.key, key);
+    assert!(
+        refusal
+            .why
+            .contains(&format!("\"Doe v. Roe\" (hold {hold})")),
+        "{}",
+        refusal.why
+    );
+    assert_eq!(blob(&s, &key).await, before, "the held file was rewritten");
+    let after = s.catalog.conversation(&id).await.unwrap().unwrap();
+    assert_eq!(after.sha256.map(|d| d.to_hex()), Some(sha256));
+    let refusals = s
+        .catalog
+        .audit_entries(100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "overwrite_refused" && e.object_id == id.as_str())
+        .count();
+    assert_eq!(refusals, 1);
+}

@@ -12,6 +12,8 @@ mod catalog;
 mod queue;
 // Notifications, settings, singleton leases.
 mod live;
+// Legal holds and the hold fence.
+mod holds;
 // The sealed audit trail: chain, checkpoints, tamper detection.
 mod audit;
 // The blob store: atomic streamed writes, hashes, ranges.
