@@ -36,13 +36,6 @@ pub struct Joined {
     manifest: stitch::Manifest,
 }
 
-impl Joined {
-    /// The key it will be stored under.
-    pub fn key(&self) -> &StorageKey {
-        &self.key
-    }
-}
-
 /// Joins `legs` (the stored recordings in `playable`, by leg index; every
 /// other leg is listed as missing) into a temporary file, for
 /// `conversation`; [`store`] stores it.
