@@ -90,33 +90,29 @@ impl Catalog {
     /// need only show which term is rarest, so a common term after a rare
     /// one stops after a few index rows instead of [`TERM_COUNT_CAP`].
     async fn lead_term<'a>(&self, terms: &'a [String]) -> Result<Driver<'a>, CatalogError> {
-        let mut counted: Vec<(i64, &str)> = Vec::with_capacity(terms.len());
-        let mut cap = TERM_COUNT_CAP;
+        let mut lead = terms.first().map_or("", String::as_str);
         if terms.len() > 1 {
+            // A later term must count fewer than `fewest` to lead: one that
+            // reaches the cap ties and stays behind the exactly counted one.
+            let mut fewest = TERM_COUNT_CAP;
             for term in terms {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_terms
                             WHERE term = $1 LIMIT $2) n",
                 )
                 .bind(term.as_str())
-                .bind(cap)
+                .bind(fewest)
                 .fetch_one(&self.pool)
                 .await?;
-                counted.push((n, term.as_str()));
+                if n < fewest {
+                    (lead, fewest) = (term.as_str(), n);
+                }
                 if n == 0 {
                     // Nothing matches: this term leads to an empty page.
                     break;
                 }
-                cap = cap.min(n);
             }
         }
-        // Stable: a later term that reached the cap ties with the earlier,
-        // exactly counted one and stays behind it.
-        counted.sort_by_key(|&(n, _)| n);
-        let lead = counted.first().map_or_else(
-            || terms.first().map_or("", String::as_str),
-            |&(_, term)| term,
-        );
         Ok(Driver::Terms {
             lead,
             rest: terms
