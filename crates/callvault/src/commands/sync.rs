@@ -67,17 +67,12 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 /// `worker` ([`crate::gateway`]).
 pub async fn run(args: &SyncArgs) -> anyhow::Result<Report> {
     let catalog = crate::app::catalog(&args.store).await?;
-    // A plan writes nothing, so it opens no blob store.
-    let blobs = if args.plan {
-        None
-    } else {
-        Some(crate::app::writable_blobs(&args.store).await?)
-    };
-    run_over(args, &catalog, blobs.as_ref()).await
+    run_over(args, &catalog, None).await
 }
 
-/// [`run`] over the process's already open `catalog` and `blobs` (which must
-/// be the ones `args.store` names; `blobs` may be `None` only for a plan):
+/// [`run`] over the process's already open `catalog` and, when given,
+/// `blobs` (which must be the ones `args.store` names; without it a backup
+/// opens `args.store`'s, and a plan, which writes nothing, opens none):
 /// `demo` syncs, checks and serves over one pool and one store.
 pub async fn run_over(
     args: &SyncArgs,
@@ -108,10 +103,12 @@ async fn run_holding_the_gateway(
         Duration::days(args.backfill_days),
     )
     .await?;
-    let blobs = match (args.plan, blobs) {
-        (true, _) => return run_plan(&client, &catalog, (from, to), args.json).await,
-        (false, Some(blobs)) => blobs.clone(),
-        (false, None) => anyhow::bail!("a sync that backs up needs the blob store"),
+    if args.plan {
+        return run_plan(&client, &catalog, (from, to), args.json).await;
+    }
+    let blobs = match blobs {
+        Some(blobs) => blobs.clone(),
+        None => crate::app::writable_blobs(&args.store).await?,
     };
     // The status page shows our rate-limit state while we run.
     let stop_publishing = tokio_util::sync::CancellationToken::new();
