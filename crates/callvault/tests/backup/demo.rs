@@ -3,23 +3,15 @@
 //! and the live flow over the same catalog pool and blob store.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::helpers::KilledOnDrop;
 
 /// How long the demo may take to say each thing: a backstop against a
 /// hang on a busy 2-core machine, not a pace.
 const PATIENCE: Duration = Duration::from_secs(240);
-
-/// Kills the demo when the test ends, however it ends.
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Lines of the demo's stdout, as they come, until the first that
 /// `wanted` accepts; panics with everything said so far when it ends or
@@ -48,7 +40,7 @@ fn until(
 async fn the_demo_backs_up_checks_stitches_then_serves_and_backs_up_live_calls() {
     // Arrange: a fresh data folder; the UI on a port the demo picks.
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Demo(
+    let mut demo = KilledOnDrop(
         Command::new(env!("CARGO_BIN_EXE_callvault"))
             .arg("demo")
             .arg("--data")

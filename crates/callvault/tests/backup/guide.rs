@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::doctor::sandbox;
+use crate::helpers::KilledOnDrop;
 use crate::support_listening::{Front, SERVE_LINE, Target, address_after};
 
 /// The section of `markdown` that starts at the line `heading` and ends
@@ -92,7 +93,8 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
 
     // Act: run it (RingCentral's deliveries wait for serve to listen).
     front.point_at(Target::Starting);
-    let mut guide = Guide(
+    // The guide's shell, by then `exec`ed into `callvault serve`.
+    let mut guide = KilledOnDrop(
         Command::new("bash")
             .arg("-c")
             .arg(&script)
@@ -160,15 +162,5 @@ async fn every_command_of_the_connect_guide_runs_against_the_sandbox() {
             "serve never became healthy: {r:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The guide's shell (by then `exec`ed into `callvault serve`), ended on drop.
-struct Guide(std::process::Child);
-
-impl Drop for Guide {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
